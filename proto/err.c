@@ -1,0 +1,34 @@
+#include "err.h"
+
+const char *am_strerror(int code)
+{
+    switch (code) {
+    case AM_OK: return "success";
+    case AM_ENOMEM: return "out of memory";
+    case AM_EINVAL: return "invalid argument";
+    case AM_EPROTO: return "malformed message";
+    case AM_ETOOBIG: return "length over limit";
+    case AM_ECRYPTO: return "authentication failed";
+    case AM_ESTATE: return "operation not valid in this state";
+    case AM_ENONCE: return "nonce space exhausted";
+    case AM_EUNSUPPORTED: return "unsupported protocol or version";
+    case AM_ESHORT: return "output buffer too small";
+    case AM_EKEY: return "missing or invalid key";
+    case AM_ELIMIT: return "limit reached";
+    }
+    return "unknown error";
+}
+
+bool am_err_is_fatal(int code)
+{
+    switch (code) {
+    case AM_OK:
+    case AM_ESHORT:
+    case AM_ELIMIT:
+        return false;
+    default:
+        /* Anything a peer caused on an encrypted channel desynchronises it:
+         * nonces have advanced or the stream position is unknown. */
+        return true;
+    }
+}
