@@ -118,4 +118,18 @@ typedef struct {
 int am_noise_pattern_parse(const char *name, size_t len,
                            am_noise_pattern_t *out);
 
+/* HandshakeState, spec 5.3; here so white-box tests can check wiping. */
+struct am_noise_hs {
+    am_noise_pattern_t pat;
+    am_noise_ss_t ss;
+    bool initiator, started, failed, split_done;
+    uint8_t msg_i;
+    uint8_t s_sk[AM_NOISE_DHLEN], s_pk[AM_NOISE_DHLEN];
+    uint8_t e_sk[AM_NOISE_DHLEN], e_pk[AM_NOISE_DHLEN];
+    uint8_t rs[AM_NOISE_DHLEN], re[AM_NOISE_DHLEN];
+    bool has_s, has_e, has_rs, has_re;
+    uint8_t psk[AM_NOISE_MAX_PSKS][AM_NOISE_KEYLEN];
+    uint8_t n_psk, psk_used;
+};
+
 #endif

@@ -1,0 +1,54 @@
+/* Helpers shared by the unit tests: a seeded PRNG (reproducible failures:
+ * the seed is printed) and an allocation counter on the am_alloc hook. */
+#ifndef AM_TEST_UTIL_H
+#define AM_TEST_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "alloc.h"
+
+/* splitmix64: deterministic, good enough to pick sizes and split points. */
+static inline uint64_t t_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static inline size_t t_uniform(uint64_t *state, size_t n)
+{
+    return n == 0 ? 0 : (size_t)(t_rand(state) % n);
+}
+
+static inline uint64_t t_seed(void)
+{
+    const char *s = getenv("AM_TEST_SEED");
+    uint64_t seed = s ? strtoull(s, NULL, 0) : 0x5eed0a3a7a7ull;
+    printf("# AM_TEST_SEED=0x%llx\n", (unsigned long long)seed);
+    return seed;
+}
+
+typedef struct {
+    size_t calls;
+    size_t fail_at; /* 1-based call number to fail; 0: never */
+    size_t largest; /* largest size requested */
+} t_alloc_ctx_t;
+
+static inline int t_alloc_hook(size_t n, void *ctx)
+{
+    t_alloc_ctx_t *c = ctx;
+    c->calls++;
+    if (n > c->largest)
+        c->largest = n;
+    return c->fail_at != 0 && c->calls == c->fail_at;
+}
+
+#endif
