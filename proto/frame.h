@@ -20,6 +20,10 @@
 
 #define AM_FRAME_MAX_DEFAULT ((size_t)1 << 20)  /* 1 MiB */
 #define AM_FRAME_MAX_CEILING ((size_t)16 << 20) /* 16 MiB, never above */
+/* A handshake message travels with the same 2-byte prefix as transport
+ * messages but, since the peer is not yet authenticated, under a smaller
+ * cap: certificates are a few hundred bytes. */
+#define AM_HANDSHAKE_MSG_MAX 4096
 #define AM_FRAME_PREFIX 4
 #define AM_TRANSPORT_PREFIX 2
 
