@@ -65,6 +65,21 @@ static int chan_fail(am_chan_t *c, int rc)
     return rc;
 }
 
+/* Copy bytes [from, from+n) of the stream prefix||body to out. */
+static void stream_slice(const uint8_t prefix[static AM_FRAME_PREFIX],
+                         const uint8_t *body, size_t from, size_t n,
+                         uint8_t *out)
+{
+    size_t head = 0;
+
+    if (from < AM_FRAME_PREFIX) {
+        head = AM_FRAME_PREFIX - from < n ? AM_FRAME_PREFIX - from : n;
+        memcpy(out, prefix + from, head);
+    }
+    if (n > head)
+        memcpy(out + head, body + (from + head - AM_FRAME_PREFIX), n - head);
+}
+
 int am_chan_seal(am_chan_t *c, const uint8_t *body, size_t len, uint8_t *out,
                  size_t cap, size_t *out_len)
 {
@@ -88,12 +103,7 @@ int am_chan_seal(am_chan_t *c, const uint8_t *body, size_t len, uint8_t *out,
 
         if (n > AM_NOISE_PAYLOAD_MAX)
             n = AM_NOISE_PAYLOAD_MAX;
-        /* Lay the plaintext slice [done, done+n) of prefix||body in place. */
-        for (size_t i = 0; i < n; i++) {
-            size_t at = done + i;
-            pt[i] = at < AM_FRAME_PREFIX ? prefix[at]
-                                         : body[at - AM_FRAME_PREFIX];
-        }
+        stream_slice(prefix, body, done, n, pt);
         if ((rc = am_noise_cs_encrypt(c->send, NULL, 0, pt, n, pt,
                                       n + AM_NOISE_TAGLEN, &ct_len)) != 0)
             return chan_fail(c, rc);
