@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <sodium.h>
+
 #include "alloc.h"
 #include "bytes.h"
 #include "err.h"
@@ -16,14 +18,25 @@ struct am_chan {
     bool failed;
 };
 
+/* Plaintext holds envelope metadata: wipe it before it goes back. */
+static void drop_plain(am_chan_t *c)
+{
+    if (c->plain != NULL) {
+        sodium_memzero(c->plain, c->plain_len);
+        am_free(c->plain);
+    }
+    c->plain = NULL;
+    c->plain_len = c->plain_pos = 0;
+}
+
 int am_chan_new(am_chan_t **out, am_noise_cs_t *send, am_noise_cs_t *recv,
                 size_t frame_max)
 {
     am_chan_t *c;
     int rc;
 
-    if (out == NULL || (send == NULL && recv == NULL) || frame_max == 0 ||
-        frame_max > AM_FRAME_MAX_CEILING)
+    if (out == NULL || (send == NULL && recv == NULL) || send == recv ||
+        frame_max == 0 || frame_max > AM_FRAME_MAX_CEILING)
         return AM_EINVAL;
     if ((c = am_calloc(1, sizeof *c)) == NULL)
         return AM_ENOMEM;
@@ -47,15 +60,18 @@ void am_chan_free(am_chan_t *c)
     am_noise_cs_free(c->recv);
     am_framedec_free(c->transport);
     am_framedec_free(c->app);
-    am_free(c->plain);
+    drop_plain(c);
     am_free(c);
 }
 
 size_t am_chan_sealed_len(size_t body_len)
 {
     size_t stream = AM_FRAME_PREFIX + body_len;
-    size_t chunks = (stream + AM_NOISE_PAYLOAD_MAX - 1) / AM_NOISE_PAYLOAD_MAX;
+    size_t chunks;
 
+    if (body_len > AM_FRAME_MAX_CEILING)
+        return SIZE_MAX; /* no frame that large: any allocation fails */
+    chunks = (stream + AM_NOISE_PAYLOAD_MAX - 1) / AM_NOISE_PAYLOAD_MAX;
     return stream + chunks * (AM_TRANSPORT_PREFIX + AM_NOISE_TAGLEN);
 }
 
@@ -156,7 +172,7 @@ static int open_transport(am_chan_t *c)
         am_free(msg);
         return rc;
     }
-    am_free(c->plain);
+    drop_plain(c);
     c->plain = msg;
     c->plain_len = plain_len;
     c->plain_pos = 0;
@@ -187,12 +203,8 @@ int am_chan_feed(am_chan_t *c, const uint8_t *in, size_t in_len,
             }
             continue;
         }
-        if (c->plain != NULL) {
-            /* drained: idle connections keep no plaintext buffer */
-            am_free(c->plain);
-            c->plain = NULL;
-            c->plain_len = c->plain_pos = 0;
-        }
+        /* drained: idle connections keep no plaintext buffer */
+        drop_plain(c);
         if (pos == in_len) {
             *used = pos;
             return 0;

@@ -20,18 +20,21 @@
 
 typedef struct am_chan am_chan_t;
 
-/* send and/or recv (either may be NULL for a one-way channel) pass to the
- * channel on success; on error the caller still owns them.  frame_max
+/* send and/or recv (either may be NULL for a one-way channel; not the same
+ * object) pass to the channel on success; on error the caller still owns
+ * them.  frame_max
  * bounds incoming frame bodies (1..AM_FRAME_MAX_CEILING). */
 int am_chan_new(am_chan_t **out, am_noise_cs_t *send, am_noise_cs_t *recv,
                 size_t frame_max);
 void am_chan_free(am_chan_t *c);
 
-/* Wire size of one sealed frame whose body is body_len bytes. */
+/* Wire size of one sealed frame whose body is body_len bytes; SIZE_MAX
+ * when body_len is over AM_FRAME_MAX_CEILING. */
 size_t am_chan_sealed_len(size_t body_len);
 
 /* Seal one frame body (prefix added here) into out, which must hold
- * am_chan_sealed_len(len) bytes (AM_ESHORT otherwise, nothing consumed).
+ * am_chan_sealed_len(len) bytes (AM_ESHORT otherwise, nothing consumed)
+ * and must not overlap body.
  * Errors from the cipher (AM_ENONCE) fail the channel. */
 int am_chan_seal(am_chan_t *c, const uint8_t *body, size_t len, uint8_t *out,
                  size_t cap, size_t *out_len);
@@ -40,10 +43,12 @@ int am_chan_seal(am_chan_t *c, const uint8_t *body, size_t len, uint8_t *out,
 int am_chan_seal_frame(am_chan_t *c, const Amanat__V1__Frame *f, size_t max,
                        uint8_t **out, size_t *out_len);
 
-/* Feed wire bytes from the peer.  Returns 1 when a frame body is ready
- * (take it, then feed the rest of in from in + *used), 0 when all of in
- * was consumed, or a fatal error (AM_ECRYPTO, AM_ETOOBIG, AM_EPROTO...):
- * the connection must then be closed. */
+/* Feed wire bytes from the peer.  Returns 1 when a frame body is ready,
+ * 0 when all of in was consumed and no frame is pending, or a fatal error
+ * (AM_ECRYPTO, AM_ETOOBIG, AM_EPROTO...): the connection must be closed.
+ * After 1, take the frame and call again with the rest (in + *used), even
+ * when nothing is left (in_len 0): one transport message may hold several
+ * frames, and they are returned one per call until the call returns 0. */
 int am_chan_feed(am_chan_t *c, const uint8_t *in, size_t in_len,
                  size_t *used);
 

@@ -1,5 +1,6 @@
 #include "frame.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -121,7 +122,7 @@ int am_framedec_feed(am_framedec_t *d, const uint8_t *in, size_t in_len,
             n = d->want - d->have;
         if (n > 0 && (rc = reserve(d, n)) != 0) {
             *used = pos;
-            return rc; /* not fatal: the caller may retry the same bytes */
+            return rc; /* nothing consumed: the caller decides */
         }
         if (n > 0)
             memcpy(d->buf + d->have, in + pos, n);
@@ -150,10 +151,31 @@ int am_framedec_take(am_framedec_t *d, uint8_t **out, size_t *out_len)
     return 0;
 }
 
+/* protobuf-c allocates per field and per repeated element, so a frame of
+ * tiny repeated or unknown fields can decode into dozens of times its wire
+ * size.  Each parse gets a budget proportional to its input; legitimate
+ * frames (a few large byte fields) stay far below it. */
+typedef struct {
+    size_t left;
+    bool exhausted;
+} pb_budget_t;
+
+#define PB_BUDGET(len) (4 * (len) + 16384)
+
 static void *pb_alloc(void *data, size_t size)
 {
-    (void)data;
-    return am_malloc(size ? size : 1);
+    pb_budget_t *b = data;
+
+    if (size == 0)
+        size = 1;
+    if (b != NULL) {
+        if (size > b->left) {
+            b->exhausted = true;
+            return NULL;
+        }
+        b->left -= size;
+    }
+    return am_malloc(size);
 }
 
 static void pb_free(void *data, void *p)
@@ -162,7 +184,7 @@ static void pb_free(void *data, void *p)
     am_free(p);
 }
 
-static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+static ProtobufCAllocator pb_free_allocator = {pb_alloc, pb_free, NULL};
 
 int am_frame_encode(const Amanat__V1__Frame *f, size_t max, uint8_t **out,
                     size_t *out_len)
@@ -193,6 +215,8 @@ int am_frame_encode(const Amanat__V1__Frame *f, size_t max, uint8_t **out,
 int am_frame_parse(const uint8_t *in, size_t len, size_t max,
                    Amanat__V1__Frame **out)
 {
+    pb_budget_t budget = {PB_BUDGET(len), false};
+    ProtobufCAllocator alloc = {pb_alloc, pb_free, &budget};
     Amanat__V1__Frame *f;
 
     if ((in == NULL && len > 0) || out == NULL)
@@ -201,9 +225,9 @@ int am_frame_parse(const uint8_t *in, size_t len, size_t max,
         return AM_ETOOBIG;
     if (len == 0)
         return AM_EPROTO;
-    f = amanat__v1__frame__unpack(&pb_allocator, len, in);
+    f = amanat__v1__frame__unpack(&alloc, len, in);
     if (f == NULL)
-        return AM_EPROTO;
+        return budget.exhausted ? AM_ETOOBIG : AM_EPROTO;
     if (f->op_case == AMANAT__V1__FRAME__OP__NOT_SET) {
         am_frame_free(f);
         return AM_EPROTO;
@@ -215,5 +239,5 @@ int am_frame_parse(const uint8_t *in, size_t len, size_t max,
 void am_frame_free(Amanat__V1__Frame *f)
 {
     if (f != NULL)
-        amanat__v1__frame__free_unpacked(f, &pb_allocator);
+        amanat__v1__frame__free_unpacked(f, &pb_free_allocator);
 }

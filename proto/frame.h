@@ -60,8 +60,10 @@ int am_frame_encode(const Amanat__V1__Frame *f, size_t max, uint8_t **out,
                     size_t *out_len);
 
 /* Parse a frame body (no prefix) of untrusted bytes.  The size is checked
- * against max before protobuf-c sees the bytes; a frame with no operation
- * set is AM_EPROTO.  Free *out with am_frame_free. */
+ * against max before protobuf-c sees the bytes, and decoding may use at
+ * most 4 * len + 16 KiB of memory (AM_ETOOBIG past that: a frame of many
+ * tiny repeated or unknown fields).  A frame with no operation set is
+ * AM_EPROTO.  Free *out with am_frame_free. */
 int am_frame_parse(const uint8_t *in, size_t len, size_t max,
                    Amanat__V1__Frame **out);
 void am_frame_free(Amanat__V1__Frame *f);

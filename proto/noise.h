@@ -11,9 +11,14 @@
  *   -> am_noise_hs_write()/am_noise_hs_read() as am_noise_hs_action() says
  *   -> am_noise_hs_split() -> transport with am_noise_cs_*().
  *
- * Any error other than AM_ESHORT leaves the object failed: its secrets are
- * wiped at once and every later call returns AM_ESTATE.  Nonces never wrap:
- * the nonce 2^64-1 is reserved (spec 5.1) and refused.
+ * Errors caused by the peer's bytes or by the cryptography (AM_EPROTO,
+ * AM_ECRYPTO, AM_EKEY from a DH, AM_ENONCE, and AM_ETOOBIG on read) leave
+ * the object failed: its secrets are wiped at once and every later call
+ * returns AM_ESTATE.  Errors in the caller's use (AM_EINVAL, AM_ESTATE,
+ * AM_ESHORT, AM_ETOOBIG on write, AM_EKEY or AM_ELIMIT from a setter or
+ * from am_noise_hs_start) change nothing.  Nonces never wrap: the nonce
+ * 2^64-1 is reserved (spec 5.1) and refused.  Buffers passed in and out of
+ * one call must not overlap, except where a function says so.
  */
 #ifndef AM_NOISE_H
 #define AM_NOISE_H
@@ -66,11 +71,6 @@ int am_noise_hs_set_remote_static(am_noise_hs_t *hs,
 /* PSKs in the order the pattern's psk tokens use them. */
 int am_noise_hs_add_psk(am_noise_hs_t *hs,
                         const uint8_t psk[static AM_NOISE_KEYLEN]);
-/* Test vectors and fuzzing only: use this ephemeral instead of a random one.
- * A fixed ephemeral in production destroys forward secrecy. */
-int am_noise_hs_set_fixed_ephemeral(am_noise_hs_t *hs,
-                                    const uint8_t sk[static AM_NOISE_DHLEN]);
-
 /* Check that every key the pattern needs is present and mix the
  * pre-messages.  AM_EKEY when a key or PSK is missing. */
 int am_noise_hs_start(am_noise_hs_t *hs);
@@ -86,8 +86,9 @@ int am_noise_hs_write(am_noise_hs_t *hs, const uint8_t *payload,
 
 /* Read the next handshake message (untrusted bytes) and put its payload
  * into payload (capacity payload_cap).  AM_ESHORT (state unchanged) when
- * payload_cap is too small; AM_EPROTO for a truncated or oversized message,
- * AM_ECRYPTO for a failed tag, AM_EKEY for a rejected public key. */
+ * payload_cap is too small; AM_ETOOBIG for a message over AM_NOISE_MSG_MAX,
+ * AM_EPROTO for a truncated one, AM_ECRYPTO for a failed tag, AM_EKEY for a
+ * rejected public key. */
 int am_noise_hs_read(am_noise_hs_t *hs, const uint8_t *msg, size_t msg_len,
                      uint8_t *payload, size_t payload_cap,
                      size_t *payload_len);
@@ -122,7 +123,8 @@ int am_noise_cs_decrypt(am_noise_cs_t *cs, const uint8_t *ad, size_t ad_len,
                         size_t out_cap, size_t *out_len);
 /* Rekey() of spec 4.2: k = first 32 bytes of ENCRYPT(k, 2^64-1, "", 0^32). */
 int am_noise_cs_rekey(am_noise_cs_t *cs);
-/* SetNonce() of spec 5.1; for tests and resumption only. */
+/* SetNonce() of spec 5.1, forward only (AM_EINVAL for a smaller n, which
+ * would reuse a nonce); for tests. */
 int am_noise_cs_set_nonce(am_noise_cs_t *cs, uint64_t n);
 void am_noise_cs_free(am_noise_cs_t *cs);
 

@@ -79,7 +79,7 @@ int am_cs_decrypt_ad(struct am_noise_cs *cs, const uint8_t *ad, size_t ad_len,
     if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, in_len,
                                                   ad, ad_len, nonce,
                                                   cs->k) != 0) {
-        /* libsodium leaves out untouched on failure; nothing to wipe there */
+        /* libsodium zeroes out on failure: no unauthenticated plaintext */
         return cs_fail(cs, AM_ECRYPTO);
     }
     cs->n++;
@@ -92,7 +92,8 @@ int am_noise_cs_encrypt(am_noise_cs_t *cs, const uint8_t *ad, size_t ad_len,
 {
     int rc;
 
-    if (cs == NULL || (in == NULL && in_len > 0) || out == NULL)
+    if (cs == NULL || (in == NULL && in_len > 0) || out == NULL ||
+        (ad == NULL && ad_len > 0) || out_len == NULL)
         return AM_EINVAL;
     if (cs->failed || !cs->has_key)
         return AM_ESTATE;
@@ -112,7 +113,8 @@ int am_noise_cs_decrypt(am_noise_cs_t *cs, const uint8_t *ad, size_t ad_len,
 {
     int rc;
 
-    if (cs == NULL || in == NULL || out == NULL)
+    if (cs == NULL || in == NULL || out == NULL ||
+        (ad == NULL && ad_len > 0) || out_len == NULL)
         return AM_EINVAL;
     if (cs->failed || !cs->has_key)
         return AM_ESTATE;
@@ -156,8 +158,11 @@ int am_noise_cs_set_nonce(am_noise_cs_t *cs, uint64_t n)
 {
     if (cs == NULL)
         return AM_EINVAL;
-    if (cs->failed)
+    if (cs->failed || !cs->has_key)
         return AM_ESTATE;
+    /* Going back would reuse a (key, nonce) pair: only forward. */
+    if (n < cs->n)
+        return AM_EINVAL;
     cs->n = n;
     return 0;
 }

@@ -118,6 +118,11 @@ typedef struct {
 int am_noise_pattern_parse(const char *name, size_t len,
                            am_noise_pattern_t *out);
 
+/* Test vectors and fuzzing only (hence not in noise.h): use this ephemeral instead of a random one.
+ * A fixed ephemeral in production destroys forward secrecy. */
+int am_noise_hs_set_fixed_ephemeral(am_noise_hs_t *hs,
+                                    const uint8_t sk[static AM_NOISE_DHLEN]);
+
 /* HandshakeState, spec 5.3; here so white-box tests can check wiping. */
 struct am_noise_hs {
     am_noise_pattern_t pat;

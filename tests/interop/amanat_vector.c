@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "noise.h"
+#include "noise_internal.h" /* fixed ephemerals */
 #include "wire.pb-c.h"
 
 #define NMSG 6

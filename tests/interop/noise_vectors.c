@@ -20,6 +20,7 @@
 
 #include "err.h"
 #include "noise.h"
+#include "noise_internal.h" /* fixed ephemerals */
 
 #define BUF_MAX 65535
 

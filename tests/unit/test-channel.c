@@ -14,11 +14,10 @@
 #define PRO ((const uint8_t *)AM_NOISE_PROLOGUE)
 #define PRO_LEN (sizeof AM_NOISE_PROLOGUE - 1)
 
-/* A real handshake, then a channel per side: c[0] initiator. */
-static void chan_pair(am_chan_t *c[2], size_t frame_max)
+/* A real handshake; send[0] and recv[0] are the initiator's. */
+static void handshake(am_noise_cs_t *send[2], am_noise_cs_t *recv[2])
 {
     am_noise_hs_t *hs[2];
-    am_noise_cs_t *send, *recv;
     uint8_t sk[32], msg[256], pl[64];
     size_t len, plen;
 
@@ -38,10 +37,20 @@ static void chan_pair(am_chan_t *c[2], size_t frame_max)
                                           sizeof pl, &plen), AM_OK);
     }
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(am_noise_hs_split(hs[i], &send, &recv), AM_OK);
-        assert_int_equal(am_chan_new(&c[i], send, recv, frame_max), AM_OK);
+        assert_int_equal(am_noise_hs_split(hs[i], &send[i], &recv[i]), AM_OK);
         am_noise_hs_free(hs[i]);
     }
+}
+
+/* A channel per side: c[0] initiator. */
+static void chan_pair(am_chan_t *c[2], size_t frame_max)
+{
+    am_noise_cs_t *send[2], *recv[2];
+
+    handshake(send, recv);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(am_chan_new(&c[i], send[i], recv[i], frame_max),
+                         AM_OK);
 }
 
 static uint8_t *seal(am_chan_t *c, const uint8_t *body, size_t len,
@@ -212,6 +221,65 @@ static void test_oversize_frame_refused(void **state)
     am_chan_free(c[1]);
 }
 
+/* Another implementation may pack several frames into one transport
+ * message; each is returned by its own call, the last ones with no input. */
+static void test_packed_frames_in_one_message(void **state)
+{
+    static const uint8_t stream[] = {0, 0, 0, 2, 0x4a, 0x00, /* ping */
+                                     0, 0, 0, 2, 0x52, 0x00, /* pong */
+                                     0, 0, 0, 1, 0x7f};      /* 1 byte */
+    am_noise_cs_t *send[2], *recv[2];
+    uint8_t wire[2 + sizeof stream + AM_NOISE_TAGLEN], *body;
+    size_t ct_len, used, body_len, frames = 0, pos = 0;
+    am_chan_t *rx;
+    int rc;
+
+    (void)state;
+    handshake(send, recv);
+    assert_int_equal(am_noise_cs_encrypt(send[0], NULL, 0, stream,
+                                         sizeof stream, wire + 2,
+                                         sizeof wire - 2, &ct_len), AM_OK);
+    am_store_be16(wire, (uint16_t)ct_len);
+    assert_int_equal(am_chan_new(&rx, NULL, recv[1], 64), AM_OK);
+    while ((rc = am_chan_feed(rx, wire + pos, sizeof wire - pos, &used)) == 1) {
+        pos += used;
+        assert_int_equal(am_chan_take(rx, &body, &body_len), AM_OK);
+        assert_int_equal(body_len, frames == 2 ? 1 : 2);
+        assert_int_equal(body[0], frames == 0 ? 0x4a : frames == 1 ? 0x52 : 0x7f);
+        am_free(body);
+        frames++;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(frames, 3);
+    am_chan_free(rx);
+    am_noise_cs_free(send[0]);
+    am_noise_cs_free(send[1]);
+    am_noise_cs_free(recv[0]);
+}
+
+static void test_channel_arguments(void **state)
+{
+    am_noise_cs_t *send[2], *recv[2];
+    am_chan_t *c = NULL;
+
+    (void)state;
+    handshake(send, recv);
+    assert_int_equal(am_chan_new(&c, send[0], send[0], 64), AM_EINVAL);
+    assert_int_equal(am_chan_new(&c, NULL, NULL, 64), AM_EINVAL);
+    assert_int_equal(am_chan_new(&c, send[0], recv[0], 0), AM_EINVAL);
+    assert_int_equal(am_chan_new(&c, send[0], recv[0],
+                                 AM_FRAME_MAX_CEILING + 1), AM_EINVAL);
+    assert_null(c);
+    assert_int_equal(am_chan_sealed_len(AM_FRAME_MAX_CEILING + 1), SIZE_MAX);
+    assert_int_equal(am_chan_sealed_len(SIZE_MAX - 2), SIZE_MAX);
+    assert_int_equal(am_chan_sealed_len(65515), 65519 + 18);
+    assert_int_equal(am_chan_sealed_len(65516), 65520 + 36);
+    for (int i = 0; i < 2; i++) {
+        am_noise_cs_free(send[i]);
+        am_noise_cs_free(recv[i]);
+    }
+}
+
 static void test_seal_frame(void **state)
 {
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT, *back;
@@ -249,6 +317,8 @@ int main(void)
         cmocka_unit_test(test_many_frames_in_one_feed),
         cmocka_unit_test(test_tampered_wire_fails),
         cmocka_unit_test(test_oversize_frame_refused),
+        cmocka_unit_test(test_packed_frames_in_one_message),
+        cmocka_unit_test(test_channel_arguments),
         cmocka_unit_test(test_seal_frame),
     };
 

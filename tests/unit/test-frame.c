@@ -259,6 +259,44 @@ static void test_frame_codec(void **state)
                      AM_EPROTO);
 }
 
+/* A frame of 2-byte repeated entries decodes into far more memory than
+ * its size: refused by the decode budget, not by the wire limit. */
+static void test_decode_budget(void **state)
+{
+    size_t entries = 100000, inner = 2 * entries, len;
+    uint8_t *buf = am_malloc(1 + 4 + inner), *p;
+    Amanat__V1__Frame *f = NULL;
+
+    (void)state;
+    assert_non_null(buf);
+    p = buf;
+    *p++ = 0x3a; /* field 7 (receipt_relay), length-delimited */
+    for (size_t v = inner; ; v >>= 7) { /* varint length */
+        *p++ = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+        if (v < 0x80)
+            break;
+    }
+    for (size_t i = 0; i < entries; i++) {
+        *p++ = 0x0a; /* evidence: empty message */
+        *p++ = 0x00;
+    }
+    len = (size_t)(p - buf);
+    assert_int_equal(am_frame_parse(buf, len, AM_FRAME_MAX_DEFAULT, &f),
+                     AM_ETOOBIG);
+    assert_null(f);
+    /* the same shape with few entries is an ordinary frame */
+    buf[1] = 20;
+    for (size_t i = 0; i < 20; i += 2) {
+        buf[2 + i] = 0x0a;
+        buf[3 + i] = 0x00;
+    }
+    assert_int_equal(am_frame_parse(buf, 2 + 20, AM_FRAME_MAX_DEFAULT, &f),
+                     AM_OK);
+    assert_int_equal(f->receipt_relay->n_evidence, 10);
+    am_frame_free(f);
+    am_free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_memory_follows_received_bytes),
         cmocka_unit_test(test_decoder_arguments),
         cmocka_unit_test(test_frame_codec),
+        cmocka_unit_test(test_decode_budget),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

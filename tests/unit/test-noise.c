@@ -348,6 +348,9 @@ static void test_nonce_exhaustion(void **state)
                                          sizeof buf, &n), AM_ENONCE);
     assert_true(cs[0][0]->failed);
     assert_true(all_zero(cs[0][0]->k, sizeof cs[0][0]->k));
+    /* going back would reuse a nonce */
+    assert_int_equal(am_noise_cs_set_nonce(cs[1][0], 5), AM_OK);
+    assert_int_equal(am_noise_cs_set_nonce(cs[1][0], 4), AM_EINVAL);
     assert_int_equal(am_noise_cs_set_nonce(cs[0][1], UINT64_MAX), AM_OK);
     assert_int_equal(am_noise_cs_decrypt(cs[0][1], NULL, 0, buf, 24, buf,
                                          sizeof buf, &n), AM_ENONCE);
