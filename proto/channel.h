@@ -45,7 +45,8 @@ int am_chan_seal_frame(am_chan_t *c, const Amanat__V1__Frame *f, size_t max,
 
 /* Feed wire bytes from the peer.  Returns 1 when a frame body is ready,
  * 0 when all of in was consumed and no frame is pending, or a fatal error
- * (AM_ECRYPTO, AM_ETOOBIG, AM_EPROTO...): the connection must be closed.
+ * (AM_ECRYPTO, AM_ETOOBIG, AM_EPROTO...; *used is then 0 and meaningless):
+ * the connection must be closed.
  * After 1, take the frame and call again with the rest (in + *used), even
  * when nothing is left (in_len 0): one transport message may hold several
  * frames, and they are returned one per call until the call returns 0. */

@@ -122,7 +122,7 @@ int am_framedec_feed(am_framedec_t *d, const uint8_t *in, size_t in_len,
             n = d->want - d->have;
         if (n > 0 && (rc = reserve(d, n)) != 0) {
             *used = pos;
-            return rc; /* nothing consumed: the caller decides */
+            return rc; /* *used counts any header bytes taken: retry from there */
         }
         if (n > 0)
             memcpy(d->buf + d->have, in + pos, n);

@@ -63,7 +63,10 @@ int am_frame_encode(const Amanat__V1__Frame *f, size_t max, uint8_t **out,
  * against max before protobuf-c sees the bytes, and decoding may use at
  * most 4 * len + 16 KiB of memory (AM_ETOOBIG past that: a frame of many
  * tiny repeated or unknown fields).  A frame with no operation set is
- * AM_EPROTO.  Free *out with am_frame_free. */
+ * AM_EPROTO.  Unknown fields are kept, as proto3 requires, so a parsed
+ * frame is not always re-encodable byte for byte: anything that must
+ * survive (envelopes, evidence) travels as the exact bytes received and is
+ * never re-encoded.  Free *out with am_frame_free. */
 int am_frame_parse(const uint8_t *in, size_t len, size_t max,
                    Amanat__V1__Frame **out);
 void am_frame_free(Amanat__V1__Frame *f);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "noise_internal.h" /* am_noise_hs_set_fixed_ephemeral */
 
 /* Arbitrary distinct scalars; X25519 clamps them. */
 const uint8_t am_fz_ini_static[AM_NOISE_DHLEN] = {

@@ -1,0 +1,439 @@
+/* fuzz_gen_seeds DIR: writes the seed inputs of every fuzz target into
+ * DIR/<target>/ (the committed tests/fuzz/corpus).  The layouts are those
+ * described at the top of each fuzz_*.c; the Noise messages come from the
+ * fixed keys of fuzz_common.c, so the transcripts stay valid.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "bytes.h"
+#include "channel.h"
+#include "frame.h"
+#include "fuzz_common.h"
+
+#define SEED_MAX (256 * 1024)
+
+typedef struct {
+    uint8_t b[SEED_MAX];
+    size_t len;
+} seed_t;
+
+static const char *out_dir;
+static am_fz_transcript_t transcript;
+
+_Noreturn static void die(const char *what)
+{
+    fprintf(stderr, "fuzz_gen_seeds: %s\n", what);
+    exit(1);
+}
+
+static void put(seed_t *s, const void *p, size_t n)
+{
+    if (n > SEED_MAX - s->len)
+        die("seed too large");
+    memcpy(s->b + s->len, p, n);
+    s->len += n;
+}
+
+static void put_u8(seed_t *s, unsigned v)
+{
+    uint8_t b = (uint8_t)v;
+    put(s, &b, 1);
+}
+
+static void put_be16(seed_t *s, size_t v)
+{
+    uint8_t b[2];
+    am_store_be16(b, (uint16_t)v);
+    put(s, b, 2);
+}
+
+static void put_be32(seed_t *s, size_t v)
+{
+    uint8_t b[4];
+    am_store_be32(b, (uint32_t)v);
+    put(s, b, 4);
+}
+
+static void put_fill(seed_t *s, size_t n, unsigned start)
+{
+    for (size_t i = 0; i < n; i++)
+        put_u8(s, start + (unsigned)i);
+}
+
+static void write_seed(const char *target, const char *name, const seed_t *s)
+{
+    char path[4096];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", out_dir, target);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        die(path);
+    snprintf(path, sizeof path, "%s/%s/%s", out_dir, target, name);
+    if ((f = fopen(path, "wb")) == NULL)
+        die(path);
+    if (fwrite(s->b, 1, s->len, f) != s->len || fclose(f) != 0)
+        die(path);
+}
+
+/* The frames every frame-carrying seed draws from. */
+static uint8_t *encode_frame(int which, size_t *len)
+{
+    static uint8_t envelope[] = "\x0a\x10header-bytes....\x12\x05ctext";
+    static uint8_t msg_id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                 14, 15, 16};
+    static uint8_t sig[64] = {0x5a};
+    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
+    Amanat__V1__Ping ping = AMANAT__V1__PING__INIT;
+    Amanat__V1__Submit submit = AMANAT__V1__SUBMIT__INIT;
+    Amanat__V1__Error error = AMANAT__V1__ERROR__INIT;
+    Amanat__V1__Hello hello = AMANAT__V1__HELLO__INIT;
+    Amanat__V1__AuthResult auth = AMANAT__V1__AUTH_RESULT__INIT;
+    Amanat__V1__RevocationList crl = AMANAT__V1__REVOCATION_LIST__INIT;
+    Amanat__V1__SubmitResult result = AMANAT__V1__SUBMIT_RESULT__INIT;
+    Amanat__V1__Evidence ev = AMANAT__V1__EVIDENCE__INIT;
+    Amanat__V1__Evidence *evs[2] = {&ev, &ev};
+    Amanat__V1__Deliver deliver = AMANAT__V1__DELIVER__INIT;
+    Amanat__V1__DeliveryAck ack = AMANAT__V1__DELIVERY_ACK__INIT;
+    Amanat__V1__ReceiptRelay receipt = AMANAT__V1__RECEIPT_RELAY__INIT;
+    Amanat__V1__Pong pong = AMANAT__V1__PONG__INIT;
+    uint8_t *out = NULL;
+
+    ev.body.data = envelope;
+    ev.body.len = sizeof envelope - 1;
+    ev.signature.data = sig;
+    ev.signature.len = sizeof sig;
+    switch (which) {
+    case 0:
+        ping.nonce = 0x0123456789abcdefull;
+        f.op_case = AMANAT__V1__FRAME__OP_PING;
+        f.ping = &ping;
+        break;
+    case 1:
+        submit.request_id = 7;
+        submit.envelope.data = envelope;
+        submit.envelope.len = sizeof envelope - 1;
+        f.op_case = AMANAT__V1__FRAME__OP_SUBMIT;
+        f.submit = &submit;
+        break;
+    case 2:
+        error.code = AMANAT__V1__ERROR_CODE__ERROR_UNKNOWN_RECIPIENT;
+        error.message = "recipient \"DE-BKA1\": unknown agency";
+        error.request_id = 7;
+        error.fatal = 1;
+        f.op_case = AMANAT__V1__FRAME__OP_ERROR;
+        f.error = &error;
+        break;
+    case 3:
+        hello.protocol_version = 1;
+        hello.max_frame = 1 << 20;
+        hello.receive = 1;
+        hello.crl_sequence = 42;
+        f.op_case = AMANAT__V1__FRAME__OP_HELLO;
+        f.hello = &hello;
+        break;
+    case 4:
+        crl.body.data = envelope;
+        crl.body.len = sizeof envelope - 1;
+        crl.signature.data = sig;
+        crl.signature.len = sizeof sig;
+        auth.ok = 1;
+        auth.peer_id = "PK-NCCIA";
+        auth.max_frame = 1 << 20;
+        auth.relay_time = 1700000000;
+        auth.crl = &crl;
+        f.op_case = AMANAT__V1__FRAME__OP_AUTH_RESULT;
+        f.auth_result = &auth;
+        break;
+    case 5:
+        result.request_id = 7;
+        result.message_id.data = msg_id;
+        result.message_id.len = sizeof msg_id;
+        result.accepted = &ev;
+        f.op_case = AMANAT__V1__FRAME__OP_SUBMIT_RESULT;
+        f.submit_result = &result;
+        break;
+    case 6:
+        deliver.envelope.data = envelope;
+        deliver.envelope.len = sizeof envelope - 1;
+        deliver.accepted = &ev;
+        f.op_case = AMANAT__V1__FRAME__OP_DELIVER;
+        f.deliver = &deliver;
+        break;
+    case 7:
+        ack.message_id.data = msg_id;
+        ack.message_id.len = sizeof msg_id;
+        f.op_case = AMANAT__V1__FRAME__OP_DELIVERY_ACK;
+        f.delivery_ack = &ack;
+        break;
+    case 8:
+        receipt.n_evidence = 2;
+        receipt.evidence = evs;
+        f.op_case = AMANAT__V1__FRAME__OP_RECEIPT_RELAY;
+        f.receipt_relay = &receipt;
+        break;
+    default:
+        f.op_case = AMANAT__V1__FRAME__OP_PONG; /* nonce 0: empty Pong */
+        f.pong = &pong;
+        break;
+    }
+    if (am_frame_encode(&f, AM_FRAME_MAX_DEFAULT, &out, len) != 0)
+        die("am_frame_encode");
+    return out;
+}
+
+#define N_FRAMES 10
+
+static void seeds_frame_parse(void)
+{
+    static const char *names[N_FRAMES] = {
+        "ping", "submit", "error", "hello", "auth_result", "submit_result",
+        "deliver", "delivery_ack", "receipt_relay", "pong"};
+    seed_t s;
+
+    for (int i = 0; i < N_FRAMES; i++) {
+        size_t len;
+        uint8_t *enc = encode_frame(i, &len);
+
+        s.len = 0;
+        put(&s, enc + AM_FRAME_PREFIX, len - AM_FRAME_PREFIX);
+        write_seed("fuzz_frame_parse", names[i], &s);
+        am_free(enc);
+    }
+    /* Hello with an unknown field numbered 0 behind an overlong tag, which
+     * protobuf-c accepts but cannot read back once re-encoded */
+    s.len = 0;
+    put(&s, "\x0a\x0a\x08\x01\x80\x00\x80\x18\x10\x01\x20\x2a", 12);
+    write_seed("fuzz_frame_parse", "hello-field0", &s);
+}
+
+/* Header: flags, max (2), min, seed, max2. */
+static void framedec_hdr(seed_t *s, unsigned flags, size_t max, unsigned min,
+                         unsigned seed, unsigned max2)
+{
+    s->len = 0;
+    put_u8(s, flags | (max - 1 > 0xffff ? 0x40u : 0u));
+    put_be16(s, (max - 1) & 0xffff);
+    put_u8(s, min - 1);
+    put_u8(s, seed);
+    put_u8(s, max2);
+}
+
+static void seeds_framedec(void)
+{
+    seed_t s;
+
+    /* 2-byte prefixes, max 100, 1..8-byte chunks: three records */
+    framedec_hdr(&s, 0x00, 100, 1, 1, 0);
+    put_be16(&s, 5);
+    put(&s, "hello", 5);
+    put_be16(&s, 1);
+    put_u8(&s, 0xff);
+    put_be16(&s, 100);
+    put_fill(&s, 100, 0);
+    write_seed("fuzz_framedec", "prefix2-three", &s);
+
+    /* 4-byte prefixes, max 70000, any chunks, failing allocations */
+    framedec_hdr(&s, 0x01 | 0x06 | 0x08, 70000, 1, 2, 0);
+    put_be32(&s, 5000);
+    put_fill(&s, 5000, 7);
+    put_be32(&s, 3);
+    put(&s, "abc", 3);
+    put_be32(&s, 9000);
+    put_fill(&s, 100, 3); /* unfinished */
+    write_seed("fuzz_framedec", "prefix4-big-allocfail", &s);
+
+    /* over the limit: AM_ETOOBIG on the second header */
+    framedec_hdr(&s, 0x02, 16, 1, 3, 0);
+    put_be16(&s, 16);
+    put_fill(&s, 16, 1);
+    put_be16(&s, 17);
+    put_fill(&s, 17, 1);
+    write_seed("fuzz_framedec", "prefix2-toobig", &s);
+
+    /* under min (16, as for transport messages): AM_EPROTO */
+    framedec_hdr(&s, 0x04, 65535, 16, 4, 0);
+    put_be16(&s, 32);
+    put_fill(&s, 32, 9);
+    put_be16(&s, 15);
+    put_fill(&s, 15, 9);
+    write_seed("fuzz_framedec", "prefix2-tooshort", &s);
+
+    /* switching limits, feeding before take */
+    framedec_hdr(&s, 0x01 | 0x10 | 0x20, 64, 1, 5, 1);
+    put_be32(&s, 64);
+    put_fill(&s, 64, 2);
+    put_be32(&s, 64);
+    put_fill(&s, 64, 2);
+    write_seed("fuzz_framedec", "prefix4-switch-probe", &s);
+}
+
+static void seeds_noise_responder(void)
+{
+    const am_fz_transcript_t *t = &transcript;
+    seed_t s;
+
+    /* path 0: a real message 1 alone, then the full transcript */
+    s.len = 0;
+    put_u8(&s, 0x00);
+    put_be16(&s, t->msg1_len);
+    put(&s, t->msg1, t->msg1_len);
+    write_seed("fuzz_noise_responder", "msg1", &s);
+    put(&s, t->msg3, t->msg3_len);
+    write_seed("fuzz_noise_responder", "transcript", &s);
+
+    /* path 0: e = 0, a low-order point: the ee DH of message 2 fails */
+    s.len = 0;
+    put_u8(&s, 0x00);
+    put_be16(&s, AM_NOISE_DHLEN);
+    for (unsigned i = 0; i < AM_NOISE_DHLEN; i++)
+        put_u8(&s, 0);
+    write_seed("fuzz_noise_responder", "msg1-low-order", &s);
+
+    /* path 1: genuine message 1, message 3 genuine or garbage */
+    s.len = 0;
+    put_u8(&s, 0x01);
+    put(&s, t->msg3, t->msg3_len);
+    write_seed("fuzz_noise_responder", "genuine1-msg3", &s);
+    s.len = 0;
+    put_u8(&s, 0x01 | 0x04);
+    put_fill(&s, 80, 0x30);
+    write_seed("fuzz_noise_responder", "genuine1-garbage", &s);
+
+    /* path 2: message 3 with a payload; message 2 with one too */
+    s.len = 0;
+    put_u8(&s, 0x02 | 0x08);
+    put(&s, "client PK-NCCIA", 15);
+    write_seed("fuzz_noise_responder", "genuine3-payload", &s);
+
+    /* path 3: damaged message 3 */
+    s.len = 0;
+    put_u8(&s, 0x03);
+    put_be16(&s, 0x0010);
+    put(&s, "payload", 7);
+    write_seed("fuzz_noise_responder", "damaged3", &s);
+}
+
+/* Header: flags, frame_max (2), seed, damage at (2), damage xor. */
+static void channel_hdr(seed_t *s, unsigned flags, size_t frame_max,
+                        unsigned seed, size_t at, unsigned xor)
+{
+    s->len = 0;
+    put_u8(s, flags | (frame_max - 1 > 0xffff ? 0x40u : 0u));
+    put_be16(s, (frame_max - 1) & 0xffff);
+    put_u8(s, seed);
+    put_be16(s, at);
+    put_u8(s, xor);
+}
+
+/* Wire 0 seed: frames sealed by a fresh channel on the fixed keys, which
+ * the target's receiver (same keys, nonce 0) can open. */
+static void put_sealed_frames(seed_t *s)
+{
+    am_noise_cs_t *send = NULL;
+    am_chan_t *tx = NULL;
+    am_fz_transcript_t *t = malloc(sizeof *t);
+
+    if (t == NULL ||
+        am_fz_handshake(t, NULL, 0, &send, NULL, NULL, NULL) != 0 ||
+        am_chan_new(&tx, send, NULL, AM_FRAME_MAX_DEFAULT) != 0)
+        die("handshake");
+    for (int i = 0; i < N_FRAMES; i += 3) {
+        Amanat__V1__Frame *f = NULL;
+        uint8_t *enc, *wire;
+        size_t len, wire_len;
+
+        enc = encode_frame(i, &len);
+        if (am_frame_parse(enc + AM_FRAME_PREFIX, len - AM_FRAME_PREFIX,
+                           AM_FRAME_MAX_DEFAULT, &f) != 0 ||
+            am_chan_seal_frame(tx, f, AM_FRAME_MAX_DEFAULT, &wire,
+                               &wire_len) != 0)
+            die("am_chan_seal_frame");
+        put(s, wire, wire_len);
+        am_free(wire);
+        am_free(enc);
+        am_frame_free(f);
+    }
+    am_chan_free(tx);
+    free(t);
+}
+
+static void put_frames_stream(seed_t *s, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        size_t len;
+        uint8_t *enc = encode_frame(i, &len);
+        put(s, enc, len);
+        am_free(enc);
+    }
+}
+
+static void seeds_channel(void)
+{
+    seed_t s;
+
+    channel_hdr(&s, 0x00 | 0x08, 4096, 1, 0, 0);
+    put_sealed_frames(&s);
+    write_seed("fuzz_channel", "raw-sealed", &s);
+
+    channel_hdr(&s, 0x00, 4096, 2, 0, 0);
+    put_fill(&s, 64, 0x41);
+    write_seed("fuzz_channel", "raw-garbage", &s);
+
+    channel_hdr(&s, 0x01, 4096, 3, 0, 0);
+    put_frames_stream(&s, 0, N_FRAMES);
+    write_seed("fuzz_channel", "stream-frames", &s);
+
+    /* a zero length after two frames: AM_EPROTO */
+    channel_hdr(&s, 0x01 | 0x08, 65536, 4, 0, 0);
+    put_frames_stream(&s, 0, 2);
+    put_be32(&s, 0);
+    write_seed("fuzz_channel", "stream-zero-length", &s);
+
+    /* a frame over frame_max (64): AM_ETOOBIG */
+    channel_hdr(&s, 0x01 | 0x10, 64, 5, 0, 0);
+    put_frames_stream(&s, 0, 1);
+    put_be32(&s, 65);
+    put_fill(&s, 65, 0);
+    write_seed("fuzz_channel", "stream-too-big", &s);
+
+    /* damaged stream */
+    channel_hdr(&s, 0x01 | 0x04, 4096, 6, 40, 0x20);
+    put_frames_stream(&s, 0, 4);
+    write_seed("fuzz_channel", "stream-damaged", &s);
+
+    /* sealed bodies: small ones and one of ~70 KiB (two transport
+     * messages), with the AM_ESHORT probe */
+    channel_hdr(&s, 0x02 | 0x20 | 0x18, 70000, 7, 0, 0);
+    put_u8(&s, 4);
+    put(&s, "hello", 5);
+    put_u8(&s, 0x80 | 67);
+    put_u8(&s, 100);
+    put_u8(&s, 0);
+    put_u8(&s, 'x');
+    write_seed("fuzz_channel", "sealed-bodies", &s);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: fuzz_gen_seeds DIR\n");
+        return 2;
+    }
+    out_dir = argv[1];
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
+        die(out_dir);
+    if (am_fz_handshake(&transcript, NULL, 0, NULL, NULL, NULL, NULL) != 0)
+        die("handshake");
+    seeds_frame_parse();
+    seeds_framedec();
+    seeds_noise_responder();
+    seeds_channel();
+    return 0;
+}
