@@ -1,5 +1,31 @@
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
+/* Per thread: the relay's loop and its worker threads each keep their own. */
+static _Thread_local char detail[160];
+
+int am_errf(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void am_err_clear(void)
+{
+    detail[0] = '\0';
+}
+
+const char *am_err_detail(void)
+{
+    return detail;
+}
+
 const char *am_strerror(int code)
 {
     switch (code) {

@@ -25,6 +25,20 @@ enum {
     AM_ELIMIT = -11,      /* a configured limit was reached */
 };
 
+/* Record a sentence naming the problem and the values involved ("frame
+ * length 2000000 over limit 1048576") for the calling thread, and return
+ * code, so a failure path reads: return am_errf(AM_ETOOBIG, "...", ...). */
+int am_errf(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The sentence of the last am_errf() on this thread, or "" when none.
+ * Valid until the next am_errf() on the same thread. */
+const char *am_err_detail(void);
+
+/* Forget the last sentence (before a call whose failure is then described
+ * from what its parts recorded). */
+void am_err_clear(void);
+
 /* A short readable sentence for code, never NULL. */
 const char *am_strerror(int code);
 

@@ -60,6 +60,12 @@ int am_framedec_set_max(am_framedec_t *d, size_t max)
     return 0;
 }
 
+static const char *record_name(const am_framedec_t *d)
+{
+    return d->prefix_len == AM_TRANSPORT_PREFIX ? "transport message"
+                                                : "frame";
+}
+
 /* Header complete: bound the length, before any allocation. */
 static int start_body(am_framedec_t *d)
 {
@@ -67,9 +73,11 @@ static int start_body(am_framedec_t *d)
                                                     : am_load_be32(d->hdr);
 
     if (n > d->max)
-        return AM_ETOOBIG;
+        return am_errf(AM_ETOOBIG, "%s length %zu over limit %zu",
+                       record_name(d), n, d->max);
     if (n < d->min)
-        return AM_EPROTO;
+        return am_errf(AM_EPROTO, "%s length %zu under minimum %zu",
+                       record_name(d), n, d->min);
     d->want = n;
     d->have = 0;
     d->state = 1;
@@ -222,15 +230,21 @@ int am_frame_parse(const uint8_t *in, size_t len, size_t max,
     if ((in == NULL && len > 0) || out == NULL)
         return AM_EINVAL;
     if (len > max || len > AM_FRAME_MAX_CEILING)
-        return AM_ETOOBIG;
+        return am_errf(AM_ETOOBIG, "frame of %zu bytes over limit %zu", len,
+                       max);
     if (len == 0)
-        return AM_EPROTO;
+        return am_errf(AM_EPROTO, "empty frame");
     f = amanat__v1__frame__unpack(&alloc, len, in);
     if (f == NULL)
-        return budget.exhausted ? AM_ETOOBIG : AM_EPROTO;
+        return budget.exhausted
+                   ? am_errf(AM_ETOOBIG,
+                             "frame of %zu bytes decodes to over %zu bytes",
+                             len, (size_t)PB_BUDGET(len))
+                   : am_errf(AM_EPROTO, "frame of %zu bytes is not a "
+                             "valid amanat.v1.Frame", len);
     if (f->op_case == AMANAT__V1__FRAME__OP__NOT_SET) {
         am_frame_free(f);
-        return AM_EPROTO;
+        return am_errf(AM_EPROTO, "frame has no known operation set");
     }
     *out = f;
     return 0;

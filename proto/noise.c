@@ -5,6 +5,7 @@
  * wipes its secrets (hs_fail). */
 #include "noise_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -254,7 +255,9 @@ static int dh(const uint8_t *sk, bool has_sk, const uint8_t *pk, bool has_pk,
     if (!has_sk || !has_pk)
         return AM_EKEY;
     /* libsodium refuses an all-zero result (a low-order peer point). */
-    return crypto_scalarmult_curve25519(out, sk, pk) == 0 ? 0 : AM_EKEY;
+    if (crypto_scalarmult_curve25519(out, sk, pk) != 0)
+        return am_errf(AM_EKEY, "peer public key is a low-order point");
+    return 0;
 }
 
 /* ee, es, se, ss, psk: the tokens that mix a secret into the key. */
@@ -385,6 +388,16 @@ static int read_tokens(am_noise_hs_t *hs, const uint8_t **p)
     return rc;
 }
 
+/* Name the message in what the failing step recorded. */
+static int read_failed(const am_noise_hs_t *hs, int rc)
+{
+    char why[128];
+
+    snprintf(why, sizeof why, "%s",
+             am_err_detail()[0] ? am_err_detail() : am_strerror(rc));
+    return am_errf(rc, "handshake message %u: %s", hs->msg_i + 1, why);
+}
+
 int am_noise_hs_read(am_noise_hs_t *hs, const uint8_t *msg, size_t msg_len,
                      uint8_t *payload, size_t payload_cap,
                      size_t *payload_len)
@@ -402,17 +415,22 @@ int am_noise_hs_read(am_noise_hs_t *hs, const uint8_t *msg, size_t msg_len,
         return AM_ESTATE;
     /* Bound every length before touching the bytes. */
     if (msg_len > AM_NOISE_MSG_MAX)
-        return hs_fail(hs, AM_ETOOBIG);
+        return hs_fail(hs, am_errf(AM_ETOOBIG, "handshake message %u of %zu "
+                                   "bytes over 65535", hs->msg_i + 1,
+                                   msg_len));
     fixed = plan_tokens(hs, &key) + (key ? AM_NOISE_TAGLEN : 0);
     if (msg_len < fixed)
-        return hs_fail(hs, AM_EPROTO);
+        return hs_fail(hs, am_errf(AM_EPROTO, "handshake message %u of %zu "
+                                   "bytes, at least %zu expected",
+                                   hs->msg_i + 1, msg_len, fixed));
     body = msg_len - fixed;
     if (body > payload_cap)
         return AM_ESHORT;
+    am_err_clear();
     if ((rc = read_tokens(hs, &p)) != 0 ||
         (rc = am_ss_decrypt_and_hash(&hs->ss, p, (size_t)(msg + msg_len - p),
                                      payload ? payload : scratch)) != 0)
-        return hs_fail(hs, rc);
+        return hs_fail(hs, read_failed(hs, rc));
     hs->msg_i++;
     *payload_len = body;
     return 0;

@@ -49,7 +49,7 @@ int am_cs_encrypt_ad(struct am_noise_cs *cs, const uint8_t *ad, size_t ad_len,
     }
     /* 2^64-1 is reserved for rekey: never encrypt with it, never wrap. */
     if (cs->n == UINT64_MAX)
-        return cs_fail(cs, AM_ENONCE);
+        return cs_fail(cs, am_errf(AM_ENONCE, "nonce space exhausted"));
     nonce_bytes(nonce, cs->n);
     if (crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, in, in_len, ad,
                                                   ad_len, NULL, nonce,
@@ -72,15 +72,18 @@ int am_cs_decrypt_ad(struct am_noise_cs *cs, const uint8_t *ad, size_t ad_len,
         return 0;
     }
     if (cs->n == UINT64_MAX)
-        return cs_fail(cs, AM_ENONCE);
+        return cs_fail(cs, am_errf(AM_ENONCE, "nonce space exhausted"));
     if (in_len < AM_NOISE_TAGLEN)
-        return cs_fail(cs, AM_EPROTO);
+        return cs_fail(cs, am_errf(AM_EPROTO, "ciphertext of %zu bytes is "
+                                   "shorter than its tag", in_len));
     nonce_bytes(nonce, cs->n);
     if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, in_len,
                                                   ad, ad_len, nonce,
                                                   cs->k) != 0) {
         /* libsodium zeroes out on failure: no unauthenticated plaintext */
-        return cs_fail(cs, AM_ECRYPTO);
+        return cs_fail(cs, am_errf(AM_ECRYPTO, "authentication tag did not "
+                                   "verify (nonce %llu)",
+                                   (unsigned long long)cs->n));
     }
     cs->n++;
     return 0;
@@ -121,9 +124,11 @@ int am_noise_cs_decrypt(am_noise_cs_t *cs, const uint8_t *ad, size_t ad_len,
     /* An oversized or truncated message is the peer's doing: fail the
      * state, as for a bad tag. */
     if (in_len > AM_NOISE_MSG_MAX)
-        return cs_fail(cs, AM_ETOOBIG);
+        return cs_fail(cs, am_errf(AM_ETOOBIG, "transport message of %zu "
+                                   "bytes over 65535", in_len));
     if (in_len < AM_NOISE_TAGLEN)
-        return cs_fail(cs, AM_EPROTO);
+        return cs_fail(cs, am_errf(AM_EPROTO, "transport message of %zu "
+                                   "bytes shorter than its tag", in_len));
     if (out_cap < in_len - AM_NOISE_TAGLEN)
         return AM_ESHORT;
     if ((rc = am_cs_decrypt_ad(cs, ad, ad_len, in, in_len, out)) != 0)

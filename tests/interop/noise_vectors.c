@@ -34,7 +34,7 @@ static int fail(const ctx_t *c, const char *what, int rc)
 {
     fprintf(stderr, "FAIL %s: %s: %s", c->file, c->name, what);
     if (rc != 0)
-        fprintf(stderr, " (%s)", am_strerror(rc));
+        fprintf(stderr, " (%s: %s)", am_strerror(rc), am_err_detail());
     fputc('\n', stderr);
     return -1;
 }

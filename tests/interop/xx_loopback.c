@@ -19,8 +19,8 @@
     do {                                                                     \
         int rc_ = (expr);                                                    \
         if (rc_ != 0) {                                                      \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr,    \
-                    am_strerror(rc_));                                       \
+            fprintf(stderr, "%s:%d: %s: %s: %s\n", __FILE__, __LINE__,      \
+                    #expr, am_strerror(rc_), am_err_detail());               \
             return 1;                                                        \
         }                                                                    \
     } while (0)

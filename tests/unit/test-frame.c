@@ -176,6 +176,10 @@ static void test_oversize_refused_before_allocation(void **state)
             am_store_be32(hdr, cases[i].announced);
         assert_int_equal(feed_header(d, hdr, cases[i].prefix, &ctx),
                          cases[i].rc);
+        /* the message names the length and the bound it broke */
+        assert_non_null(strstr(am_err_detail(),
+                               cases[i].rc == AM_ETOOBIG ? "over limit"
+                                                         : "under minimum"));
         assert_int_equal(ctx.calls, 0);
         /* a failed decoder stays failed */
         assert_int_equal(am_framedec_feed(d, &more, 1, &used), AM_ESTATE);
@@ -257,6 +261,7 @@ static void test_frame_codec(void **state)
                      AM_EPROTO);
     assert_int_equal(am_frame_parse(no_op, sizeof no_op, 100, &back),
                      AM_EPROTO);
+    assert_string_equal(am_err_detail(), "frame has no known operation set");
 }
 
 /* A frame of 2-byte repeated entries decodes into far more memory than
@@ -284,6 +289,7 @@ static void test_decode_budget(void **state)
     assert_int_equal(am_frame_parse(buf, len, AM_FRAME_MAX_DEFAULT, &f),
                      AM_ETOOBIG);
     assert_null(f);
+    assert_non_null(strstr(am_err_detail(), "decodes to over"));
     /* the same shape with few entries is an ordinary frame */
     buf[1] = 20;
     for (size_t i = 0; i < 20; i += 2) {

@@ -226,6 +226,8 @@ static void test_wrong_prologue(void **state)
     xx_new(&x, AM_NOISE_PROLOGUE, "amanat/2");
     assert_int_equal(xx_step(&x, 0, -1), AM_OK);
     assert_int_equal(xx_step(&x, 1, -1), AM_ECRYPTO);
+    assert_string_equal(am_err_detail(), "handshake message 2: "
+                        "authentication tag did not verify (nonce 0)");
     assert_wiped(x.hs[0]);
     xx_free(&x);
 }
@@ -243,6 +245,7 @@ static void test_low_order_ephemeral(void **state)
     /* ee with an all-zero point yields an all-zero secret: refused */
     assert_int_equal(am_noise_hs_write(x.hs[1], NULL, 0, out, sizeof out,
                                        &out_len), AM_EKEY);
+    assert_string_equal(am_err_detail(), "peer public key is a low-order point");
     assert_wiped(x.hs[1]);
     xx_free(&x);
 }
