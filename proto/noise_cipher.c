@@ -35,26 +35,37 @@ static int cs_fail(struct am_noise_cs *cs, int rc)
     return rc;
 }
 
-int am_cs_encrypt_ad(struct am_noise_cs *cs, const uint8_t *ad, size_t ad_len,
-                     const uint8_t *in, size_t in_len, uint8_t *out)
+/* What encrypt and decrypt share: 1 when there is no key (bytes copied,
+ * spec 5.1), 0 with the nonce ready, or an error.  2^64-1 is reserved for
+ * rekey: never used, never wrapped. */
+static int cs_begin(struct am_noise_cs *cs, const uint8_t *in, size_t in_len,
+                    uint8_t *out, uint8_t nonce[static 12])
 {
-    uint8_t nonce[12];
-
     if (cs->failed)
         return AM_ESTATE;
     if (!cs->has_key) {
         if (in_len > 0)
             memmove(out, in, in_len);
-        return 0;
+        return 1;
     }
-    /* 2^64-1 is reserved for rekey: never encrypt with it, never wrap. */
     if (cs->n == UINT64_MAX)
         return cs_fail(cs, am_errf(AM_ENONCE, "nonce space exhausted"));
     nonce_bytes(nonce, cs->n);
+    return 0;
+}
+
+int am_cs_encrypt_ad(struct am_noise_cs *cs, const uint8_t *ad, size_t ad_len,
+                     const uint8_t *in, size_t in_len, uint8_t *out)
+{
+    uint8_t nonce[12];
+    int rc;
+
+    if ((rc = cs_begin(cs, in, in_len, out, nonce)) != 0)
+        return rc < 0 ? rc : 0;
     if (crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, in, in_len, ad,
                                                   ad_len, NULL, nonce,
                                                   cs->k) != 0)
-        return cs_fail(cs, AM_ECRYPTO);
+        return cs_fail(cs, am_errf(AM_ECRYPTO, "encryption failed"));
     cs->n++;
     return 0;
 }
@@ -63,20 +74,13 @@ int am_cs_decrypt_ad(struct am_noise_cs *cs, const uint8_t *ad, size_t ad_len,
                      const uint8_t *in, size_t in_len, uint8_t *out)
 {
     uint8_t nonce[12];
+    int rc;
 
-    if (cs->failed)
-        return AM_ESTATE;
-    if (!cs->has_key) {
-        if (in_len > 0)
-            memmove(out, in, in_len);
-        return 0;
-    }
-    if (cs->n == UINT64_MAX)
-        return cs_fail(cs, am_errf(AM_ENONCE, "nonce space exhausted"));
-    if (in_len < AM_NOISE_TAGLEN)
+    if (cs->has_key && !cs->failed && in_len < AM_NOISE_TAGLEN)
         return cs_fail(cs, am_errf(AM_EPROTO, "ciphertext of %zu bytes is "
                                    "shorter than its tag", in_len));
-    nonce_bytes(nonce, cs->n);
+    if ((rc = cs_begin(cs, in, in_len, out, nonce)) != 0)
+        return rc < 0 ? rc : 0;
     if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, in_len,
                                                   ad, ad_len, nonce,
                                                   cs->k) != 0) {
