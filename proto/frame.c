@@ -1,11 +1,11 @@
 #include "frame.h"
 
-#include <stdbool.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "bytes.h"
 #include "err.h"
+#include "pb.h"
 
 #define GROW_MIN 4096
 
@@ -159,41 +159,6 @@ int am_framedec_take(am_framedec_t *d, uint8_t **out, size_t *out_len)
     return 0;
 }
 
-/* protobuf-c allocates per field and per repeated element, so a frame of
- * tiny repeated or unknown fields can decode into dozens of times its wire
- * size.  Each parse gets a budget proportional to its input; legitimate
- * frames (a few large byte fields) stay far below it. */
-typedef struct {
-    size_t left;
-    bool exhausted;
-} pb_budget_t;
-
-#define PB_BUDGET(len) (4 * (len) + 16384)
-
-static void *pb_alloc(void *data, size_t size)
-{
-    pb_budget_t *b = data;
-
-    if (size == 0)
-        size = 1;
-    if (b != NULL) {
-        if (size > b->left) {
-            b->exhausted = true;
-            return NULL;
-        }
-        b->left -= size;
-    }
-    return am_malloc(size);
-}
-
-static void pb_free(void *data, void *p)
-{
-    (void)data;
-    am_free(p);
-}
-
-static ProtobufCAllocator pb_free_allocator = {pb_alloc, pb_free, NULL};
-
 int am_frame_encode(const Amanat__V1__Frame *f, size_t max, uint8_t **out,
                     size_t *out_len)
 {
@@ -223,25 +188,20 @@ int am_frame_encode(const Amanat__V1__Frame *f, size_t max, uint8_t **out,
 int am_frame_parse(const uint8_t *in, size_t len, size_t max,
                    Amanat__V1__Frame **out)
 {
-    pb_budget_t budget = {PB_BUDGET(len), false};
-    ProtobufCAllocator alloc = {pb_alloc, pb_free, &budget};
+    ProtobufCMessage *m;
     Amanat__V1__Frame *f;
+    int rc;
 
     if ((in == NULL && len > 0) || out == NULL)
         return AM_EINVAL;
-    if (len > max || len > AM_FRAME_MAX_CEILING)
-        return am_errf(AM_ETOOBIG, "frame of %zu bytes over limit %zu", len,
-                       max);
     if (len == 0)
         return am_errf(AM_EPROTO, "empty frame");
-    f = amanat__v1__frame__unpack(&alloc, len, in);
-    if (f == NULL)
-        return budget.exhausted
-                   ? am_errf(AM_ETOOBIG,
-                             "frame of %zu bytes decodes to over %zu bytes",
-                             len, (size_t)PB_BUDGET(len))
-                   : am_errf(AM_EPROTO, "frame of %zu bytes is not a "
-                             "valid amanat.v1.Frame", len);
+    if (max > AM_FRAME_MAX_CEILING)
+        max = AM_FRAME_MAX_CEILING;
+    if ((rc = am_pb_unpack(&amanat__v1__frame__descriptor, "frame", in, len,
+                           max, &m)) != 0)
+        return rc;
+    f = (Amanat__V1__Frame *)m;
     if (f->op_case == AMANAT__V1__FRAME__OP__NOT_SET) {
         am_frame_free(f);
         return am_errf(AM_EPROTO, "frame has no known operation set");
@@ -252,6 +212,5 @@ int am_frame_parse(const uint8_t *in, size_t len, size_t max,
 
 void am_frame_free(Amanat__V1__Frame *f)
 {
-    if (f != NULL)
-        amanat__v1__frame__free_unpacked(f, &pb_free_allocator);
+    am_pb_free(f);
 }
