@@ -41,6 +41,10 @@ const char *am_strerror(int code)
     case AM_ESHORT: return "output buffer too small";
     case AM_EKEY: return "missing or invalid key";
     case AM_ELIMIT: return "limit reached";
+    case AM_EREVOKED: return "certificate revoked";
+    case AM_EEXPIRED: return "outside its validity period";
+    case AM_EROLE: return "certificate lacks the required role";
+    case AM_ESTALE: return "older than the one already held";
     }
     return "unknown error";
 }

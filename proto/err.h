@@ -23,6 +23,10 @@ enum {
     AM_ESHORT = -9,       /* output buffer too small */
     AM_EKEY = -10,        /* missing key, or key rejected (low-order point) */
     AM_ELIMIT = -11,      /* a configured limit was reached */
+    AM_EREVOKED = -12,    /* certificate revoked */
+    AM_EEXPIRED = -13,    /* outside its validity (expired or not yet valid) */
+    AM_EROLE = -14,       /* certificate lacks the role the operation needs */
+    AM_ESTALE = -15,      /* older than what is already held (revocation list) */
 };
 
 /* Record a sentence naming the problem and the values involved ("frame
