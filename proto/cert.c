@@ -202,7 +202,7 @@ static int cert_from_pb(const Amanat__V1__AgencyCertificate *pb,
     c->not_after = pb->not_after;
     c->serial = pb->serial;
     if ((rc = check_fields(c)) != 0)
-        return am_errf(AM_EPROTO, "certificate: %s", am_err_detail());
+        return am_err_wrap(AM_EPROTO, "certificate");
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Per thread: the relay's loop and its worker threads each keep their own. */
 static _Thread_local char detail[160];
@@ -13,6 +14,34 @@ int am_errf(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
+    return code;
+}
+
+int am_err_wrap(int code, const char *fmt, ...)
+{
+    char prev[sizeof detail], ctx[sizeof detail];
+    va_list ap;
+
+    snprintf(prev, sizeof prev, "%s", detail[0] ? detail : am_strerror(code));
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    /* ctx ": " prev, cut to fit (a long sentence loses its tail) */
+    {
+        size_t a = strlen(ctx), b = strlen(prev), cap = sizeof detail - 1;
+        if (a > cap)
+            a = cap;
+        memcpy(detail, ctx, a);
+        if (a + 2 <= cap) {
+            memcpy(detail + a, ": ", 2);
+            a += 2;
+            if (b > cap - a)
+                b = cap - a;
+            memcpy(detail + a, prev, b);
+            a += b;
+        }
+        detail[a] = '\0';
+    }
     return code;
 }
 
@@ -45,6 +74,7 @@ const char *am_strerror(int code)
     case AM_EEXPIRED: return "outside its validity period";
     case AM_EROLE: return "certificate lacks the required role";
     case AM_ESTALE: return "older than the one already held";
+    case AM_EIO: return "input/output error";
     }
     return "unknown error";
 }

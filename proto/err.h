@@ -27,12 +27,18 @@ enum {
     AM_EEXPIRED = -13,    /* outside its validity (expired or not yet valid) */
     AM_EROLE = -14,       /* certificate lacks the role the operation needs */
     AM_ESTALE = -15,      /* older than what is already held (revocation list) */
+    AM_EIO = -16,         /* a file or device could not be read or written */
 };
 
 /* Record a sentence naming the problem and the values involved ("frame
  * length 2000000 over limit 1048576") for the calling thread, and return
  * code, so a failure path reads: return am_errf(AM_ETOOBIG, "...", ...). */
 int am_errf(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Put a context before the last sentence ("key.pem: " + "wrong
+ * passphrase"); with no last sentence, am_strerror(code) stands in. */
+int am_err_wrap(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The sentence of the last am_errf() on this thread, or "" when none.

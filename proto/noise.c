@@ -5,7 +5,6 @@
  * wipes its secrets (hs_fail). */
 #include "noise_internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -391,11 +390,7 @@ static int read_tokens(am_noise_hs_t *hs, const uint8_t **p)
 /* Name the message in what the failing step recorded. */
 static int read_failed(const am_noise_hs_t *hs, int rc)
 {
-    char why[128];
-
-    snprintf(why, sizeof why, "%s",
-             am_err_detail()[0] ? am_err_detail() : am_strerror(rc));
-    return am_errf(rc, "handshake message %u: %s", hs->msg_i + 1, why);
+    return am_err_wrap(rc, "handshake message %u", hs->msg_i + 1);
 }
 
 int am_noise_hs_read(am_noise_hs_t *hs, const uint8_t *msg, size_t msg_len,

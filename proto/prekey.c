@@ -72,7 +72,7 @@ static int from_pb(const Amanat__V1__PrekeyBody *b, am_prekey_t *p)
     p->created_at = b->created_at;
     p->not_after = b->not_after;
     if (check(p) != 0)
-        return am_errf(AM_EPROTO, "prekey: %s", am_err_detail());
+        return am_err_wrap(AM_EPROTO, "prekey");
     return 0;
 }
 
