@@ -339,19 +339,42 @@ int am_keyfile_decode(const char *text, size_t len, const char *pass,
     return rc;
 }
 
-bool am_keyfile_sealed(const char *text, size_t len)
+int am_keyfile_info(const char *text, size_t len, am_key_kind_t *kind,
+                    char owner[AM_KEY_OWNER_MAX + 1], bool *sealed)
 {
     uint8_t bin[BIN_MAX];
     const char *b64;
     size_t b64_len, bin_len;
-    bool sealed;
+    header_t h = {0};
+    int rc;
 
-    if (text == NULL || len > AM_KEYFILE_MAX ||
-        find_payload(text, len, &b64, &b64_len) != 0 ||
-        sodium_base642bin(bin, sizeof bin, b64, b64_len, NULL, &bin_len, NULL,
+    if (text == NULL)
+        return AM_EINVAL;
+    if (len > AM_KEYFILE_MAX)
+        return am_errf(AM_ETOOBIG, "key file of %zu bytes over %d", len,
+                       AM_KEYFILE_MAX);
+    if ((rc = find_payload(text, len, &b64, &b64_len)) != 0)
+        return rc;
+    if (sodium_base642bin(bin, sizeof bin, b64, b64_len, NULL, &bin_len, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0)
-        return false;
-    sealed = bin_len > 5 && bin[5] == 1;
+        return am_errf(AM_EPROTO, "key file: the key line is not base64");
+    if ((rc = parse_header(bin, bin_len, &h)) == 0) {
+        if (kind != NULL)
+            *kind = h.kind;
+        if (sealed != NULL)
+            *sealed = h.sealed;
+        if (owner != NULL) {
+            memcpy(owner, h.owner, h.owner_len);
+            owner[h.owner_len] = '\0';
+        }
+    }
     sodium_memzero(bin, sizeof bin);
-    return sealed;
+    return rc;
+}
+
+bool am_keyfile_sealed(const char *text, size_t len)
+{
+    bool sealed = false;
+
+    return am_keyfile_info(text, len, NULL, NULL, &sealed) == 0 && sealed;
 }

@@ -67,6 +67,11 @@ int am_keyfile_encode(const am_key_t *k, const char *pass, size_t pass_len,
 int am_keyfile_decode(const char *text, size_t len, const char *pass,
                       size_t pass_len, am_key_t **out);
 
+/* What a key file says about itself without its passphrase: kind, owner
+ * and whether it is sealed.  Any argument but text may be NULL. */
+int am_keyfile_info(const char *text, size_t len, am_key_kind_t *kind,
+                    char owner[AM_KEY_OWNER_MAX + 1], bool *sealed);
+
 /* Whether the text is a sealed key file (to know to ask for a passphrase). */
 bool am_keyfile_sealed(const char *text, size_t len);
 

@@ -12,7 +12,7 @@ static int signed_message(const char *tag, const uint8_t *body, size_t len,
                           uint8_t **out, size_t *out_len)
 {
     size_t tlen = strlen(tag);
-    uint8_t *m;
+    uint8_t *m = NULL;
 
     if (len > AM_SIGNED_BODY_MAX)
         return am_errf(AM_ETOOBIG, "signed body of %zu bytes over limit %zu",
@@ -32,8 +32,8 @@ int am_sign(const char *tag, const uint8_t *body, size_t len,
             const uint8_t sk[static AM_SIGN_SK_LEN],
             uint8_t sig[static AM_SIG_LEN])
 {
-    uint8_t *m;
-    size_t mlen;
+    uint8_t *m = NULL;
+    size_t mlen = 0;
     int rc;
 
     if (tag == NULL || (body == NULL && len > 0))
@@ -50,8 +50,8 @@ int am_sign_verify(const char *tag, const uint8_t *body, size_t len,
                    const uint8_t *sig, size_t sig_len,
                    const uint8_t pk[static AM_SIGN_PK_LEN])
 {
-    uint8_t *m;
-    size_t mlen;
+    uint8_t *m = NULL;
+    size_t mlen = 0;
     int rc;
 
     if (tag == NULL || (body == NULL && len > 0) || (sig == NULL && sig_len))

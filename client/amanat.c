@@ -1,0 +1,42 @@
+/* amanat: the command line of liaison officers and federation
+ * administrators.  Each subcommand lives in cmd_<name>.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: amanat COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  keygen --agency ID      create an agency's (or relay's) keys\n"
+    "  admin SUBCOMMAND        federation administration: root-init, issue,\n"
+    "                          revoke, crl, show, verify\n"
+    "  show FILE [--json]      show a key file, certificate, revocation list\n"
+    "                          or envelope header\n"
+    "\n"
+    "Each command has --help.  Exit codes: 0 done; 1 refused (invalid,\n"
+    "forged, revoked or expired input); 2 wrong command line; 3 system\n"
+    "error (file, memory).\n";
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "amanat: libsodium failed to start\n");
+        return AM_EXIT_SYSTEM;
+    }
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? AM_EXIT_USAGE : AM_EXIT_OK;
+    }
+    if (strcmp(argv[1], "keygen") == 0)
+        return am_cmd_keygen(argc - 1, argv + 1);
+    if (strcmp(argv[1], "admin") == 0)
+        return am_cmd_admin(argc - 1, argv + 1);
+    if (strcmp(argv[1], "show") == 0)
+        return am_cmd_show(argc - 1, argv + 1, "show");
+    return am_cli_usage("", "unknown command \"%s\"", argv[1]);
+}
