@@ -124,7 +124,8 @@ static json_t *show_envelope(const Amanat__V1__Envelope *e,
 static json_t *show_key(const char *text, size_t len)
 {
     static const char *kinds[] = {"", "root secret", "agency secret",
-                                  "root public", "agency public"};
+                                  "root public", "agency public",
+                                  "prekey secret"};
     char owner[AM_KEY_OWNER_MAX + 1];
     am_key_kind_t kind;
     am_key_t *k = NULL;

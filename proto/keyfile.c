@@ -19,6 +19,7 @@ static const char *kind_text[] = {
     "agency secret key (Ed25519 signing + X25519)",
     "federation root public key (Ed25519)",
     "agency public key (Ed25519 signing + X25519)",
+    "prekey secret key (X25519)",
 };
 
 size_t am_key_kind_len(am_key_kind_t kind)
@@ -28,13 +29,15 @@ size_t am_key_kind_len(am_key_kind_t kind)
     case AM_KEY_AGENCY_SECRET: return 64;
     case AM_KEY_ROOT_PUBLIC: return 32;
     case AM_KEY_AGENCY_PUBLIC: return 64;
+    case AM_KEY_PREKEY_SECRET: return 32;
     }
     return 0;
 }
 
 bool am_key_kind_secret(am_key_kind_t kind)
 {
-    return kind == AM_KEY_ROOT_SECRET || kind == AM_KEY_AGENCY_SECRET;
+    return kind == AM_KEY_ROOT_SECRET || kind == AM_KEY_AGENCY_SECRET ||
+           kind == AM_KEY_PREKEY_SECRET;
 }
 
 static bool valid_owner(const char *s, size_t n)

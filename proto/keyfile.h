@@ -25,6 +25,7 @@ typedef enum {
     AM_KEY_AGENCY_SECRET = 2, /* Ed25519 seed || X25519 secret, 64 bytes */
     AM_KEY_ROOT_PUBLIC = 3,   /* Ed25519 public key, 32 bytes */
     AM_KEY_AGENCY_PUBLIC = 4, /* Ed25519 pk || X25519 pk, 64 bytes */
+    AM_KEY_PREKEY_SECRET = 5, /* X25519 secret of a prekey, 32 bytes */
 } am_key_kind_t;
 
 /* Argon2id cost stored in each sealed file.  The default is libsodium's
