@@ -234,6 +234,15 @@ typedef struct {
     size_t mem;
 } header_t;
 
+static unsigned long long max_ops = crypto_pwhash_OPSLIMIT_SENSITIVE;
+static size_t max_mem = crypto_pwhash_MEMLIMIT_SENSITIVE;
+
+void am_keyfile_cost_ceiling(unsigned long long opslimit, size_t memlimit)
+{
+    max_ops = opslimit;
+    max_mem = memlimit;
+}
+
 static uint64_t load_be64(const uint8_t *p)
 {
     return (uint64_t)am_load_be32(p) << 32 | am_load_be32(p + 4);
@@ -264,10 +273,8 @@ static int parse_header(const uint8_t *b, size_t n, header_t *h)
     h->nonce = h->salt + SALT_LEN + 16;
     h->header_len += SALT_LEN + 16 + NONCE_LEN;
     /* Bound the work a file can ask for before doing any. */
-    if (h->ops < crypto_pwhash_OPSLIMIT_MIN ||
-        h->ops > crypto_pwhash_OPSLIMIT_SENSITIVE ||
-        h->mem < crypto_pwhash_MEMLIMIT_MIN ||
-        h->mem > crypto_pwhash_MEMLIMIT_SENSITIVE)
+    if (h->ops < crypto_pwhash_OPSLIMIT_MIN || h->ops > max_ops ||
+        h->mem < crypto_pwhash_MEMLIMIT_MIN || h->mem > max_mem)
         return am_errf(AM_EPROTO, "key file: Argon2id cost out of range");
     return 0;
 }

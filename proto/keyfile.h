@@ -68,6 +68,11 @@ int am_keyfile_encode(const am_key_t *k, const char *pass, size_t pass_len,
 int am_keyfile_decode(const char *text, size_t len, const char *pass,
                       size_t pass_len, am_key_t **out);
 
+/* Lower the Argon2id cost a key file may ask for (default: libsodium's
+ * "sensitive" level); files asking for more are refused before any work.
+ * For constrained machines and the fuzzer.  Not thread-safe: call first. */
+void am_keyfile_cost_ceiling(unsigned long long opslimit, size_t memlimit);
+
 /* What a key file says about itself without its passphrase: kind, owner
  * and whether it is sealed.  Any argument but text may be NULL. */
 int am_keyfile_info(const char *text, size_t len, am_key_kind_t *kind,
