@@ -48,7 +48,8 @@ static json_t *show_cert(const Amanat__V1__AgencyCertificate *c)
     json_t *o = json_object(), *roles = json_array();
 
     for (size_t i = 0; i < c->n_roles; i++)
-        json_array_append_new(roles, json_string(role_name(c->roles[i])));
+        json_array_append_new(roles,
+                              json_string(role_name((int)c->roles[i])));
     json_object_set_new(o, "type", json_string("certificate"));
     json_object_set_new(o, "agency_id", json_string(c->agency_id));
     json_object_set_new(o, "display_name", json_string(c->display_name));

@@ -293,6 +293,20 @@ out:
     return rc;
 }
 
+/* A list's body is decoded only after the root's signature verified, and
+ * its many small entries cost about 100 bytes of memory per ~20 wire
+ * bytes (entry struct, pointer, protobuf-c's parse records, strings):
+ * allow 40 times the size. */
+#define CRL_BODY_BUDGET(len) (40 * (len) + 16384)
+
+static int crl_body_unpack(const uint8_t *body, size_t len,
+                           ProtobufCMessage **out)
+{
+    return am_pb_unpack_budget(&amanat__v1__revocation_list_body__descriptor,
+                               "revocation list body", body, len, AM_CRL_MAX,
+                               CRL_BODY_BUDGET(len), out);
+}
+
 int am_crl_issue(const uint8_t root_sk[static 64], uint64_t sequence,
                  int64_t issued_at, const am_revoked_t *revoked, size_t n,
                  uint8_t **out, size_t *out_len)
@@ -335,6 +349,16 @@ int am_crl_issue(const uint8_t root_sk[static 64], uint64_t sequence,
     if ((body = am_malloc(body_len)) == NULL)
         goto out;
     amanat__v1__revocation_list_body__pack(&b, body);
+    /* never sign a list that verifiers would refuse to decode */
+    {
+        ProtobufCMessage *check = NULL;
+        if ((rc = crl_body_unpack(body, body_len, &check)) != 0) {
+            rc = am_errf(AM_ETOOBIG, "revocation list of %zu entries is "
+                         "more than verifiers decode", n);
+            goto out;
+        }
+        am_pb_free(check);
+    }
     if ((rc = am_sign(AM_TAG_CRL, body, body_len, root_sk, sig)) == 0)
         rc = pack_signed(body, body_len, sig, out, out_len);
 out:
@@ -404,9 +428,7 @@ int am_crl_verify(const uint8_t *in, size_t len,
                              s->signature.data, s->signature.len,
                              root_pk)) != 0)
         goto out;
-    if ((rc = am_pb_unpack(&amanat__v1__revocation_list_body__descriptor,
-                           "revocation list body", s->body.data, s->body.len,
-                           AM_CRL_MAX, &bm)) != 0)
+    if ((rc = crl_body_unpack(s->body.data, s->body.len, &bm)) != 0)
         goto out;
     rc = crl_from_pb((const Amanat__V1__RevocationListBody *)bm, root_id,
                      held_sequence, out);

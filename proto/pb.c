@@ -39,7 +39,15 @@ int am_pb_unpack(const ProtobufCMessageDescriptor *desc, const char *what,
                  const uint8_t *in, size_t len, size_t max,
                  ProtobufCMessage **out)
 {
-    budget_t budget = {AM_PB_BUDGET(len), false};
+    return am_pb_unpack_budget(desc, what, in, len, max, AM_PB_BUDGET(len),
+                               out);
+}
+
+int am_pb_unpack_budget(const ProtobufCMessageDescriptor *desc,
+                        const char *what, const uint8_t *in, size_t len,
+                        size_t max, size_t limit, ProtobufCMessage **out)
+{
+    budget_t budget = {limit, false};
     ProtobufCAllocator alloc = {pb_alloc, pb_free, &budget};
     ProtobufCMessage *m;
 
@@ -52,7 +60,7 @@ int am_pb_unpack(const ProtobufCMessageDescriptor *desc, const char *what,
     if (m == NULL)
         return budget.exhausted
                    ? am_errf(AM_ETOOBIG, "%s of %zu bytes decodes to over "
-                             "%zu bytes", what, len, (size_t)AM_PB_BUDGET(len))
+                             "%zu bytes", what, len, limit)
                    : am_errf(AM_EPROTO, "%s of %zu bytes is not a valid "
                              "%s message", what, len, desc->name);
     *out = m;

@@ -23,6 +23,12 @@
 int am_pb_unpack(const ProtobufCMessageDescriptor *desc, const char *what,
                  const uint8_t *in, size_t len, size_t max,
                  ProtobufCMessage **out);
+/* The same with an explicit memory budget, for bodies whose signature has
+ * already verified and whose shape (many small repeated entries) needs
+ * more than AM_PB_BUDGET. */
+int am_pb_unpack_budget(const ProtobufCMessageDescriptor *desc,
+                        const char *what, const uint8_t *in, size_t len,
+                        size_t max, size_t budget, ProtobufCMessage **out);
 void am_pb_free(void *msg);
 
 #endif

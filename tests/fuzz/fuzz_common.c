@@ -3,7 +3,12 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "alloc.h"
+#include "envelope.h"
 #include "err.h"
+#include "identity.pb-c.h"
 #include "noise_internal.h" /* am_noise_hs_set_fixed_ephemeral */
 
 /* Arbitrary distinct scalars; X25519 clamps them. */
@@ -121,4 +126,194 @@ out:
     am_noise_hs_free(ini);
     am_noise_hs_free(resp);
     return rc;
+}
+
+_Noreturn static void fed_die(const char *what, int rc)
+{
+    fprintf(stderr, "fuzz federation: %s: %s (%s)\n", what, am_strerror(rc),
+            am_err_detail());
+    abort();
+}
+
+/* A constant 32-byte seed per key: label, then the byte index. */
+static void const_seed(uint8_t seed[32], unsigned label)
+{
+    for (unsigned i = 0; i < 32; i++)
+        seed[i] = (uint8_t)(label * 37u + i);
+}
+
+static void sign_keys(uint8_t pk[AM_SIGN_PK_LEN], uint8_t sk[AM_SIGN_SK_LEN],
+                      unsigned label)
+{
+    uint8_t seed[32];
+
+    const_seed(seed, label);
+    if (crypto_sign_seed_keypair(pk, sk, seed) != 0)
+        fed_die("crypto_sign_seed_keypair", AM_ECRYPTO);
+}
+
+static void dh_keys(uint8_t pk[32], uint8_t sk[32], unsigned label)
+{
+    uint8_t seed[32];
+
+    const_seed(seed, label);
+    if (crypto_box_seed_keypair(pk, sk, seed) != 0)
+        fed_die("crypto_box_seed_keypair", AM_ECRYPTO);
+}
+
+static am_fz_fed_t fed;
+static bool fed_ready;
+
+void am_fz_cert_fields(const am_fz_agency_t *a, am_cert_t *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->agency_id, sizeof c->agency_id, "%s", a->id);
+    snprintf(c->display_name, sizeof c->display_name, "%s fuzz unit", a->id);
+    memcpy(c->country, a->id, 2);
+    memcpy(c->sign_pk, a->sign_pk, sizeof c->sign_pk);
+    memcpy(c->dh_pk, a->dh_pk, sizeof c->dh_pk);
+    c->roles = AM_ROLE_AGENCY;
+    snprintf(c->home_relay, sizeof c->home_relay, "%.2s-RELAY", a->id);
+    c->not_before = AM_FZ_NOW - 86400;
+    c->not_after = AM_FZ_NOW + 365 * 86400;
+    c->serial = a->serial;
+}
+
+static void fed_agency(am_fz_agency_t *a, const char *id, uint64_t serial,
+                       unsigned label)
+{
+    am_cert_policy_t p = {fed.root_pk, AM_FZ_NOW, AM_ROLE_AGENCY, fed.crl};
+    am_cert_t c;
+    int rc;
+
+    a->id = id;
+    a->serial = serial;
+    sign_keys(a->sign_pk, a->sign_sk, label);
+    dh_keys(a->dh_pk, a->dh_sk, label + 1);
+    dh_keys(a->pre_pk, a->pre_sk, label + 2);
+    am_fz_cert_fields(a, &c);
+    if ((rc = am_cert_issue(&c, fed.root_sk, &a->cert_bytes,
+                            &a->cert_len)) != 0)
+        fed_die("am_cert_issue", rc);
+    if ((rc = am_cert_verify(a->cert_bytes, a->cert_len, &p, &a->cert)) != 0)
+        fed_die("am_cert_verify", rc);
+}
+
+const am_fz_fed_t *am_fz_fed(void)
+{
+    static const am_revoked_t revoked[] = {
+        {AM_FZ_REVOKED_A, "PK-LOST", AM_FZ_NOW - 3600, "key lost"},
+        {AM_FZ_REVOKED_B, "DE-OLD", AM_FZ_NOW - 7200, NULL},
+    };
+    int rc;
+
+    if (fed_ready)
+        return &fed;
+    if (sodium_init() < 0)
+        fed_die("sodium_init", AM_ECRYPTO);
+    sign_keys(fed.root_pk, fed.root_sk, 1);
+    sign_keys(fed.other_pk, fed.other_sk, 2);
+    if ((rc = am_key_id(fed.root_pk, fed.root_id)) != 0)
+        fed_die("am_key_id", rc);
+    if ((rc = am_crl_issue(fed.root_sk, AM_FZ_CRL_SEQUENCE, AM_FZ_NOW - 600,
+                           revoked, 2, &fed.crl_bytes, &fed.crl_len)) != 0 ||
+        (rc = am_crl_verify(fed.crl_bytes, fed.crl_len, fed.root_pk, 0,
+                            &fed.crl)) != 0)
+        fed_die("revocation list", rc);
+    fed_agency(&fed.ag[AM_FZ_SENDER], "PK-NCCIA", 10, 10);
+    fed_agency(&fed.ag[AM_FZ_RCPT], "DE-BKA", 11, 20);
+    fed_agency(&fed.ag[AM_FZ_THIRD], "PH-NBI", 12, 30);
+    fed_ready = true;
+    return &fed;
+}
+
+const am_fz_agency_t *am_fz_agency(const char *id)
+{
+    const am_fz_fed_t *f = am_fz_fed();
+
+    for (int i = 0; i < AM_FZ_N_AGENCIES; i++)
+        if (id != NULL && strcmp(f->ag[i].id, id) == 0)
+            return &f->ag[i];
+    return NULL;
+}
+
+void am_fz_rng_init(am_fz_rng_t *r, uint32_t seed)
+{
+    const_seed(r->seed, 99);
+    r->seed[0] = (uint8_t)seed;
+    r->seed[1] = (uint8_t)(seed >> 8);
+    r->seed[2] = (uint8_t)(seed >> 16);
+    r->seed[3] = (uint8_t)(seed >> 24);
+    r->calls = 0;
+}
+
+/* Each call draws from its own deterministic stream: seed with the call
+ * number in its last 8 bytes. */
+void am_fz_rng_cb(void *ctx, uint8_t *buf, size_t n)
+{
+    am_fz_rng_t *r = ctx;
+    uint8_t seed[randombytes_SEEDBYTES];
+
+    memcpy(seed, r->seed, sizeof seed);
+    for (unsigned i = 0; i < 8; i++)
+        seed[24 + i] ^= (uint8_t)(r->calls >> (8 * i));
+    r->calls++;
+    randombytes_buf_deterministic(buf, n, seed);
+}
+
+int am_fz_seal(unsigned how, uint32_t rng_seed, const uint8_t *plain,
+               size_t plain_len, uint8_t **out, size_t *out_len)
+{
+    const am_fz_fed_t *f = am_fz_fed();
+    const am_fz_agency_t *from = &f->ag[(how & AM_FZ_SEAL_FROM_THIRD)
+                                            ? AM_FZ_THIRD : AM_FZ_SENDER];
+    const am_fz_agency_t *rcpt = &f->ag[AM_FZ_RCPT], *third = &f->ag[AM_FZ_THIRD];
+    am_env_recipient_t r[2];
+    am_env_params_t p;
+    am_fz_rng_t rng;
+    size_t n = 0;
+
+    am_fz_rng_init(&rng, rng_seed);
+    if ((how & AM_FZ_SEAL_TWO) && (how & AM_FZ_SEAL_SWAP))
+        r[n++] = (am_env_recipient_t){third->id, third->dh_pk, 0};
+    if (how & AM_FZ_SEAL_PREKEY)
+        r[n++] = (am_env_recipient_t){rcpt->id, rcpt->pre_pk, AM_FZ_PREKEY_ID};
+    else
+        r[n++] = (am_env_recipient_t){rcpt->id, rcpt->dh_pk, 0};
+    if ((how & AM_FZ_SEAL_TWO) && !(how & AM_FZ_SEAL_SWAP))
+        r[n++] = (am_env_recipient_t){third->id, third->dh_pk, 0};
+    p = (am_env_params_t){
+        .sender_id = from->id,
+        .sender_serial = from->serial + ((how & AM_FZ_SEAL_BAD_SERIAL) ? 1 : 0),
+        .sign_sk = from->sign_sk,
+        .created_at = AM_FZ_NOW,
+        .expires_at = AM_FZ_NOW + 7 * 86400,
+        .priority = (int)((how >> AM_FZ_SEAL_PRIO_SHIFT) & 3u),
+        .rng = am_fz_rng_cb,
+        .rng_ctx = &rng,
+    };
+    return am_env_seal(&p, r, n, plain, plain_len, out, out_len);
+}
+
+bool am_fz_signed_by(const char *tag, const uint8_t *in, size_t len,
+                     const uint8_t pk[AM_SIGN_PK_LEN])
+{
+    Amanat__V1__SignedCertificate *s;
+    size_t tlen = strlen(tag);
+    uint8_t *m;
+    bool ok = false;
+
+    if ((s = amanat__v1__signed_certificate__unpack(NULL, len, in)) == NULL)
+        return false;
+    if (s->signature.len == crypto_sign_BYTES &&
+        (m = malloc(tlen + 1 + s->body.len)) != NULL) {
+        memcpy(m, tag, tlen + 1);
+        if (s->body.len > 0)
+            memcpy(m + tlen + 1, s->body.data, s->body.len);
+        ok = crypto_sign_verify_detached(s->signature.data, m,
+                                         tlen + 1 + s->body.len, pk) == 0;
+        free(m);
+    }
+    amanat__v1__signed_certificate__free_unpacked(s, NULL);
+    return ok;
 }

@@ -1,7 +1,9 @@
 /* fuzz_gen_seeds DIR: writes the seed inputs of every fuzz target into
  * DIR/<target>/ (the committed tests/fuzz/corpus).  The layouts are those
  * described at the top of each fuzz_*.c; the Noise messages come from the
- * fixed keys of fuzz_common.c, so the transcripts stay valid.
+ * fixed keys of fuzz_common.c, so the transcripts stay valid, and the
+ * certificates, revocation lists and envelopes from its fixed federation,
+ * so they verify in the targets.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -13,7 +15,9 @@
 
 #include "alloc.h"
 #include "bytes.h"
+#include "cert.h"
 #include "channel.h"
+#include "envelope.h"
 #include "frame.h"
 #include "fuzz_common.h"
 
@@ -420,6 +424,256 @@ static void seeds_channel(void)
     write_seed("fuzz_channel", "sealed-bodies", &s);
 }
 
+static void put_be64(seed_t *s, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--)
+        put_u8(s, (unsigned)(v >> (8 * i)) & 0xffu);
+}
+
+static void put_str8(seed_t *s, const char *str)
+{
+    size_t n = strlen(str);
+
+    put_u8(s, (unsigned)n);
+    put(s, str, n);
+}
+
+static void put_owned(seed_t *s, uint8_t *p, size_t n)
+{
+    put(s, p, n);
+    am_free(p);
+}
+
+/* A certificate of the fixed federation, signed by sk. */
+static void put_cert(seed_t *s, const am_cert_t *c, const uint8_t *sk)
+{
+    uint8_t *cert;
+    size_t len;
+
+    if (am_cert_issue(c, sk, &cert, &len) != 0)
+        die("am_cert_issue");
+    put_owned(s, cert, len);
+}
+
+/* fuzz_cert's round-trip layout. */
+static void put_cert_fields(seed_t *s, const am_cert_t *c, size_t at,
+                            unsigned xor)
+{
+    put_str8(s, c->agency_id);
+    put_str8(s, c->display_name);
+    put_str8(s, c->country);
+    put_str8(s, c->home_relay);
+    put_u8(s, c->roles);
+    put_be64(s, (uint64_t)c->not_before);
+    put_be64(s, (uint64_t)c->not_after);
+    put_be64(s, c->serial);
+    put_be16(s, at);
+    put_u8(s, xor);
+    put(s, c->sign_pk, sizeof c->sign_pk);
+    put(s, c->dh_pk, sizeof c->dh_pk);
+}
+
+static void cert_seed(const char *name, unsigned flags, const am_cert_t *c,
+                      const uint8_t *sk)
+{
+    seed_t s = {.len = 0};
+
+    put_u8(&s, flags);
+    if (flags & 1u)
+        put_cert_fields(&s, c, 40, 0x04);
+    else
+        put_cert(&s, c, sk);
+    write_seed("fuzz_cert", name, &s);
+}
+
+static void seeds_cert(void)
+{
+    const am_fz_fed_t *f = am_fz_fed();
+    am_cert_t c, relay, root;
+    seed_t s = {.len = 0};
+
+    am_fz_cert_fields(&f->ag[AM_FZ_SENDER], &c);
+    relay = c;
+    snprintf(relay.agency_id, sizeof relay.agency_id, "%s", "PK-RELAY");
+    snprintf(relay.display_name, sizeof relay.display_name, "%s",
+             "Pakistan federation relay");
+    relay.roles = AM_ROLE_RELAY;
+    relay.home_relay[0] = '\0';
+    relay.serial = 20;
+    root = relay;
+    snprintf(root.agency_id, sizeof root.agency_id, "%s", "CH-ROOT");
+    memcpy(root.country, "CH", 2);
+    root.roles = AM_ROLE_ROOT | AM_ROLE_RELAY;
+    root.serial = 1;
+
+    /* verify: flags bit 1 requires the agency role, bit 2 the CRL */
+    put_u8(&s, 0x06);
+    put(&s, f->ag[AM_FZ_SENDER].cert_bytes, f->ag[AM_FZ_SENDER].cert_len);
+    write_seed("fuzz_cert", "agency-role-crl", &s);
+    s.len = 0;
+    put_u8(&s, 0x00);
+    put(&s, f->ag[AM_FZ_RCPT].cert_bytes, f->ag[AM_FZ_RCPT].cert_len);
+    write_seed("fuzz_cert", "agency", &s);
+    cert_seed("relay-wants-agency", 0x02, &relay, f->root_sk);
+    cert_seed("root-relay", 0x00, &root, f->root_sk);
+    cert_seed("foreign-root", 0x00, &c, f->other_sk);
+    c.serial = AM_FZ_REVOKED_A;
+    cert_seed("revoked", 0x04, &c, f->root_sk);
+    c.serial = 10;
+    c.not_after = AM_FZ_NOW - 1;
+    cert_seed("expired", 0x00, &c, f->root_sk);
+    c.not_after = AM_FZ_NOW + 86400;
+    c.not_before = AM_FZ_NOW + 1;
+    cert_seed("not-yet-valid", 0x00, &c, f->root_sk);
+
+    /* round trip: bit 3 takes now = not_after */
+    am_fz_cert_fields(&f->ag[AM_FZ_SENDER], &c);
+    cert_seed("rt-agency-role-crl", 0x07, &c, NULL);
+    cert_seed("rt-relay-wants-agency", 0x03 | 0x08, &relay, NULL);
+    cert_seed("rt-root", 0x01, &root, NULL);
+    c.serial = AM_FZ_REVOKED_B;
+    cert_seed("rt-revoked", 0x05, &c, NULL);
+    memcpy(c.country, "DE", 2);
+    cert_seed("rt-wrong-country", 0x01, &c, NULL);
+    am_fz_cert_fields(&f->ag[AM_FZ_RCPT], &c);
+    snprintf(c.agency_id, sizeof c.agency_id, "%s", "DE-BKA0123456789ABCD");
+    memset(c.display_name, 'n', AM_DISPLAY_NAME_MAX);
+    c.display_name[AM_DISPLAY_NAME_MAX] = '\0';
+    c.not_before = INT64_MIN;
+    c.not_after = INT64_MAX;
+    c.serial = UINT64_MAX;
+    cert_seed("rt-longest", 0x09, &c, NULL);
+}
+
+static void crl_seed(const char *name, uint64_t held, const uint8_t *sk,
+                     uint64_t seq, const am_revoked_t *r, size_t n)
+{
+    seed_t s = {.len = 0};
+    uint8_t *list;
+    size_t len;
+
+    put_u8(&s, 0x00);
+    put_be64(&s, held);
+    if (am_crl_issue(sk, seq, AM_FZ_NOW, r, n, &list, &len) != 0)
+        die("am_crl_issue");
+    put_owned(&s, list, len);
+    write_seed("fuzz_crl", name, &s);
+}
+
+/* fuzz_crl's round-trip layout. */
+static void crl_rt_seed(const char *name, uint64_t seq, size_t n)
+{
+    seed_t s = {.len = 0};
+
+    put_u8(&s, 0x01);
+    put_be64(&s, seq);
+    put_be64(&s, (uint64_t)AM_FZ_NOW);
+    put_be16(&s, 25);
+    put_u8(&s, 0x10);
+    for (size_t i = 0; i < n; i++) {
+        put_be64(&s, 100 + 7 * i);
+        put_u8(&s, (unsigned)i);
+        put_str8(&s, i % 2 ? "" : "compromised key");
+    }
+    write_seed("fuzz_crl", name, &s);
+}
+
+static void seeds_crl(void)
+{
+    const am_fz_fed_t *f = am_fz_fed();
+    am_revoked_t r[20];
+    seed_t s = {.len = 0};
+
+    put_u8(&s, 0x00);
+    put_be64(&s, 0);
+    put(&s, f->crl_bytes, f->crl_len);
+    write_seed("fuzz_crl", "held0", &s);
+    s.len = 0;
+    put_u8(&s, 0x00);
+    put_be64(&s, AM_FZ_CRL_SEQUENCE + 1);
+    put(&s, f->crl_bytes, f->crl_len);
+    write_seed("fuzz_crl", "stale", &s);
+    crl_seed("empty", 1, f->root_sk, 1, NULL, 0);
+    for (size_t i = 0; i < 20; i++)
+        r[i] = (am_revoked_t){1000 - 31 * i, i % 3 ? "PK-NCCIA" : "DE-BKA",
+                              AM_FZ_NOW - (int64_t)i, i % 2 ? NULL : "left"};
+    crl_seed("twenty", 9, f->root_sk, 9, r, 20);
+    crl_seed("foreign-root", 0, f->other_sk, 4, r, 2);
+
+    crl_rt_seed("rt-three", 5, 3);
+    crl_rt_seed("rt-sequence0", 0, 1);
+    crl_rt_seed("rt-max-sequence", UINT64_MAX, 2);
+}
+
+#define CASE_TEXT "case 2024/117: request for subscriber records"
+
+static void envelope_seed(const char *name, unsigned how, unsigned seed,
+                          const char *text)
+{
+    seed_t s = {.len = 0};
+    uint8_t *env;
+    size_t len;
+
+    put_u8(&s, 0x00);
+    if (am_fz_seal(how, seed, (const uint8_t *)text, strlen(text), &env,
+                   &len) != 0)
+        die("am_fz_seal");
+    put_owned(&s, env, len);
+    write_seed("fuzz_envelope", name, &s);
+}
+
+static void envelope_mode_seed(const char *name, unsigned mode, unsigned how,
+                               unsigned seed, size_t at, unsigned xor)
+{
+    seed_t s = {.len = 0};
+
+    put_u8(&s, mode);
+    put_u8(&s, how);
+    put_u8(&s, seed);
+    if (mode == 2) {
+        put_be16(&s, at);
+        put_u8(&s, xor);
+    }
+    put(&s, CASE_TEXT, sizeof CASE_TEXT - 1);
+    write_seed("fuzz_envelope", name, &s);
+}
+
+#define PRIO(p) ((unsigned)(p) << AM_FZ_SEAL_PRIO_SHIFT)
+
+static void seeds_envelope(void)
+{
+    uint8_t *env;
+    size_t len;
+
+    envelope_seed("cert-key", PRIO(AM_PRIORITY_ROUTINE), 1, CASE_TEXT);
+    envelope_seed("prekey-urgent", AM_FZ_SEAL_PREKEY |
+                  PRIO(AM_PRIORITY_URGENT), 2, CASE_TEXT);
+    envelope_seed("two-emergency", AM_FZ_SEAL_TWO |
+                  PRIO(AM_PRIORITY_EMERGENCY), 3, CASE_TEXT);
+    envelope_seed("two-swapped-prekey", AM_FZ_SEAL_TWO | AM_FZ_SEAL_SWAP |
+                  AM_FZ_SEAL_PREKEY | PRIO(AM_PRIORITY_ROUTINE), 4, "");
+    envelope_seed("from-third", AM_FZ_SEAL_FROM_THIRD |
+                  PRIO(AM_PRIORITY_URGENT), 5, CASE_TEXT);
+    envelope_seed("bad-serial", AM_FZ_SEAL_BAD_SERIAL |
+                  PRIO(AM_PRIORITY_ROUTINE), 6, CASE_TEXT);
+
+    envelope_mode_seed("seal-cert-key", 1, PRIO(AM_PRIORITY_ROUTINE), 7, 0,
+                       0);
+    envelope_mode_seed("seal-two-prekey", 1, AM_FZ_SEAL_TWO |
+                       AM_FZ_SEAL_PREKEY | PRIO(AM_PRIORITY_URGENT), 8, 0, 0);
+    envelope_mode_seed("seal-no-priority", 1, AM_FZ_SEAL_TWO, 9, 0, 0);
+    envelope_mode_seed("damage-header", 2, PRIO(AM_PRIORITY_ROUTINE), 10, 30,
+                       0x01);
+    /* the envelope ends with its signature: damage 10 bytes before */
+    if (am_fz_seal(AM_FZ_SEAL_TWO | PRIO(AM_PRIORITY_EMERGENCY), 11,
+                   (const uint8_t *)CASE_TEXT, sizeof CASE_TEXT - 1, &env,
+                   &len) != 0)
+        die("am_fz_seal");
+    am_free(env);
+    envelope_mode_seed("damage-signature", 2, AM_FZ_SEAL_TWO |
+                       PRIO(AM_PRIORITY_EMERGENCY), 11, len - 10, 0x80);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -435,5 +689,8 @@ int main(int argc, char **argv)
     seeds_framedec();
     seeds_noise_responder();
     seeds_channel();
+    seeds_cert();
+    seeds_crl();
+    seeds_envelope();
     return 0;
 }

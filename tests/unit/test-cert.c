@@ -165,6 +165,28 @@ static void test_crl_sequence_and_signature(void **state)
     am_free(b);
 }
 
+/* A realistic large list must verify: its many small entries decode into
+ * far more memory than a frame would be allowed. */
+static void test_large_crl(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 5000 };
+    am_revoked_t *r = calloc(N, sizeof *r);
+    uint8_t *b;
+    size_t len;
+    am_crl_t *crl;
+
+    assert_non_null(r);
+    for (size_t i = 0; i < N; i++)
+        r[i] = (am_revoked_t){1000 + i, "DE-BKA", NOW, i % 2 ? "lost" : NULL};
+    assert_int_equal(am_crl_issue(f->root_sk, 9, NOW, r, N, &b, &len), AM_OK);
+    assert_int_equal(am_crl_verify(b, len, f->root_pk, 0, &crl), AM_OK);
+    assert_true(am_crl_revoked(crl, 1000) && am_crl_revoked(crl, 5999));
+    am_crl_free(crl);
+    am_free(b);
+    free(r);
+}
+
 static void test_issue_refuses_bad_fields(void **state)
 {
     fixture_t *f = *state;
@@ -216,6 +238,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_crl_sequence_and_signature, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_large_crl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issue_refuses_bad_fields, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_oversize_and_garbage, setup,
