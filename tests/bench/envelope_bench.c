@@ -26,39 +26,28 @@
  * would be worse than none.  Times never fail the program (STYLE.md,
  * Tests).
  */
-#include <errno.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "alloc.h"
+#include "bench.h"
 #include "cert.h"
 #include "envelope.h"
 #include "err.h"
 
-#define BATCH 8u /* operations between two clock reads */
+#define PROG "envelope_bench"
 #define KIB ((size_t)1024)
 #define MIB (KIB * KIB)
 #define N_RCPT 5u
 #define N_SHAPES 4u
 #define SENDER_ID "PK-NCCIA"
 #define SENDER_SERIAL 10u
-
-/* One operation of a measurement; checked runs compare outputs and are
- * outside the timed window. */
-typedef int (*bench_op_cb)(void *ctx, bool checked);
-
-typedef struct {
-    uint64_t ops;
-    double secs;
-} run_t;
 
 typedef struct {
     const char *id;
@@ -90,48 +79,7 @@ typedef struct {
 
 static int fail(const char *what, int rc)
 {
-    const char *detail = am_err_detail();
-
-    fprintf(stderr, "envelope_bench: %s: %s%s%s\n", what,
-            rc < 0 ? am_strerror(rc) : "check failed",
-            rc < 0 && detail[0] != '\0' ? ": " : "",
-            rc < 0 ? detail : "");
-    return rc < 0 ? rc : AM_EINVAL;
-}
-
-static int now_s(double *t)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-        perror("envelope_bench: clock_gettime");
-        return AM_EINVAL;
-    }
-    *t = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-    return 0;
-}
-
-static int run_for(bench_op_cb op, void *ctx, double seconds, run_t *out)
-{
-    double t0, now;
-    uint64_t n = 0;
-    int rc;
-
-    if ((rc = op(ctx, true)) != 0 || (rc = now_s(&t0)) != 0)
-        return rc;
-    do {
-        for (unsigned i = 0; i < BATCH; i++)
-            if ((rc = op(ctx, false)) != 0)
-                return rc;
-        n += BATCH;
-        if ((rc = now_s(&now)) != 0)
-            return rc;
-    } while (now - t0 < seconds);
-    if ((rc = op(ctx, true)) != 0)
-        return rc;
-    out->ops = n;
-    out->secs = now - t0;
-    return 0;
+    return bench_fail(PROG, what, rc);
 }
 
 /* The fields a verifier reads back equal the ones issued. */
@@ -173,7 +121,7 @@ static int flip_last(const uint8_t *in, size_t len, uint8_t **out)
 
 static int cert_forgery_fails(const fed_t *f)
 {
-    uint8_t *forged;
+    uint8_t *forged = NULL;
     am_cert_t c;
     int rc;
 
@@ -289,7 +237,7 @@ static int check_routing(const shape_t *s, const am_env_t *env)
 static int env_forgery_fails(const shape_t *s)
 {
     am_env_t *env = NULL;
-    uint8_t *forged;
+    uint8_t *forged = NULL;
     int rc;
 
     if ((rc = flip_last(s->env, s->env_len, &forged)) != 0)
@@ -413,13 +361,13 @@ static int shape_setup(shape_t *s, const fed_t *f, size_t body_len,
     return 0;
 }
 
-static double per_s(const run_t *r)
+static double per_s(const bench_run_t *r)
 {
     return (double)r->ops / r->secs;
 }
 
 /* ops/s, us/op and, for 1 MiB bodies, 10^6 body bytes per second. */
-static void cols(const run_t *r, size_t body_len)
+static void cols(const bench_run_t *r, size_t body_len)
 {
     double ops = per_s(r);
 
@@ -456,17 +404,17 @@ static int warm_up(const fed_t *f)
 
 /* Seal and open timed (one row printed); parse+verify timed into *relay. */
 static int bench_shape(const fed_t *f, size_t body_len, size_t n_rcpt,
-                       double seconds, run_t *relay, size_t *env_len)
+                       double seconds, bench_run_t *relay, size_t *env_len)
 {
     shape_t s;
-    run_t seal, open;
+    bench_run_t seal, open;
     char name[64];
     int rc;
 
     if ((rc = shape_setup(&s, f, body_len, n_rcpt)) != 0 ||
-        (rc = run_for(seal_op, &s, seconds, &seal)) != 0 ||
-        (rc = run_for(open_op, &s, seconds, &open)) != 0 ||
-        (rc = run_for(verify_op, &s, seconds, relay)) != 0)
+        (rc = bench_run_for(PROG, seal_op, &s, seconds, &seal)) != 0 ||
+        (rc = bench_run_for(PROG, open_op, &s, seconds, &open)) != 0 ||
+        (rc = bench_run_for(PROG, verify_op, &s, seconds, relay)) != 0)
         goto out;
     *env_len = s.env_len;
     shape_name(name, sizeof name, &s);
@@ -481,41 +429,11 @@ out:
     return rc;
 }
 
-/* "model name" of the first CPU, or "unknown" (some ARM kernels omit it). */
-static void cpu_model(char *out, size_t cap)
-{
-    char line[256];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-
-    snprintf(out, cap, "unknown");
-    if (f == NULL)
-        return;
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *colon = strchr(line, ':');
-
-        if (strncmp(line, "model name", 10) != 0 || colon == NULL)
-            continue;
-        colon += 1 + strspn(colon + 1, " \t");
-        colon[strcspn(colon, "\n")] = '\0';
-        snprintf(out, cap, "%s", colon);
-        break;
-    }
-    fclose(f);
-}
-
 static void header(const fed_t *f, double seconds)
 {
-    char model[256];
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-    cpu_model(model, sizeof model);
     printf("envelope_bench: XChaCha20-Poly1305 content, X25519 key wraps, "
            "Ed25519 signatures, libsodium %s\n", sodium_version_string());
-    printf("cpu:   %s\n", model);
-    printf("cores: %ld online (logical); every figure below is from one "
-           "thread on one core\n", cpus);
-    printf("time:  %.2f s of wall time per measurement (CLOCK_MONOTONIC)\n",
-           seconds);
+    bench_print_host(seconds);
     printf("keys:  sender %s (certificate serial %llu, %zu bytes); "
            "recipients", SENDER_ID, (unsigned long long)SENDER_SERIAL,
            f->cert_len);
@@ -525,7 +443,8 @@ static void header(const fed_t *f, double seconds)
            "seal/s", "us/seal", "MB/s", "open/s", "us/open", "MB/s");
 }
 
-static void relay_table(const run_t *cert, const run_t relay[N_SHAPES],
+static void relay_table(const bench_run_t *cert,
+                        const bench_run_t relay[N_SHAPES],
                         const size_t env_len[N_SHAPES],
                         const size_t body[N_SHAPES],
                         const size_t n_rcpt[N_SHAPES])
@@ -547,40 +466,17 @@ static void relay_table(const run_t *cert, const run_t relay[N_SHAPES],
     }
 }
 
-static int parse_args(int argc, char **argv, double *seconds)
-{
-    for (int a = 1; a < argc; a++) {
-        char *end;
-
-        if (strcmp(argv[a], "--seconds") == 0 && a + 1 < argc) {
-            errno = 0;
-            *seconds = strtod(argv[++a], &end);
-            if (errno != 0 || end == argv[a] || *end != '\0' ||
-                !isfinite(*seconds) || *seconds <= 0 || *seconds > 3600) {
-                fprintf(stderr, "envelope_bench: --seconds \"%s\": want a "
-                        "number in (0, 3600]\n", argv[a]);
-                return -1;
-            }
-        } else {
-            fprintf(stderr, "usage: envelope_bench [--seconds S]  "
-                    "(default 1; S per measurement)\n");
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static const size_t body[N_SHAPES] = {KIB, KIB, MIB, MIB};
     static const size_t n_rcpt[N_SHAPES] = {1, N_RCPT, 1, N_RCPT};
     static fed_t fed; /* static: holds keys; wiped below */
-    run_t cert, relay[N_SHAPES];
+    bench_run_t cert, relay[N_SHAPES];
     size_t env_len[N_SHAPES];
     double seconds = 1.0;
     int rc;
 
-    if (parse_args(argc, argv, &seconds) != 0)
+    if (bench_parse_seconds(PROG, argc, argv, &seconds) != 0)
         return 2;
     if (sodium_init() < 0) {
         fprintf(stderr, "envelope_bench: sodium_init failed\n");
@@ -595,7 +491,7 @@ int main(int argc, char **argv)
         if ((rc = bench_shape(&fed, body[k], n_rcpt[k], seconds, &relay[k],
                               &env_len[k])) != 0)
             goto out;
-    if ((rc = run_for(cert_op, &fed, seconds, &cert)) != 0)
+    if ((rc = bench_run_for(PROG, cert_op, &fed, seconds, &cert)) != 0)
         goto out;
     relay_table(&cert, relay, env_len, body, n_rcpt);
     printf("\nseal: am_env_seal (random content key, one ephemeral X25519 "

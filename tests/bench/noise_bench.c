@@ -15,35 +15,23 @@
  * operation.  Any error exits 1: a figure measured over failures would be
  * worse than none.  Times never fail the program (STYLE.md, Tests).
  */
-#include <errno.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "alloc.h"
+#include "bench.h"
 #include "channel.h"
 #include "err.h"
 #include "frame.h"
 #include "noise.h"
 
-#define BATCH 8u /* operations between two clock reads */
+#define PROG "noise_bench"
 #define KIB 1024u
-
-/* One operation of a measurement; checked runs compare outputs and are
- * outside the timed window. */
-typedef int (*bench_op_cb)(void *ctx, bool checked);
-
-typedef struct {
-    uint64_t ops;
-    double secs;
-} run_t;
 
 /* Both ends of one handshake. */
 typedef struct {
@@ -71,21 +59,7 @@ typedef struct {
 
 static int fail(const char *what, int rc)
 {
-    fprintf(stderr, "noise_bench: %s: %s\n", what,
-            rc < 0 ? am_strerror(rc) : "check failed");
-    return rc < 0 ? rc : AM_EINVAL;
-}
-
-static int now_s(double *t)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-        perror("noise_bench: clock_gettime");
-        return AM_EINVAL;
-    }
-    *t = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-    return 0;
+    return bench_fail(PROG, what, rc);
 }
 
 /* Seconds since *t; *t moves to now. */
@@ -94,34 +68,11 @@ static int lap(double *t, double *acc, bool timed)
     double now;
     int rc;
 
-    if ((rc = now_s(&now)) != 0)
+    if ((rc = bench_now(PROG, &now)) != 0)
         return rc;
     if (timed)
         *acc += now - *t;
     *t = now;
-    return 0;
-}
-
-static int run_for(bench_op_cb op, void *ctx, double seconds, run_t *out)
-{
-    double t0, now;
-    uint64_t n = 0;
-    int rc;
-
-    if ((rc = op(ctx, true)) != 0 || (rc = now_s(&t0)) != 0)
-        return rc;
-    do {
-        for (unsigned i = 0; i < BATCH; i++)
-            if ((rc = op(ctx, false)) != 0)
-                return rc;
-        n += BATCH;
-        if ((rc = now_s(&now)) != 0)
-            return rc;
-    } while (now - t0 < seconds);
-    if ((rc = op(ctx, true)) != 0)
-        return rc;
-    out->ops = n;
-    out->secs = now - t0;
     return 0;
 }
 
@@ -237,7 +188,7 @@ static int hs_run(hs_bench_t *b, side_t *i, side_t *r, bool timed)
     double t;
     int rc;
 
-    if ((rc = now_s(&t)) != 0 ||
+    if ((rc = bench_now(PROG, &t)) != 0 ||
         (rc = side_new(i, AM_NOISE_INITIATOR, b->i_sk)) != 0 ||
         (rc = lap(&t, &b->t_init, timed)) != 0 ||
         (rc = side_new(r, AM_NOISE_RESPONDER, b->r_sk)) != 0 ||
@@ -265,7 +216,7 @@ static int hs_op(void *ctx, bool checked)
     if (checked && ((rc = check_transport(i.send, r.recv)) != 0 ||
                     (rc = check_transport(r.send, i.recv)) != 0))
         goto out;
-    if ((rc = now_s(&t)) != 0)
+    if ((rc = bench_now(PROG, &t)) != 0)
         goto out;
     side_free(&i);
     if ((rc = lap(&t, &b->t_init, !checked)) != 0)
@@ -342,7 +293,7 @@ static int cs_op(void *ctx, bool checked)
     return 0;
 }
 
-static void row(const char *name, const run_t *r, size_t bytes_per_op)
+static void row(const char *name, const bench_run_t *r, size_t bytes_per_op)
 {
     double ops = (double)r->ops / r->secs;
 
@@ -355,11 +306,11 @@ static void row(const char *name, const run_t *r, size_t bytes_per_op)
 
 static int bench_handshake(hs_bench_t *keys, double seconds)
 {
-    run_t r;
+    bench_run_t r;
     int rc;
 
     keys->t_init = keys->t_resp = 0;
-    if ((rc = run_for(hs_op, keys, seconds, &r)) != 0)
+    if ((rc = bench_run_for(PROG, hs_op, keys, seconds, &r)) != 0)
         return rc;
     row("XX handshake, both sides", &r, 0);
     printf("%-34s %12s %10.2f %10s\n", "  initiator's calls", "-",
@@ -374,7 +325,7 @@ static int bench_chan(hs_bench_t *keys, size_t body_len, double seconds)
     chan_bench_t c = {0};
     side_t i = {0}, r = {0};
     char name[64];
-    run_t run;
+    bench_run_t run;
     int rc;
 
     if ((rc = make_pair(keys, &i, &r)) != 0)
@@ -398,7 +349,7 @@ static int bench_chan(hs_bench_t *keys, size_t body_len, double seconds)
         goto out;
     }
     randombytes_buf(c.body, body_len);
-    if ((rc = run_for(chan_op, &c, seconds, &run)) != 0)
+    if ((rc = bench_run_for(PROG, chan_op, &c, seconds, &run)) != 0)
         goto out;
     snprintf(name, sizeof name, "channel seal+feed/take %zu KiB",
              body_len / KIB);
@@ -418,7 +369,7 @@ static int bench_cs(hs_bench_t *keys, size_t len, double seconds)
     cs_bench_t c = {0};
     side_t i = {0}, r = {0};
     char name[64];
-    run_t run;
+    bench_run_t run;
     int rc;
 
     if ((rc = make_pair(keys, &i, &r)) != 0)
@@ -433,7 +384,7 @@ static int bench_cs(hs_bench_t *keys, size_t len, double seconds)
         goto out;
     }
     randombytes_buf(c.plain, len);
-    if ((rc = run_for(cs_op, &c, seconds, &run)) != 0)
+    if ((rc = bench_run_for(PROG, cs_op, &c, seconds, &run)) != 0)
         goto out;
     snprintf(name, sizeof name, "cs encrypt+decrypt %zu B", len);
     row(name, &run, len);
@@ -446,66 +397,13 @@ out:
     return rc;
 }
 
-/* "model name" of the first CPU, or "unknown" (some ARM kernels omit it). */
-static void cpu_model(char *out, size_t cap)
-{
-    char line[256];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-
-    snprintf(out, cap, "unknown");
-    if (f == NULL)
-        return;
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *colon = strchr(line, ':');
-
-        if (strncmp(line, "model name", 10) != 0 || colon == NULL)
-            continue;
-        colon += 1 + strspn(colon + 1, " \t");
-        colon[strcspn(colon, "\n")] = '\0';
-        snprintf(out, cap, "%s", colon);
-        break;
-    }
-    fclose(f);
-}
-
 static void header(double seconds)
 {
-    char model[256];
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-    cpu_model(model, sizeof model);
     printf("noise_bench: %s, prologue \"%s\", libsodium %s\n",
            AM_NOISE_PROTOCOL, AM_NOISE_PROLOGUE, sodium_version_string());
-    printf("cpu:   %s\n", model);
-    printf("cores: %ld online (logical); every figure below is from one "
-           "thread on one core\n", cpus);
-    printf("time:  %.2f s of wall time per measurement (CLOCK_MONOTONIC)\n\n",
-           seconds);
-    printf("%-34s %12s %10s %10s\n", "measurement", "ops/s", "us/op",
+    bench_print_host(seconds);
+    printf("\n%-34s %12s %10s %10s\n", "measurement", "ops/s", "us/op",
            "MB/s");
-}
-
-static int parse_args(int argc, char **argv, double *seconds)
-{
-    for (int a = 1; a < argc; a++) {
-        char *end;
-
-        if (strcmp(argv[a], "--seconds") == 0 && a + 1 < argc) {
-            errno = 0;
-            *seconds = strtod(argv[++a], &end);
-            if (errno != 0 || end == argv[a] || *end != '\0' ||
-                !isfinite(*seconds) || *seconds <= 0 || *seconds > 3600) {
-                fprintf(stderr, "noise_bench: --seconds \"%s\": want a "
-                        "number in (0, 3600]\n", argv[a]);
-                return -1;
-            }
-        } else {
-            fprintf(stderr, "usage: noise_bench [--seconds S]  "
-                    "(default 1; S per measurement)\n");
-            return -1;
-        }
-    }
-    return 0;
 }
 
 int main(int argc, char **argv)
@@ -516,7 +414,7 @@ int main(int argc, char **argv)
     double seconds = 1.0;
     int rc = 0;
 
-    if (parse_args(argc, argv, &seconds) != 0)
+    if (bench_parse_seconds(PROG, argc, argv, &seconds) != 0)
         return 2;
     if (sodium_init() < 0) {
         fprintf(stderr, "noise_bench: sodium_init failed\n");
