@@ -75,6 +75,7 @@ const char *am_strerror(int code)
     case AM_EROLE: return "certificate lacks the required role";
     case AM_ESTALE: return "older than the one already held";
     case AM_EIO: return "input/output error";
+    case AM_EDUP: return "id already used with different content";
     }
     return "unknown error";
 }

@@ -28,6 +28,7 @@ enum {
     AM_EROLE = -14,       /* certificate lacks the role the operation needs */
     AM_ESTALE = -15,      /* older than what is already held (revocation list) */
     AM_EIO = -16,         /* a file or device could not be read or written */
+    AM_EDUP = -17,        /* an id reused with different content */
 };
 
 /* Record a sentence naming the problem and the values involved ("frame

@@ -1,0 +1,100 @@
+/* The relay's durable mailbox store, behind a small interface.
+ *
+ * DESIGN.  One store thread owns the SQLite connection (WAL mode,
+ * synchronous=FULL: a commit returns only after the write-ahead log is
+ * fsync'd).  Callers on the event loop enqueue requests and return at once;
+ * the store thread takes everything queued, runs it in one transaction
+ * (group commit: one fsync for the whole batch, each request in its own
+ * savepoint so one refusal does not undo the others), commits, then calls
+ * notify (the relay passes uv_async_send) and the loop runs
+ * am_store_drain(), which calls each request's callback.  So an ack built
+ * in a put callback is sent only after the data is on disk.  A failed
+ * commit is fatal: the store fails every later request (AM_EIO) and the
+ * relay must stop; it is never retried, since after a failed fsync the
+ * kernel may have dropped the dirty pages (the fsyncgate lesson).
+ */
+#ifndef AM_STORE_H
+#define AM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "country.h"
+#include "envelope.h"
+
+typedef struct am_store am_store_t;
+
+/* Called on the store thread when callbacks are ready to run; must only
+ * wake the owning thread (uv_async_send is safe). */
+typedef void (*am_store_notify_cb)(void *ctx);
+
+/* Open (creating if needed) the store in folder dir.  Starts the store
+ * thread.  Errors name the file and SQLite's reason. */
+int am_store_open(const char *dir, am_store_notify_cb notify, void *ctx,
+                  am_store_t **out);
+
+/* Run the callbacks of finished requests, on the calling thread. */
+void am_store_drain(am_store_t *s);
+
+/* Finish queued requests, run their callbacks, stop the thread, close. */
+void am_store_close(am_store_t *s);
+
+/* A verified envelope to store for its recipients. */
+typedef struct {
+    uint8_t message_id[AM_MSG_ID_LEN];
+    uint8_t envelope_hash[AM_HASH_LEN];
+    char sender[AM_AGENCY_ID_MAX + 1];
+    size_t n_recipients;
+    char recipients[AM_ENV_MAX_RECIPIENTS][AM_AGENCY_ID_MAX + 1];
+    int priority; /* AM_PRIORITY_* */
+    int64_t expires_at;
+    const uint8_t *envelope; /* copied by am_store_put */
+    size_t envelope_len;
+} am_store_put_t;
+
+/* rc 0: stored durably (or was already, with the same hash: idempotent);
+ * accepted_at is the time of the first store.  AM_EDUP: the message id is
+ * already stored with different content.  AM_EIO: storage failed. */
+typedef void (*am_store_put_cb)(void *ctx, int rc, int64_t accepted_at);
+
+int am_store_put(am_store_t *s, const am_store_put_t *m, int64_t now,
+                 am_store_put_cb cb, void *ctx);
+
+typedef struct {
+    uint8_t message_id[AM_MSG_ID_LEN];
+    int priority;
+    uint8_t *envelope;
+    size_t envelope_len;
+} am_store_item_t;
+
+/* Up to max pending envelopes for recipient, emergency before urgent
+ * before routine, then first in first out.  items live until the callback
+ * returns. */
+typedef void (*am_store_next_cb)(void *ctx, int rc,
+                                 const am_store_item_t *items, size_t n);
+
+int am_store_next(am_store_t *s, const char *recipient, size_t max,
+                  am_store_next_cb cb, void *ctx);
+
+/* The recipient acknowledged message id: it is no longer pending for it.
+ * When every recipient has acknowledged, the envelope bytes are deleted
+ * (the metadata row stays).  rc AM_EKEY when no such delivery exists. */
+typedef void (*am_store_done_cb)(void *ctx, int rc);
+
+int am_store_ack(am_store_t *s, const char *recipient,
+                 const uint8_t id[static AM_MSG_ID_LEN], int64_t now,
+                 am_store_done_cb cb, void *ctx);
+
+/* Tests only: while held, requests wait in the queue, so the next batch
+ * deterministically holds all of them. */
+void am_store_hold(am_store_t *s, int hold);
+
+/* Counters, for tests and metrics. */
+typedef struct {
+    uint64_t requests; /* finished */
+    uint64_t commits;  /* transactions committed (one fsync each) */
+} am_store_stats_t;
+
+void am_store_stats(am_store_t *s, am_store_stats_t *out);
+
+#endif

@@ -1,0 +1,298 @@
+/* The SQLite store: priority order, idempotent puts, acknowledgements,
+ * deletion of bodies, persistence across reopen, and group commit. */
+#include "test-util.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "err.h"
+#include "store.h"
+
+static char dir[64];
+
+typedef struct {
+    int calls, rc;
+    int64_t accepted_at;
+    size_t n;
+    uint8_t ids[16][AM_MSG_ID_LEN];
+    int prio[16];
+} result_t;
+
+static void pause_1ms(void)
+{
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static int make_dir(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/amanat-store-XXXXXX");
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int remove_dir(void **state)
+{
+    char path[512];
+    struct dirent *e;
+    DIR *d = opendir(dir);
+
+    (void)state;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    return rmdir(dir);
+}
+
+static void put_cb(void *ctx, int rc, int64_t accepted_at)
+{
+    result_t *r = ctx;
+    r->calls++;
+    r->rc = rc;
+    r->accepted_at = accepted_at;
+}
+
+static void next_cb(void *ctx, int rc, const am_store_item_t *items, size_t n)
+{
+    result_t *r = ctx;
+    r->calls++;
+    r->rc = rc;
+    r->n = n;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        memcpy(r->ids[i], items[i].message_id, AM_MSG_ID_LEN);
+        r->prio[i] = items[i].priority;
+        assert_true(items[i].envelope_len > 0);
+    }
+}
+
+static void done_cb(void *ctx, int rc)
+{
+    result_t *r = ctx;
+    r->calls++;
+    r->rc = rc;
+}
+
+/* Drain until the result has its callback (bounded: 10 s). */
+static void wait_for(am_store_t *s, result_t *r, int calls)
+{
+    for (int i = 0; i < 10000 && r->calls < calls; i++) {
+        am_store_drain(s);
+        if (r->calls < calls)
+            pause_1ms();
+    }
+    assert_int_equal(r->calls, calls);
+}
+
+static am_store_put_t msg(uint8_t id, int prio, const char *to1,
+                          const char *to2)
+{
+    static const uint8_t body[] = "sealed envelope bytes";
+    am_store_put_t m = {0};
+
+    memset(m.message_id, id, sizeof m.message_id);
+    memset(m.envelope_hash, id, sizeof m.envelope_hash);
+    snprintf(m.sender, sizeof m.sender, "%s", "PK-NCCIA");
+    snprintf(m.recipients[0], sizeof m.recipients[0], "%s", to1);
+    m.n_recipients = 1;
+    if (to2 != NULL) {
+        snprintf(m.recipients[1], sizeof m.recipients[1], "%s", to2);
+        m.n_recipients = 2;
+    }
+    m.priority = prio;
+    m.expires_at = 2000000000;
+    m.envelope = body;
+    m.envelope_len = sizeof body;
+    return m;
+}
+
+static void put(am_store_t *s, const am_store_put_t *m, int64_t now, int want)
+{
+    result_t r = {0};
+
+    assert_int_equal(am_store_put(s, m, now, put_cb, &r), AM_OK);
+    wait_for(s, &r, 1);
+    assert_int_equal(r.rc, want);
+}
+
+static result_t next(am_store_t *s, const char *who)
+{
+    result_t r = {0};
+
+    assert_int_equal(am_store_next(s, who, 16, next_cb, &r), AM_OK);
+    wait_for(s, &r, 1);
+    assert_int_equal(r.rc, AM_OK);
+    return r;
+}
+
+static int ack(am_store_t *s, const char *who, uint8_t id)
+{
+    result_t r = {0};
+    uint8_t mid[AM_MSG_ID_LEN];
+
+    memset(mid, id, sizeof mid);
+    assert_int_equal(am_store_ack(s, who, mid, 100, done_cb, &r), AM_OK);
+    wait_for(s, &r, 1);
+    return r.rc;
+}
+
+static void test_priority_then_fifo(void **state)
+{
+    am_store_put_t m1 = msg(1, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
+    am_store_put_t m2 = msg(2, AM_PRIORITY_EMERGENCY, "DE-BKA", NULL);
+    am_store_put_t m3 = msg(3, AM_PRIORITY_URGENT, "DE-BKA", NULL);
+    am_store_put_t m4 = msg(4, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
+    am_store_t *s;
+    result_t r;
+
+    (void)state;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    put(s, &m1, 10, AM_OK);
+    put(s, &m2, 11, AM_OK);
+    put(s, &m3, 12, AM_OK);
+    put(s, &m4, 13, AM_OK);
+    r = next(s, "DE-BKA");
+    assert_int_equal(r.n, 4);
+    assert_int_equal(r.ids[0][0], 2); /* emergency */
+    assert_int_equal(r.ids[1][0], 3); /* urgent */
+    assert_int_equal(r.ids[2][0], 1); /* routine, first in */
+    assert_int_equal(r.ids[3][0], 4);
+    assert_int_equal(next(s, "PH-NBI").n, 0);
+    am_store_close(s);
+}
+
+static void test_idempotent_and_duplicate(void **state)
+{
+    am_store_put_t m = msg(7, AM_PRIORITY_URGENT, "DE-BKA", NULL);
+    am_store_t *s;
+    result_t r = {0};
+
+    (void)state;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    put(s, &m, 50, AM_OK);
+    /* the same envelope again: the same answer, the first time */
+    assert_int_equal(am_store_put(s, &m, 60, put_cb, &r), AM_OK);
+    wait_for(s, &r, 1);
+    assert_int_equal(r.rc, AM_OK);
+    assert_int_equal(r.accepted_at, 50);
+    assert_int_equal(next(s, "DE-BKA").n, 1);
+    /* the same id with other content */
+    m.envelope_hash[0] ^= 1;
+    put(s, &m, 70, AM_EDUP);
+    assert_int_equal(next(s, "DE-BKA").n, 1);
+    am_store_close(s);
+}
+
+/* 1 when message id's envelope bytes are still stored, 0 when deleted. */
+static int body_stored(uint8_t id)
+{
+    char path[128];
+    uint8_t mid[AM_MSG_ID_LEN];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int stored;
+
+    memset(mid, id, sizeof mid);
+    snprintf(path, sizeof path, "%s/store.sqlite", dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT envelope IS NOT NULL "
+                                        "FROM messages WHERE message_id = ?",
+                                        -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_blob(st, 1, mid, sizeof mid, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    stored = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return stored;
+}
+
+static void test_ack_and_persistence(void **state)
+{
+    am_store_put_t both = msg(9, AM_PRIORITY_ROUTINE, "DE-BKA", "PH-NBI");
+    am_store_t *s;
+
+    (void)state;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    put(s, &both, 10, AM_OK);
+    assert_int_equal(ack(s, "DE-BKA", 9), AM_OK);
+    assert_int_equal(ack(s, "DE-BKA", 9), AM_OK); /* again: idempotent */
+    assert_int_equal(ack(s, "DE-BKA", 8), AM_EKEY);
+    assert_int_equal(next(s, "DE-BKA").n, 0);
+    am_store_close(s);
+    /* what was acknowledged durably survives a reopen */
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    assert_int_equal(next(s, "DE-BKA").n, 0);
+    assert_int_equal(next(s, "PH-NBI").n, 1);
+    assert_int_equal(body_stored(9), 1);
+    assert_int_equal(ack(s, "PH-NBI", 9), AM_OK);
+    assert_int_equal(next(s, "PH-NBI").n, 0);
+    /* every recipient acknowledged: the sealed bytes are gone */
+    assert_int_equal(body_stored(9), 0);
+    am_store_close(s);
+}
+
+static void test_group_commit(void **state)
+{
+    enum { N = 500 };
+    static result_t r[N];
+    am_store_stats_t before, after;
+    am_store_t *s;
+    int done = 0;
+
+    (void)state;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    am_store_stats(s, &before);
+    am_store_hold(s, 1);
+    for (int i = 0; i < N; i++) {
+        am_store_put_t m = msg((uint8_t)i, AM_PRIORITY_ROUTINE, "DE-BKA",
+                               NULL);
+        m.message_id[15] = (uint8_t)(i >> 8);
+        m.envelope_hash[31] = (uint8_t)(i >> 8);
+        memset(&r[i], 0, sizeof r[i]);
+        assert_int_equal(am_store_put(s, &m, 1, put_cb, &r[i]), AM_OK);
+    }
+    am_store_drain(s);
+    assert_int_equal(r[0].calls, 0); /* nothing is answered before commit */
+    am_store_hold(s, 0);
+    for (int i = 0; i < 10000 && done < N; i++) {
+        am_store_drain(s);
+        done = 0;
+        for (int j = 0; j < N; j++)
+            done += r[j].calls;
+        if (done < N)
+            pause_1ms();
+    }
+    assert_int_equal(done, N);
+    am_store_stats(s, &after);
+    /* all 500 in one transaction: one fsync */
+    assert_int_equal(after.commits - before.commits, 1);
+    assert_int_equal(after.requests - before.requests, N);
+    am_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_priority_then_fifo, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(test_idempotent_and_duplicate,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_ack_and_persistence, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(test_group_commit, make_dir,
+                                        remove_dir),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
