@@ -62,6 +62,8 @@ int am_store_put(am_store_t *s, const am_store_put_t *m, int64_t now,
 
 typedef struct {
     uint8_t message_id[AM_MSG_ID_LEN];
+    uint8_t envelope_hash[AM_HASH_LEN];
+    int64_t accepted_at;
     int priority;
     uint8_t *envelope;
     size_t envelope_len;

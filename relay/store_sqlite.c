@@ -45,7 +45,8 @@ static const char *const sql[ST_COUNT] = {
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_INSERT_DLV] = "INSERT INTO deliveries (seq, recipient, state) "
                       "VALUES (?1, ?2, 0)",
-    [ST_NEXT] = "SELECT m.message_id, m.priority, m.envelope "
+    [ST_NEXT] = "SELECT m.message_id, m.priority, m.envelope, "
+                "m.envelope_hash, m.accepted_at "
                 "FROM deliveries d JOIN messages m ON m.seq = d.seq "
                 "WHERE d.recipient = ?1 AND d.state = 0 "
                 "ORDER BY m.priority DESC, m.seq ASC LIMIT ?2",
@@ -177,9 +178,12 @@ static int do_next(am_store_t *s, req_t *r)
         am_store_item_t *it = &r->items[r->n_items];
         size_t n = (size_t)sqlite3_column_bytes(st, 2);
 
-        if (sqlite3_column_bytes(st, 0) != AM_MSG_ID_LEN || n == 0)
+        if (sqlite3_column_bytes(st, 0) != AM_MSG_ID_LEN || n == 0 ||
+            sqlite3_column_bytes(st, 3) != AM_HASH_LEN)
             return am_errf(AM_EIO, "store: damaged row for %s", r->recipient);
         memcpy(it->message_id, sqlite3_column_blob(st, 0), AM_MSG_ID_LEN);
+        memcpy(it->envelope_hash, sqlite3_column_blob(st, 3), AM_HASH_LEN);
+        it->accepted_at = sqlite3_column_int64(st, 4);
         it->priority = sqlite3_column_int(st, 1);
         if ((it->envelope = am_malloc(n)) == NULL)
             return AM_ENOMEM;

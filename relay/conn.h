@@ -1,0 +1,50 @@
+/* One client connection: handshake, authentication, then frames. */
+#ifndef AM_CONN_H
+#define AM_CONN_H
+
+#include <stdbool.h>
+
+#include "channel.h"
+#include "frame.h"
+#include "noise.h"
+#include "server.h"
+
+enum { CONN_HS1, CONN_HS3, CONN_HELLO, CONN_READY };
+
+typedef struct conn {
+    uv_tcp_t tcp; /* first: handles point back to the connection */
+    uv_timer_t timer;
+    am_server_t *srv;
+    struct conn *next, **prevp;
+    int state;
+    am_noise_hs_t *hs;
+    am_framedec_t *hsdec;
+    am_chan_t *chan;
+    am_cert_t peer;
+    char addr[64];
+    bool receive, fetching, closing;
+    unsigned inflight; /* delivered, not yet acknowledged */
+    int refs;          /* open handles and store requests in flight */
+} conn_t;
+
+/* conn_io.c: writing and closing */
+void conn_ref(conn_t *c);
+void conn_unref(conn_t *c);
+void conn_close(conn_t *c, const char *why);
+int conn_send_raw(conn_t *c, const uint8_t *msg, size_t len);
+int conn_send_frame(conn_t *c, const Amanat__V1__Frame *f);
+void conn_send_error(conn_t *c, Amanat__V1__ErrorCode code, uint64_t req,
+                     bool fatal, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void conn_log(const conn_t *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* conn_hs.c: the Noise handshake and the peer's certificate */
+int conn_hs_start(conn_t *c);
+void conn_hs_message(conn_t *c, const uint8_t *msg, size_t len);
+
+/* conn_ops.c: frames after authentication */
+void conn_frame(conn_t *c, const uint8_t *body, size_t len);
+void conn_kick(am_server_t *srv, const char *agency_id);
+
+#endif

@@ -1,0 +1,38 @@
+/* What the relay knows of the federation: the root key, its own
+ * certificate and secret keys, the certificates of the agencies it serves
+ * (each verified when loaded) and the newest revocation list.  Loaded at
+ * start (and on SIGHUP), read on the event loop without disk access. */
+#ifndef AM_DIRECTORY_H
+#define AM_DIRECTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cert.h"
+
+typedef struct am_dir am_dir_t;
+
+typedef struct {
+    const char *root_pub;   /* root.pub key file */
+    const char *cert;       /* the relay's certificate */
+    const char *key;        /* the relay's secret key file */
+    const char *certs_dir;  /* agency certificates, *.cert */
+    const char *crl;        /* revocation list file, or NULL */
+    const char *pass_env;   /* environment variable with the key's
+                               passphrase, or NULL for an unsealed key */
+} am_dir_config_t;
+
+int am_dir_load(const am_dir_config_t *cfg, int64_t now, am_dir_t **out);
+void am_dir_free(am_dir_t *d);
+
+const uint8_t *am_dir_root_pk(const am_dir_t *d);
+const am_cert_t *am_dir_self(const am_dir_t *d);
+const uint8_t *am_dir_self_cert(const am_dir_t *d, size_t *len);
+const uint8_t *am_dir_sign_sk(const am_dir_t *d); /* 64 bytes */
+const uint8_t *am_dir_dh_sk(const am_dir_t *d);   /* 32 bytes */
+const am_crl_t *am_dir_crl(const am_dir_t *d);
+
+/* The verified certificate of agency id, or NULL. */
+const am_cert_t *am_dir_find(const am_dir_t *d, const char *id);
+
+#endif

@@ -1,0 +1,235 @@
+/* The listener, reading, timers and shutdown.  DESIGN: one event loop
+ * thread does all network work; the store thread (store.h) does all disk
+ * work and wakes the loop through store_wake when answers are ready.
+ * SIGTERM/SIGINT: stop accepting, close connections, let the store finish
+ * and commit what it holds (am_store_close), then leave the loop. */
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "conn.h"
+#include "err.h"
+
+static uint8_t read_buf[65536]; /* the loop is one thread: one buffer */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init((char *)read_buf, sizeof read_buf);
+}
+
+static void restart_timer(conn_t *c, uint64_t ms);
+
+/* Bytes from the peer: handshake records first, then the channel. */
+static void consume(conn_t *c, const uint8_t *p, size_t left)
+{
+    uint8_t *rec, *body;
+    size_t used, len;
+    int rc;
+
+    while (!c->closing && c->state >= CONN_HS1 && c->state < CONN_HELLO &&
+           left > 0) {
+        if ((rc = am_framedec_feed(c->hsdec, p, left, &used)) < 0) {
+            conn_close(c, am_err_detail());
+            return;
+        }
+        p += used;
+        left -= used;
+        if (rc == 1 && am_framedec_take(c->hsdec, &rec, &len) == 0) {
+            conn_hs_message(c, rec, len);
+            am_free(rec);
+        }
+    }
+    if (c->state >= CONN_HELLO && c->hsdec != NULL) {
+        /* authenticated: the handshake decoder and timeout are done */
+        am_framedec_free(c->hsdec);
+        c->hsdec = NULL;
+        restart_timer(c, c->srv->cfg.idle_ms);
+    }
+    while (!c->closing && c->state >= CONN_HELLO) {
+        if ((rc = am_chan_feed(c->chan, p, left, &used)) < 0) {
+            conn_close(c, am_err_detail());
+            return;
+        }
+        p += used;
+        left -= used;
+        if (rc == 0)
+            break;
+        if (am_chan_take(c->chan, &body, &len) == 0) {
+            restart_timer(c, c->srv->cfg.idle_ms);
+            conn_frame(c, body, len);
+            am_free(body);
+        }
+    }
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    conn_t *c = st->data;
+
+    if (n < 0)
+        conn_close(c, n == UV_EOF ? "peer closed" : uv_strerror((int)n));
+    else if (n > 0)
+        consume(c, (const uint8_t *)buf->base, (size_t)n);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+
+    conn_close(c, c->state < CONN_HELLO ? "handshake timeout" : "idle");
+}
+
+static void restart_timer(conn_t *c, uint64_t ms)
+{
+    uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+static void peer_name(conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[48] = "?";
+
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 &&
+        ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+    snprintf(c->addr, sizeof c->addr, "%s:%d", ip,
+             ss.ss_family == AF_INET
+                 ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+                 : 0);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    am_server_t *srv = listener->data;
+    conn_t *c;
+
+    if (status < 0 || (c = am_calloc(1, sizeof *c)) == NULL)
+        return;
+    c->srv = srv;
+    c->tcp.data = c->timer.data = c;
+    /* neither fails on a live loop (libuv); a handle half made could not
+     * be released safely, so stop rather than guess */
+    if (uv_timer_init(srv->loop, &c->timer) != 0 ||
+        uv_tcp_init(srv->loop, &c->tcp) != 0)
+        abort();
+    c->refs = 2;
+    c->next = srv->conns;
+    if (srv->conns != NULL)
+        srv->conns->prevp = &c->next;
+    srv->conns = c;
+    c->prevp = &srv->conns;
+    srv->n_conns++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c, "accept failed");
+        return;
+    }
+    peer_name(c);
+    if (srv->n_conns > srv->cfg.max_conns) {
+        conn_close(c, "too many connections");
+        return;
+    }
+    if (conn_hs_start(c) != 0 ||
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+        conn_close(c, "cannot start");
+        return;
+    }
+    uv_timer_start(&c->timer, on_timeout, srv->cfg.handshake_ms, 0);
+}
+
+static void on_store_wake(uv_async_t *a)
+{
+    am_server_t *srv = a->data;
+
+    am_store_drain(srv->store);
+}
+
+static void store_notify(void *ctx)
+{
+    uv_async_send(ctx);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    am_server_t *srv = sig->data;
+
+    if (srv->stopping)
+        return;
+    srv->stopping = 1;
+    fprintf(stderr, "amanat-relay: signal %d: stopping\n", signum);
+    uv_close((uv_handle_t *)&srv->listener, NULL);
+    while (srv->conns != NULL)
+        conn_close(srv->conns, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+    /* commits in flight finish; their callbacks find closed connections */
+    am_store_close(srv->store);
+    srv->store = NULL;
+    uv_close((uv_handle_t *)&srv->store_wake, NULL);
+}
+
+static int listen_on(am_server_t *srv)
+{
+    struct sockaddr_in addr;
+    struct sockaddr_storage bound;
+    int len = sizeof bound, rc;
+
+    if ((rc = uv_ip4_addr(srv->cfg.host, srv->cfg.port, &addr)) != 0 ||
+        (rc = uv_tcp_init(srv->loop, &srv->listener)) != 0)
+        return am_errf(AM_EINVAL, "listen address %s:%d: %s", srv->cfg.host,
+                       srv->cfg.port, uv_strerror(rc));
+    srv->listener.data = srv;
+    if ((rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0)) ||
+        (rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection)) ||
+        (rc = uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound,
+                                 &len)))
+        return am_errf(AM_EIO, "cannot listen on %s:%d: %s", srv->cfg.host,
+                       srv->cfg.port, uv_strerror(rc));
+    printf("amanat-relay: listening on %s:%d\n", srv->cfg.host,
+           ntohs(((struct sockaddr_in *)&bound)->sin_port));
+    fflush(stdout);
+    return 0;
+}
+
+int am_server_run(const am_server_config_t *cfg, am_dir_t *dir,
+                  const char *data_dir)
+{
+    am_server_t srv = {0};
+    size_t len;
+    const uint8_t *self = am_dir_self_cert(dir, &len);
+    int rc = 0;
+
+    srv.cfg = *cfg;
+    srv.dir = dir;
+    srv.loop = uv_default_loop();
+    if ((srv.self_cert = amanat__v1__signed_certificate__unpack(NULL, len,
+                                                                self)) == NULL)
+        return am_errf(AM_EPROTO, "relay certificate does not parse");
+    srv.store_wake.data = &srv;
+    if (uv_async_init(srv.loop, &srv.store_wake, on_store_wake) != 0 ||
+        (rc = am_store_open(data_dir, store_notify, &srv.store_wake,
+                            &srv.store)) != 0) {
+        amanat__v1__signed_certificate__free_unpacked(srv.self_cert, NULL);
+        return rc ? rc : AM_EIO;
+    }
+    srv.sigterm.data = srv.sigint.data = &srv;
+    if ((rc = listen_on(&srv)) != 0 ||
+        uv_signal_init(srv.loop, &srv.sigterm) != 0 ||
+        uv_signal_init(srv.loop, &srv.sigint) != 0 ||
+        uv_signal_start(&srv.sigterm, on_signal, SIGTERM) != 0 ||
+        uv_signal_start(&srv.sigint, on_signal, SIGINT) != 0) {
+        rc = rc ? rc : am_errf(AM_EIO, "cannot watch signals");
+        am_store_close(srv.store);
+        amanat__v1__signed_certificate__free_unpacked(srv.self_cert, NULL);
+        return rc;
+    }
+    uv_run(srv.loop, UV_RUN_DEFAULT);
+    uv_loop_close(srv.loop);
+    amanat__v1__signed_certificate__free_unpacked(srv.self_cert, NULL);
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* amanat-relay's network side: a libuv listener and one state machine per
+ * connection (conn.c).  The event-loop thread does no disk I/O: storage
+ * requests go to the store thread (store.h) and come back through
+ * uv_async. */
+#ifndef AM_SERVER_H
+#define AM_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "directory.h"
+#include "pb.h"
+#include "store.h"
+#include "wire.pb-c.h"
+
+typedef struct {
+    const char *host;          /* default 127.0.0.1 */
+    int port;                  /* 0: any free port (printed) */
+    size_t frame_max;          /* largest frame accepted */
+    uint64_t handshake_ms;     /* handshake must finish within */
+    uint64_t idle_ms;          /* close after this long without a frame */
+    size_t max_conns;
+} am_server_config_t;
+
+typedef struct am_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    uv_signal_t sigterm, sigint;
+    uv_async_t store_wake;
+    am_server_config_t cfg;
+    am_dir_t *dir;
+    am_store_t *store;
+    Amanat__V1__SignedCertificate *self_cert; /* for handshake payloads */
+    size_t n_conns;
+    struct conn *conns;                      /* list, for shutdown */
+    int stopping;
+} am_server_t;
+
+/* Run until SIGTERM or SIGINT.  Prints "listening on HOST:PORT" to stdout
+ * once bound. */
+int am_server_run(const am_server_config_t *cfg, am_dir_t *dir,
+                  const char *data_dir);
+
+/* conn.c */
+void am_conn_accept(am_server_t *srv);
+void am_conn_close_all(am_server_t *srv);
+
+#endif
