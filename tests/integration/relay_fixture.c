@@ -1,0 +1,242 @@
+#include "relay_fixture.h"
+
+#include "../unit/test-util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cert.h"
+#include "envelope.h"
+#include "err.h"
+#include "fsutil.h"
+#include "keyfile.h"
+#include "keystore.h"
+
+const char *relay_bin;
+char dir[64];
+uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
+
+
+party_t relay = {.id = "PK-RELAY", .roles = AM_ROLE_RELAY};
+party_t pk = {.id = "PK-NCCIA", .roles = AM_ROLE_AGENCY};
+party_t de = {.id = "DE-BKA", .roles = AM_ROLE_AGENCY};
+party_t gb = {.id = "GB-NCA", .roles = AM_ROLE_AGENCY}; /* foreign */
+
+static void make_party(party_t *p, const uint8_t *sk)
+{
+    am_cert_t c = {0};
+
+    randombytes_buf(p->seed, 32);
+    randombytes_buf(p->dh_sk, 32);
+    assert_int_equal(crypto_sign_seed_keypair(p->sign_pk, p->sign_sk, p->seed),
+                     0);
+    assert_int_equal(crypto_scalarmult_base(p->dh_pk, p->dh_sk), 0);
+    snprintf(c.agency_id, sizeof c.agency_id, "%s", p->id);
+    snprintf(c.display_name, sizeof c.display_name, "%s test", p->id);
+    memcpy(c.country, p->id, 2);
+    memcpy(c.sign_pk, p->sign_pk, 32);
+    memcpy(c.dh_pk, p->dh_pk, 32);
+    c.roles = p->roles;
+    if (p->roles & AM_ROLE_AGENCY)
+        snprintf(c.home_relay, sizeof c.home_relay, "%s", "PK-RELAY");
+    c.not_before = time(NULL) - 3600;
+    c.not_after = time(NULL) + 86400;
+    c.serial = (uint64_t)randombytes_uniform(1000000) + 1;
+    assert_int_equal(am_cert_issue(&c, sk, &p->cert, &p->cert_len), AM_OK);
+}
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+    char path[256];
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(am_file_write(path, data, len, 0600, true), AM_OK);
+}
+
+static void write_key(const char *name, am_key_kind_t kind, const char *owner,
+                      const uint8_t *key, size_t len)
+{
+    am_key_t *k;
+    char *text;
+    size_t tlen;
+
+    assert_int_equal(am_key_new(kind, owner, key, len, &k), AM_OK);
+    assert_int_equal(am_keyfile_encode(k, NULL, 0, NULL, &text, &tlen), AM_OK);
+    write_file(name, text, tlen);
+    am_free(text);
+    am_key_free(k);
+}
+
+int fx_federation(void **state)
+{
+    uint8_t secret[64];
+    char path[128];
+
+    (void)state;
+    if (sodium_init() < 0)
+        return -1;
+    snprintf(dir, sizeof dir, "/tmp/amanat-relay-test-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(path, sizeof path, "%s/certs", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/data", dir);
+    mkdir(path, 0700);
+    crypto_sign_keypair(root_pk, root_sk);
+    crypto_sign_keypair(other_pk, other_sk);
+    make_party(&relay, root_sk);
+    make_party(&pk, root_sk);
+    make_party(&de, root_sk);
+    make_party(&gb, other_sk);
+    write_key("root.pub", AM_KEY_ROOT_PUBLIC, "root", root_pk, 32);
+    memcpy(secret, relay.seed, 32);
+    memcpy(secret + 32, relay.dh_sk, 32);
+    write_key("relay.key", AM_KEY_AGENCY_SECRET, "PK-RELAY", secret, 64);
+    write_file("relay.cert", relay.cert, relay.cert_len);
+    write_file("certs/PK-NCCIA.cert", pk.cert, pk.cert_len);
+    write_file("certs/DE-BKA.cert", de.cert, de.cert_len);
+    return 0;
+}
+
+int fx_cleanup(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+
+/* Relays still running, killed by the teardown if a test fails midway:
+ * no process outlives the test. */
+static pid_t running[4];
+
+static void track(pid_t pid, bool add)
+{
+    for (size_t i = 0; i < 4; i++) {
+        if (add && running[i] == 0) {
+            running[i] = pid;
+            return;
+        }
+        if (!add && running[i] == pid)
+            running[i] = 0;
+    }
+}
+
+int fx_kill_leftovers(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 4; i++)
+        if (running[i] != 0) {
+            kill(running[i], SIGKILL);
+            waitpid(running[i], NULL, 0);
+            running[i] = 0;
+        }
+    return 0;
+}
+
+/* Start the relay and read "listening on 127.0.0.1:PORT" (at most 10 s). */
+relay_t start_relay(void)
+{
+    char a[6][160], line[256] = {0};
+    relay_t r = {0, 0};
+    int fds[2];
+    size_t n = 0;
+
+    snprintf(a[0], sizeof a[0], "%s/data", dir);
+    snprintf(a[1], sizeof a[1], "%s/root.pub", dir);
+    snprintf(a[2], sizeof a[2], "%s/relay.cert", dir);
+    snprintf(a[3], sizeof a[3], "%s/relay.key", dir);
+    snprintf(a[4], sizeof a[4], "%s/certs", dir);
+    assert_int_equal(pipe(fds), 0);
+    if ((r.pid = fork()) == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(relay_bin, relay_bin, "--host", "127.0.0.1", "--port", "0",
+              "--data", a[0], "--root", a[1], "--cert", a[2], "--key", a[3],
+              "--certs", a[4], (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    track(r.pid, true);
+    while (n < sizeof line - 1 && strchr(line, '\n') == NULL) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        ssize_t got;
+
+        if (poll(&p, 1, 10000) <= 0 ||
+            (got = read(fds[0], line + n, sizeof line - 1 - n)) <= 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fds[0]);
+    if (sscanf(line, "amanat-relay: listening on 127.0.0.1:%d", &r.port) != 1)
+        fail_msg("relay did not start: \"%s\"", line);
+    return r;
+}
+
+/* SIGTERM, then wait (at most 10 s) for a clean exit. */
+void stop_relay(relay_t *r)
+{
+    int status = -1;
+
+    kill(r->pid, SIGTERM);
+    track(r->pid, false);
+    for (int i = 0; i < 1000; i++) {
+        struct timespec ts = {0, 10000000};
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    if (!WIFEXITED(status)) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, &status, 0);
+        fail_msg("relay did not stop on SIGTERM");
+    }
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+void connect_as(rc_client_t *c, int port, const party_t *p,
+                       bool receive)
+{
+    Amanat__V1__Frame *f;
+
+    if (rc_connect(c, port, p->dh_sk, p->cert, p->cert_len, receive) != 0)
+        fail_msg("connect as %s: %s", p->id, am_err_detail());
+    assert_int_equal(rc_recv(c, 5000, &f), AM_OK);
+    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_AUTH_RESULT);
+    assert_true(f->auth_result->ok);
+    assert_string_equal(f->auth_result->peer_id, p->id);
+    am_frame_free(f);
+}
+
+/* An envelope claiming to be from claimed (its id and serial), signed
+ * with signer's key, to one recipient (DE-BKA's certificate key). */
+uint8_t *seal(const party_t *signer, const party_t *claimed,
+                     const char *to, int prio, const char *text, size_t *len)
+{
+    am_env_recipient_t r = {to, de.dh_pk, 0};
+    am_env_params_t p = {claimed->id, 0, signer->sign_sk, time(NULL),
+                         time(NULL) + 3600, prio, NULL, NULL};
+    am_cert_policy_t pol = {root_pk, time(NULL), 0, NULL};
+    am_cert_t c;
+    uint8_t *out;
+
+    assert_int_equal(am_cert_verify(claimed->cert, claimed->cert_len, &pol,
+                                    &c), AM_OK);
+    p.sender_serial = c.serial;
+    assert_int_equal(am_env_seal(&p, &r, 1, (const uint8_t *)text,
+                                 strlen(text), &out, len), AM_OK);
+    return out;
+}
+

@@ -1,0 +1,45 @@
+/* The test federation and relay processes shared by the integration and
+ * crash tests: a root (and a foreign root), the relay PK-RELAY, agencies
+ * PK-NCCIA and DE-BKA served by it, GB-NCA from the foreign root; files
+ * in a temporary folder; relays started on 127.0.0.1 with an ephemeral
+ * port and always stopped (fx_kill_leftovers). */
+#ifndef AM_RELAY_FIXTURE_H
+#define AM_RELAY_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "relay_client.h"
+
+typedef struct {
+    const char *id;
+    unsigned roles;
+    uint8_t seed[32], sign_pk[32], sign_sk[64], dh_sk[32], dh_pk[32];
+    uint8_t *cert;
+    size_t cert_len;
+} party_t;
+
+typedef struct {
+    pid_t pid;
+    int port;
+} relay_t;
+
+extern const char *relay_bin;
+extern char dir[64];
+extern uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
+extern party_t relay, pk, de, gb;
+
+int fx_federation(void **state);     /* cmocka group setup */
+int fx_cleanup(void **state);        /* cmocka group teardown */
+int fx_kill_leftovers(void **state); /* cmocka test teardown */
+relay_t start_relay(void);
+void stop_relay(relay_t *r);
+void connect_as(rc_client_t *c, int port, const party_t *p, bool receive);
+/* An envelope claiming to be from claimed, signed with signer's key, to
+ * one recipient (wrapped to DE-BKA's certificate key). */
+uint8_t *seal(const party_t *signer, const party_t *claimed, const char *to,
+              int prio, const char *text, size_t *len);
+
+#endif
