@@ -185,6 +185,11 @@ relay_t start_relay(void)
     return r;
 }
 
+void forget_relay(relay_t *r)
+{
+    track(r->pid, false);
+}
+
 /* SIGTERM, then wait (at most 10 s) for a clean exit. */
 void stop_relay(relay_t *r)
 {

@@ -36,6 +36,8 @@ int fx_cleanup(void **state);        /* cmocka group teardown */
 int fx_kill_leftovers(void **state); /* cmocka test teardown */
 relay_t start_relay(void);
 void stop_relay(relay_t *r);
+/* The relay was killed and reaped by the caller: stop tracking it. */
+void forget_relay(relay_t *r);
 void connect_as(rc_client_t *c, int port, const party_t *p, bool receive);
 /* An envelope claiming to be from claimed, signed with signer's key, to
  * one recipient (wrapped to DE-BKA's certificate key). */
