@@ -21,8 +21,8 @@ typedef struct conn {
     am_framedec_t *hsdec;
     am_chan_t *chan;
     am_cert_t peer;
-    char addr[64];
-    bool receive, fetching, closing;
+    char addr[64], ip[48];
+    bool receive, fetching, closing, paused;
     unsigned inflight; /* delivered, not yet acknowledged */
     int refs;          /* open handles and store requests in flight */
 } conn_t;
@@ -38,6 +38,9 @@ void conn_send_error(conn_t *c, Amanat__V1__ErrorCode code, uint64_t req,
     __attribute__((format(printf, 5, 6)));
 void conn_log(const conn_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* server.c: reading again once a paused connection's writes drained */
+void conn_resume(conn_t *c);
 
 /* conn_hs.c: the Noise handshake and the peer's certificate */
 int conn_hs_start(conn_t *c);

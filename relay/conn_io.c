@@ -16,6 +16,12 @@ typedef struct {
     uint8_t *buf;
 } write_t;
 
+/* Backpressure: a peer that does not read what we send stops being read,
+ * so it cannot make us queue without bound (its frames wait in the kernel
+ * and, beyond that, in its own buffers). */
+#define WQ_HIGH ((size_t)4 << 20)
+#define WQ_LOW ((size_t)1 << 20)
+
 void conn_log(const conn_t *c, const char *fmt, ...)
 {
     va_list ap;
@@ -75,6 +81,9 @@ static void on_written(uv_write_t *req, int status)
     am_free(w);
     if (status < 0 && status != UV_ECANCELED)
         conn_close(c, uv_strerror(status));
+    else if (c->paused && !c->closing &&
+             uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WQ_LOW)
+        conn_resume(c);
     conn_unref(c);
 }
 
@@ -101,6 +110,11 @@ static int send_buf(conn_t *c, uint8_t *buf, size_t len)
         return AM_EIO;
     }
     conn_ref(c);
+    if (!c->paused &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WQ_HIGH) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->paused = true;
+    }
     return 0;
 }
 

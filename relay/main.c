@@ -39,7 +39,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     am_server_config_t cfg = {"127.0.0.1", 0, AM_FRAME_MAX_DEFAULT, 10000,
-                              300000, 10000};
+                              300000, 10000, 64};
     am_dir_config_t dc = {0};
     const char *data = NULL;
     am_dir_t *dir = NULL;

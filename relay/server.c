@@ -77,6 +77,14 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         consume(c, (const uint8_t *)buf->base, (size_t)n);
 }
 
+void conn_resume(conn_t *c)
+{
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+        conn_close(c, "cannot read");
+    else
+        c->paused = false;
+}
+
 static void on_timeout(uv_timer_t *t)
 {
     conn_t *c = t->data;
@@ -98,10 +106,21 @@ static void peer_name(conn_t *c)
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 &&
         ss.ss_family == AF_INET)
         uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+    snprintf(c->ip, sizeof c->ip, "%s", ip);
     snprintf(c->addr, sizeof c->addr, "%s:%d", ip,
              ss.ss_family == AF_INET
                  ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
                  : 0);
+}
+
+/* Connections from c's address still in the handshake (c included). */
+static size_t unauthenticated_from(const am_server_t *srv, const conn_t *c)
+{
+    size_t n = 0;
+
+    for (const conn_t *o = srv->conns; o != NULL; o = o->next)
+        n += o->state < CONN_HELLO && strcmp(o->ip, c->ip) == 0;
+    return n;
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -132,6 +151,10 @@ static void on_connection(uv_stream_t *listener, int status)
     peer_name(c);
     if (srv->n_conns > srv->cfg.max_conns) {
         conn_close(c, "too many connections");
+        return;
+    }
+    if (unauthenticated_from(srv, c) > srv->cfg.max_preauth_per_ip) {
+        conn_close(c, "too many handshakes from this address");
         return;
     }
     if (conn_hs_start(c) != 0 ||

@@ -22,6 +22,7 @@ typedef struct {
     uint64_t handshake_ms;     /* handshake must finish within */
     uint64_t idle_ms;          /* close after this long without a frame */
     size_t max_conns;
+    size_t max_preauth_per_ip; /* handshakes in progress per address */
 } am_server_config_t;
 
 typedef struct am_server {
