@@ -15,7 +15,7 @@ struct am_chan {
     am_framedec_t *app;       /* 4-byte prefixed frames */
     uint8_t *plain;           /* decrypted transport message being drained */
     size_t plain_len, plain_pos;
-    bool failed;
+    bool send_failed, recv_failed; /* each direction fails on its own */
 };
 
 /* Plaintext holds envelope metadata: wipe it before it goes back. */
@@ -75,9 +75,15 @@ size_t am_chan_sealed_len(size_t body_len)
     return stream + chunks * (AM_TRANSPORT_PREFIX + AM_NOISE_TAGLEN);
 }
 
-static int chan_fail(am_chan_t *c, int rc)
+static int send_fail(am_chan_t *c, int rc)
 {
-    c->failed = true;
+    c->send_failed = true;
+    return rc;
+}
+
+static int recv_fail(am_chan_t *c, int rc)
+{
+    c->recv_failed = true;
     return rc;
 }
 
@@ -105,7 +111,7 @@ int am_chan_seal(am_chan_t *c, const uint8_t *body, size_t len, uint8_t *out,
     if (c == NULL || out == NULL || out_len == NULL ||
         (body == NULL && len > 0))
         return AM_EINVAL;
-    if (c->failed || c->send == NULL)
+    if (c->send_failed || c->send == NULL)
         return AM_ESTATE;
     if (len == 0 || len > AM_FRAME_MAX_CEILING)
         return AM_ETOOBIG;
@@ -122,7 +128,7 @@ int am_chan_seal(am_chan_t *c, const uint8_t *body, size_t len, uint8_t *out,
         stream_slice(prefix, body, done, n, pt);
         if ((rc = am_noise_cs_encrypt(c->send, NULL, 0, pt, n, pt,
                                       n + AM_NOISE_TAGLEN, &ct_len)) != 0)
-            return chan_fail(c, rc);
+            return send_fail(c, rc);
         am_store_be16(out + w, (uint16_t)ct_len);
         w += AM_TRANSPORT_PREFIX + ct_len;
         done += n;
@@ -188,7 +194,7 @@ int am_chan_feed(am_chan_t *c, const uint8_t *in, size_t in_len,
     if (c == NULL || used == NULL || (in == NULL && in_len > 0))
         return AM_EINVAL;
     *used = 0;
-    if (c->failed || c->recv == NULL)
+    if (c->recv_failed || c->recv == NULL)
         return AM_ESTATE;
     for (;;) {
         if (c->plain_pos < c->plain_len) {
@@ -196,7 +202,7 @@ int am_chan_feed(am_chan_t *c, const uint8_t *in, size_t in_len,
                                   c->plain_len - c->plain_pos, &u);
             c->plain_pos += u;
             if (rc < 0)
-                return chan_fail(c, rc);
+                return recv_fail(c, rc);
             if (rc == 1) {
                 *used = pos;
                 return 1;
@@ -212,9 +218,9 @@ int am_chan_feed(am_chan_t *c, const uint8_t *in, size_t in_len,
         rc = am_framedec_feed(c->transport, in + pos, in_len - pos, &u);
         pos += u;
         if (rc < 0)
-            return chan_fail(c, rc);
+            return recv_fail(c, rc);
         if (rc == 1 && (rc = open_transport(c)) != 0)
-            return chan_fail(c, rc);
+            return recv_fail(c, rc);
     }
 }
 

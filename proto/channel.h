@@ -46,7 +46,8 @@ int am_chan_seal_frame(am_chan_t *c, const Amanat__V1__Frame *f, size_t max,
 /* Feed wire bytes from the peer.  Returns 1 when a frame body is ready,
  * 0 when all of in was consumed and no frame is pending, or a fatal error
  * (AM_ECRYPTO, AM_ETOOBIG, AM_EPROTO...; *used is then 0 and meaningless):
- * the connection must be closed.
+ * the connection must be closed.  Sending still works after a receive
+ * failure, so an Error frame can say why first.
  * After 1, take the frame and call again with the rest (in + *used), even
  * when nothing is left (in_len 0): one transport message may hold several
  * frames, and they are returned one per call until the call returns 0. */

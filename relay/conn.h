@@ -11,6 +11,8 @@
 
 enum { CONN_HS1, CONN_HS3, CONN_HELLO, CONN_READY };
 
+#define AM_DELIVER_BATCH 16 /* envelopes sent before waiting for acks */
+
 typedef struct conn {
     uv_tcp_t tcp; /* first: handles point back to the connection */
     uv_timer_t timer;
@@ -23,7 +25,9 @@ typedef struct conn {
     am_cert_t peer;
     char addr[64], ip[48];
     bool receive, fetching, closing, paused;
-    unsigned inflight; /* delivered, not yet acknowledged */
+    unsigned inflight; /* delivered in the last batch, not yet acked */
+    uint8_t inflight_ids[AM_DELIVER_BATCH][AM_MSG_ID_LEN];
+    unsigned store_pending; /* store requests of this connection in flight */
     int refs;          /* open handles and store requests in flight */
 } conn_t;
 
@@ -41,6 +45,8 @@ void conn_log(const conn_t *c, const char *fmt, ...)
 
 /* server.c: reading again once a paused connection's writes drained */
 void conn_resume(conn_t *c);
+/* Pause reading while writes or store requests pile up; resume after. */
+void conn_flow(conn_t *c);
 
 /* conn_hs.c: the Noise handshake and the peer's certificate */
 int conn_hs_start(conn_t *c);

@@ -21,6 +21,24 @@ typedef struct {
  * and, beyond that, in its own buffers). */
 #define WQ_HIGH ((size_t)4 << 20)
 #define WQ_LOW ((size_t)1 << 20)
+#define STORE_PENDING_MAX 64 /* submits and acks waiting for the store */
+
+void conn_flow(conn_t *c)
+{
+    size_t q;
+
+    if (c->closing || c->state < 0)
+        return;
+    q = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    if (!c->paused &&
+        (q > WQ_HIGH || c->store_pending > STORE_PENDING_MAX)) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->paused = true;
+    } else if (c->paused && q < WQ_LOW &&
+               c->store_pending <= STORE_PENDING_MAX / 2) {
+        conn_resume(c);
+    }
+}
 
 void conn_log(const conn_t *c, const char *fmt, ...)
 {
@@ -81,9 +99,8 @@ static void on_written(uv_write_t *req, int status)
     am_free(w);
     if (status < 0 && status != UV_ECANCELED)
         conn_close(c, uv_strerror(status));
-    else if (c->paused && !c->closing &&
-             uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WQ_LOW)
-        conn_resume(c);
+    else
+        conn_flow(c);
     conn_unref(c);
 }
 
@@ -110,11 +127,7 @@ static int send_buf(conn_t *c, uint8_t *buf, size_t len)
         return AM_EIO;
     }
     conn_ref(c);
-    if (!c->paused &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WQ_HIGH) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->paused = true;
-    }
+    conn_flow(c);
     return 0;
 }
 
@@ -189,4 +202,5 @@ void conn_send_error(conn_t *c, Amanat__V1__ErrorCode code, uint64_t req,
     }
     conn_ref(c);
     c->state = -1; /* read nothing more */
+    uv_read_stop((uv_stream_t *)&c->tcp);
 }

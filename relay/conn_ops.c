@@ -14,7 +14,9 @@
 #include "err.h"
 
 #define MAX_EXPIRY (30 * 86400) /* an envelope lives at most 30 days here */
-#define DELIVER_BATCH 16
+/* Room for the Deliver frame's evidence around an envelope, so whatever
+ * was accepted can always be delivered within the same frame limit. */
+#define DELIVER_OVERHEAD 1024
 
 typedef struct {
     conn_t *c;
@@ -57,6 +59,10 @@ static void on_stored(void *ctx, int rc, int64_t accepted_at)
     uint8_t body[512], sig[AM_SIG_LEN];
     size_t body_len;
 
+    if (rc == 0)
+        for (size_t i = 0; i < s->put.n_recipients; i++)
+            conn_kick(c->srv, s->put.recipients[i]);
+    c->store_pending--;
     if (c->closing)
         goto out;
     if (rc == AM_EDUP) {
@@ -82,9 +88,8 @@ static void on_stored(void *ctx, int rc, int64_t accepted_at)
         conn_log(c, "stored %02x%02x%02x%02x for %zu recipients",
                  s->message_id[0], s->message_id[1], s->message_id[2],
                  s->message_id[3], s->put.n_recipients);
-        for (size_t i = 0; i < s->put.n_recipients; i++)
-            conn_kick(c->srv, s->put.recipients[i]);
     }
+    conn_flow(c);
 out:
     conn_unref(c);
     am_free(s);
@@ -98,7 +103,8 @@ static int check_submit(conn_t *c, const am_env_t *env, submit_t *s,
 
     for (size_t i = 0; i < am_env_recipient_count(env); i++) {
         const char *r = am_env_recipient(env, i);
-        if (am_dir_find(c->srv->dir, r) == NULL) {
+        const am_cert_t *rc = am_dir_find(c->srv->dir, r);
+        if (rc == NULL || rc->not_after < now) {
             *code = AMANAT__V1__ERROR_CODE__ERROR_UNKNOWN_RECIPIENT;
             snprintf(why, cap, "recipient \"%s\": unknown or revoked agency",
                      r);
@@ -130,8 +136,18 @@ static void on_submit(conn_t *c, const Amanat__V1__Submit *sub)
     submit_t *s = NULL;
     char why[256];
 
-    if (am_env_parse(sub->envelope.data, sub->envelope.len,
-                     c->srv->cfg.frame_max, &env) != 0) {
+    if (sub->envelope.len > c->srv->cfg.frame_max - DELIVER_OVERHEAD) {
+        code = AMANAT__V1__ERROR_CODE__ERROR_TOO_BIG;
+        snprintf(why, sizeof why, "envelope of %zu bytes over this relay's "
+                 "limit of %zu", sub->envelope.len,
+                 c->srv->cfg.frame_max - DELIVER_OVERHEAD);
+    } else if ((int64_t)time(NULL) > c->peer.not_after) {
+        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_AUTH, sub->request_id,
+                        true, "certificate of \"%s\" expired during the "
+                        "session", c->peer.agency_id);
+        return;
+    } else if (am_env_parse(sub->envelope.data, sub->envelope.len,
+                            c->srv->cfg.frame_max, &env) != 0) {
         snprintf(why, sizeof why, "%s", am_err_detail());
     } else if (strcmp(am_env_sender(env), c->peer.agency_id) != 0) {
         code = AMANAT__V1__ERROR_CODE__ERROR_SPOOFED_SENDER;
@@ -151,6 +167,8 @@ static void on_submit(conn_t *c, const Amanat__V1__Submit *sub)
         if (am_store_put(c->srv->store, &s->put, (int64_t)time(NULL),
                          on_stored, s) == 0) {
             conn_ref(c);
+            c->store_pending++;
+            conn_flow(c);
             am_env_free(env);
             return;
         }
@@ -192,7 +210,8 @@ static void on_pending(void *ctx, int rc, const am_store_item_t *items,
             conn_close(c, "cannot send");
             break;
         }
-        c->inflight++;
+        memcpy(c->inflight_ids[c->inflight++], items[i].message_id,
+               AM_MSG_ID_LEN);
     }
     if (rc != 0 && !c->closing)
         conn_log(c, "store: %s", am_strerror(rc));
@@ -207,8 +226,8 @@ static void fetch(conn_t *c)
     if (!c->receive || c->fetching || c->inflight > 0 || c->closing ||
         c->state != CONN_READY)
         return;
-    if (am_store_next(c->srv->store, c->peer.agency_id, DELIVER_BATCH,
-                      on_pending, c) == 0) {
+    if (am_store_next(c->srv->store, c->peer.agency_id, AM_DELIVER_BATCH,
+                      (int64_t)time(NULL), on_pending, c) == 0) {
         c->fetching = true;
         conn_ref(c);
     }
@@ -221,41 +240,76 @@ void conn_kick(am_server_t *srv, const char *agency_id)
             fetch(c);
 }
 
+typedef struct {
+    conn_t *c;
+    uint8_t id[AM_MSG_ID_LEN];
+} ack_t;
+
+/* Counts only the first acknowledgement of an id of the current batch. */
 static void on_acked(void *ctx, int rc)
 {
-    conn_t *c = ctx;
+    ack_t *a = ctx;
+    conn_t *c = a->c;
 
+    c->store_pending--;
     if (!c->closing) {
-        if (c->inflight > 0)
-            c->inflight--;
+        for (unsigned i = 0; i < c->inflight; i++) {
+            if (memcmp(c->inflight_ids[i], a->id, AM_MSG_ID_LEN) != 0)
+                continue;
+            memcpy(c->inflight_ids[i], c->inflight_ids[--c->inflight],
+                   AM_MSG_ID_LEN);
+            break;
+        }
         if (rc != 0 && rc != AM_EKEY)
             conn_log(c, "acknowledgement not stored: %s", am_strerror(rc));
         fetch(c);
+        conn_flow(c);
     }
+    am_free(a);
     conn_unref(c);
 }
 
 static void on_delivery_ack(conn_t *c, const Amanat__V1__DeliveryAck *a)
 {
+    ack_t *ack;
+
     if (a->message_id.len != AM_MSG_ID_LEN) {
         conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0, true,
                         "delivery_ack: message_id of %zu bytes",
                         a->message_id.len);
         return;
     }
+    if ((ack = am_calloc(1, sizeof *ack)) == NULL)
+        return;
+    ack->c = c;
+    memcpy(ack->id, a->message_id.data, AM_MSG_ID_LEN);
     if (am_store_ack(c->srv->store, c->peer.agency_id, a->message_id.data,
-                     (int64_t)time(NULL), on_acked, c) == 0)
+                     (int64_t)time(NULL), on_acked, ack) == 0) {
         conn_ref(c);
+        c->store_pending++;
+        conn_flow(c);
+    } else {
+        am_free(ack);
+    }
 }
 
 static void on_hello(conn_t *c, const Amanat__V1__Hello *h)
 {
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__AuthResult a = AMANAT__V1__AUTH_RESULT__INIT;
+    size_t limit;
 
     if (h->protocol_version != 1) {
         conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_VERSION, 0, true,
                         "protocol version %u", h->protocol_version);
+        return;
+    }
+    /* the client must take every frame the relay may deliver */
+    limit = h->max_frame ? h->max_frame : AM_FRAME_MAX_DEFAULT;
+    if (limit < c->srv->cfg.frame_max || limit > AM_FRAME_MAX_CEILING) {
+        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0, true,
+                        "hello max_frame %u: this relay delivers frames up "
+                        "to %zu bytes", h->max_frame, c->srv->cfg.frame_max);
         return;
     }
     a.ok = 1;
@@ -278,9 +332,13 @@ void conn_frame(conn_t *c, const uint8_t *body, size_t len)
     Amanat__V1__Frame *f = NULL, reply = AMANAT__V1__FRAME__INIT;
     Amanat__V1__Pong pong = AMANAT__V1__PONG__INIT;
 
-    if (am_frame_parse(body, len, c->srv->cfg.frame_max, &f) != 0) {
-        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0, true,
-                        "%s", am_err_detail());
+    int rc = am_frame_parse(body, len, c->srv->cfg.frame_max, &f);
+
+    if (rc != 0) {
+        conn_send_error(c, rc == AM_ETOOBIG
+                               ? AMANAT__V1__ERROR_CODE__ERROR_TOO_BIG
+                               : AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL,
+                        0, true, "%s", am_err_detail());
         return;
     }
     if (c->state == CONN_HELLO) {

@@ -5,6 +5,7 @@
  * and commit what it holds (am_store_close), then leave the loop. */
 #include "server.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,11 @@ static void consume(conn_t *c, const uint8_t *p, size_t left)
     }
     while (!c->closing && c->state >= CONN_HELLO) {
         if ((rc = am_chan_feed(c->chan, p, left, &used)) < 0) {
-            conn_close(c, am_err_detail());
+            if (rc == AM_ETOOBIG)
+                conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_TOO_BIG, 0,
+                                true, "%s", am_err_detail());
+            else
+                conn_close(c, am_err_detail());
             return;
         }
         p += used;
@@ -99,7 +104,7 @@ static void restart_timer(conn_t *c, uint64_t ms)
 
 static void peer_name(conn_t *c)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     int len = sizeof ss;
     char ip[48] = "?";
 
@@ -123,13 +128,37 @@ static size_t unauthenticated_from(const am_server_t *srv, const conn_t *c)
     return n;
 }
 
+/* Out of memory for a connection: accept it anyway and close it, since
+ * libuv stops watching a listener whose pending connection is not taken. */
+static uv_tcp_t reject_handle;
+static bool reject_busy;
+
+static void on_rejected(uv_handle_t *h)
+{
+    (void)h;
+    reject_busy = false;
+}
+
+static void reject(uv_stream_t *listener)
+{
+    if (reject_busy || uv_tcp_init(listener->loop, &reject_handle) != 0)
+        return;
+    reject_busy = true;
+    (void)uv_accept(listener, (uv_stream_t *)&reject_handle); /* closed next */
+    uv_close((uv_handle_t *)&reject_handle, on_rejected);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     am_server_t *srv = listener->data;
     conn_t *c;
 
-    if (status < 0 || (c = am_calloc(1, sizeof *c)) == NULL)
+    if (status < 0)
         return;
+    if ((c = am_calloc(1, sizeof *c)) == NULL) {
+        reject(listener);
+        return;
+    }
     c->srv = srv;
     c->tcp.data = c->timer.data = c;
     /* neither fails on a live loop (libuv); a handle half made could not
@@ -165,11 +194,18 @@ static void on_connection(uv_stream_t *listener, int status)
     uv_timer_start(&c->timer, on_timeout, srv->cfg.handshake_ms, 0);
 }
 
+static void shutdown_server(am_server_t *srv, const char *why);
+
 static void on_store_wake(uv_async_t *a)
 {
     am_server_t *srv = a->data;
 
     am_store_drain(srv->store);
+    if (am_store_failed(srv->store)) {
+        srv->exit_code = 3;
+        shutdown_server(srv, "the store failed to commit; stopping so that "
+                        "nothing is acknowledged that is not on disk");
+    }
 }
 
 static void store_notify(void *ctx)
@@ -179,12 +215,18 @@ static void store_notify(void *ctx)
 
 static void on_signal(uv_signal_t *sig, int signum)
 {
-    am_server_t *srv = sig->data;
+    char why[32];
 
+    snprintf(why, sizeof why, "signal %d", signum);
+    shutdown_server(sig->data, why);
+}
+
+static void shutdown_server(am_server_t *srv, const char *why)
+{
     if (srv->stopping)
         return;
     srv->stopping = 1;
-    fprintf(stderr, "amanat-relay: signal %d: stopping\n", signum);
+    fprintf(stderr, "amanat-relay: %s: stopping\n", why);
     uv_close((uv_handle_t *)&srv->listener, NULL);
     while (srv->conns != NULL)
         conn_close(srv->conns, NULL);
@@ -254,5 +296,5 @@ int am_server_run(const am_server_config_t *cfg, am_dir_t *dir,
     uv_run(srv.loop, UV_RUN_DEFAULT);
     uv_loop_close(srv.loop);
     amanat__v1__signed_certificate__free_unpacked(srv.self_cert, NULL);
-    return 0;
+    return srv.exit_code ? am_errf(AM_EIO, "store failed") : 0;
 }

@@ -37,6 +37,7 @@ typedef struct am_server {
     size_t n_conns;
     struct conn *conns;                      /* list, for shutdown */
     int stopping;
+    int exit_code; /* 0, or 3 when the store failed */
 } am_server_t;
 
 /* Run until SIGTERM or SIGINT.  Prints "listening on HOST:PORT" to stdout

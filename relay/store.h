@@ -16,6 +16,7 @@
 #ifndef AM_STORE_H
 #define AM_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,14 +70,14 @@ typedef struct {
     size_t envelope_len;
 } am_store_item_t;
 
-/* Up to max pending envelopes for recipient, emergency before urgent
- * before routine, then first in first out.  items live until the callback
- * returns. */
+/* Up to max pending envelopes for recipient that have not expired at now,
+ * emergency before urgent before routine, then first in first out.  items
+ * live until the callback returns. */
 typedef void (*am_store_next_cb)(void *ctx, int rc,
                                  const am_store_item_t *items, size_t n);
 
 int am_store_next(am_store_t *s, const char *recipient, size_t max,
-                  am_store_next_cb cb, void *ctx);
+                  int64_t now, am_store_next_cb cb, void *ctx);
 
 /* The recipient acknowledged message id: it is no longer pending for it.
  * When every recipient has acknowledged, the envelope bytes are deleted
@@ -86,6 +87,9 @@ typedef void (*am_store_done_cb)(void *ctx, int rc);
 int am_store_ack(am_store_t *s, const char *recipient,
                  const uint8_t id[static AM_MSG_ID_LEN], int64_t now,
                  am_store_done_cb cb, void *ctx);
+
+/* True once a commit failed: the relay must stop (and restart clean). */
+bool am_store_failed(am_store_t *s);
 
 /* Tests only: while held, requests wait in the queue, so the next batch
  * deterministically holds all of them. */

@@ -48,7 +48,7 @@ static const char *const sql[ST_COUNT] = {
     [ST_NEXT] = "SELECT m.message_id, m.priority, m.envelope, "
                 "m.envelope_hash, m.accepted_at "
                 "FROM deliveries d JOIN messages m ON m.seq = d.seq "
-                "WHERE d.recipient = ?1 AND d.state = 0 "
+                "WHERE d.recipient = ?1 AND d.state = 0 AND m.expires_at > ?3 "
                 "ORDER BY m.priority DESC, m.seq ASC LIMIT ?2",
     [ST_ACK] = "UPDATE deliveries SET state = 2, acked_at = ?3 "
                "WHERE recipient = ?1 AND state = 0 AND seq = "
@@ -174,6 +174,7 @@ static int do_next(am_store_t *s, req_t *r)
         return AM_ENOMEM;
     sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)r->max);
+    sqlite3_bind_int64(st, 3, r->now);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n_items < r->max) {
         am_store_item_t *it = &r->items[r->n_items];
         size_t n = (size_t)sqlite3_column_bytes(st, 2);
@@ -249,11 +250,12 @@ static void fail_all(req_t *batch)
 }
 
 /* One transaction, one fsync, for everything that was waiting.  Returns
- * whether it committed.  s->failed is touched by the store thread only. */
+ * whether it committed.  A BEGIN that fails (another process holds the
+ * database past the busy timeout) fails this batch only; a COMMIT that
+ * fails fails the store for good. */
 static bool run_batch(am_store_t *s, req_t *batch)
 {
     if (s->failed || exec(s, "BEGIN IMMEDIATE") != 0) {
-        s->failed = true;
         fail_all(batch);
         return false;
     }
@@ -261,7 +263,10 @@ static bool run_batch(am_store_t *s, req_t *batch)
         run_one(s, r);
     if (exec(s, "COMMIT") != 0) {
         /* never retried: after a failed fsync the data may be gone */
+        fprintf(stderr, "amanat-relay: store: %s\n", am_err_detail());
+        pthread_mutex_lock(&s->mu);
         s->failed = true;
+        pthread_mutex_unlock(&s->mu);
         fail_all(batch);
         return false;
     }
@@ -357,6 +362,16 @@ void am_store_hold(am_store_t *s, int hold)
     pthread_mutex_unlock(&s->mu);
 }
 
+bool am_store_failed(am_store_t *s)
+{
+    bool failed;
+
+    pthread_mutex_lock(&s->mu);
+    failed = s->failed;
+    pthread_mutex_unlock(&s->mu);
+    return failed;
+}
+
 void am_store_stats(am_store_t *s, am_store_stats_t *out)
 {
     pthread_mutex_lock(&s->mu);
@@ -391,7 +406,9 @@ static int open_db(am_store_t *s, const char *dir)
                         NULL) != SQLITE_OK)
         return am_errf(AM_EIO, "store: cannot open %s: %s", path,
                        s->db ? sqlite3_errmsg(s->db) : "out of memory");
-    if (exec(s, schema) != 0)
+    /* another process (a backup, an operator's sqlite3) may hold the
+     * database briefly: wait for it rather than fail */
+    if (sqlite3_busy_timeout(s->db, 10000) != SQLITE_OK || exec(s, schema) != 0)
         return am_err_wrap(AM_EIO, "store %s", path);
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
@@ -500,14 +517,14 @@ int am_store_put(am_store_t *s, const am_store_put_t *m, int64_t now,
 }
 
 int am_store_next(am_store_t *s, const char *recipient, size_t max,
-                  am_store_next_cb cb, void *ctx)
+                  int64_t now, am_store_next_cb cb, void *ctx)
 {
     req_t *r;
     int rc;
 
     if (s == NULL || cb == NULL || max == 0 || max > 1024)
         return AM_EINVAL;
-    if ((r = new_req(REQ_NEXT, ctx, 0)) == NULL)
+    if ((r = new_req(REQ_NEXT, ctx, now)) == NULL)
         return AM_ENOMEM;
     r->max = max;
     r->next_cb = cb;

@@ -6,6 +6,7 @@
 #include "../unit/test-util.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -207,6 +208,51 @@ static void test_refusals_and_live_delivery(void **state)
     stop_relay(&r);
 }
 
+/* Found by review: an envelope too big to be delivered must be refused at
+ * submit; envelopes of a sender that leaves before its commit still reach
+ * a connected recipient; a repeated acknowledgement does not release the
+ * rest of a batch early. */
+static void test_review_findings(void **state)
+{
+    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT, *ans;
+    Amanat__V1__Submit sub = AMANAT__V1__SUBMIT__INIT;
+    rc_client_t c, rx;
+    relay_t r = start_relay();
+    char *big = malloc(1048000), got[64];
+    uint8_t *e;
+    size_t len;
+
+    (void)state;
+    assert_non_null(big);
+    memset(big, 'x', 1047999);
+    big[1047999] = '\0';
+    connect_as(&c, r.port, &pk, false);
+    e = seal(&pk, &pk, "DE-BKA", AM_PRIORITY_URGENT, big, &len);
+    expect_error(submit(&c, e, len, 1), AMANAT__V1__ERROR_CODE__ERROR_TOO_BIG,
+                 "over this relay's limit");
+    am_free(e);
+    free(big);
+    /* the session goes on after that refusal */
+    connect_as(&rx, r.port, &de, true);
+    for (uint64_t i = 0; i < 5; i++) {
+        e = seal(&pk, &pk, "DE-BKA", AM_PRIORITY_ROUTINE, "sent and gone", &len);
+        sub.request_id = 10 + i;
+        sub.envelope = (ProtobufCBinaryData){len, e};
+        f.op_case = AMANAT__V1__FRAME__OP_SUBMIT;
+        f.submit = &sub;
+        assert_int_equal(rc_send(&c, &f), AM_OK);
+        am_free(e);
+    }
+    rc_close(&c); /* before any answer */
+    for (int i = 0; i < 5; i++) {
+        receive_text(&rx, got, sizeof got);
+        assert_string_equal(got, "sent and gone");
+    }
+    assert_int_equal(rc_recv(&rx, 300, &ans), AM_EIO);
+    rc_close(&rx);
+    stop_relay(&r);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +260,7 @@ int main(int argc, char **argv)
                                   fx_kill_leftovers),
         cmocka_unit_test_teardown(test_refusals_and_live_delivery,
                                   fx_kill_leftovers),
+        cmocka_unit_test_teardown(test_review_findings, fx_kill_leftovers),
     };
 
     if (argc != 2) {

@@ -129,7 +129,7 @@ static result_t next(am_store_t *s, const char *who)
 {
     result_t r = {0};
 
-    assert_int_equal(am_store_next(s, who, 16, next_cb, &r), AM_OK);
+    assert_int_equal(am_store_next(s, who, 16, 1000, next_cb, &r), AM_OK);
     wait_for(s, &r, 1);
     assert_int_equal(r.rc, AM_OK);
     return r;
@@ -167,6 +167,11 @@ static void test_priority_then_fifo(void **state)
     assert_int_equal(r.ids[1][0], 3); /* urgent */
     assert_int_equal(r.ids[2][0], 1); /* routine, first in */
     assert_int_equal(r.ids[3][0], 4);
+    assert_int_equal(next(s, "PH-NBI").n, 0);
+    /* an envelope past its expiry is not delivered */
+    m1 = msg(5, AM_PRIORITY_EMERGENCY, "PH-NBI", NULL);
+    m1.expires_at = 999;
+    put(s, &m1, 14, AM_OK);
     assert_int_equal(next(s, "PH-NBI").n, 0);
     am_store_close(s);
 }
