@@ -325,26 +325,37 @@ static int decode_bin(const uint8_t *b, size_t n, const char *pass,
     return rc;
 }
 
-int am_keyfile_decode(const char *text, size_t len, const char *pass,
-                      size_t pass_len, am_key_t **out)
+/* Text to the binary form: size bound, the key line, strict base64. */
+static int text_to_bin(const char *text, size_t len, uint8_t bin[BIN_MAX],
+                       size_t *bin_len)
 {
-    uint8_t bin[BIN_MAX];
-    const char *b64, *end;
-    size_t b64_len, bin_len;
+    const char *b64 = NULL, *end = NULL;
+    size_t b64_len = 0;
     int rc;
 
-    if (text == NULL || out == NULL)
-        return AM_EINVAL;
     if (len > AM_KEYFILE_MAX)
         return am_errf(AM_ETOOBIG, "key file of %zu bytes over %d", len,
                        AM_KEYFILE_MAX);
     if ((rc = find_payload(text, len, &b64, &b64_len)) != 0)
         return rc;
-    if (sodium_base642bin(bin, sizeof bin, b64, b64_len, NULL, &bin_len, &end,
+    if (sodium_base642bin(bin, BIN_MAX, b64, b64_len, NULL, bin_len, &end,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         end != b64 + b64_len)
         return am_errf(AM_EPROTO, "key file: the key line is not base64");
-    rc = decode_bin(bin, bin_len, pass, pass_len, out);
+    return 0;
+}
+
+int am_keyfile_decode(const char *text, size_t len, const char *pass,
+                      size_t pass_len, am_key_t **out)
+{
+    uint8_t bin[BIN_MAX];
+    size_t bin_len = 0;
+    int rc;
+
+    if (text == NULL || out == NULL)
+        return AM_EINVAL;
+    if ((rc = text_to_bin(text, len, bin, &bin_len)) == 0)
+        rc = decode_bin(bin, bin_len, pass, pass_len, out);
     sodium_memzero(bin, sizeof bin);
     return rc;
 }
@@ -353,22 +364,14 @@ int am_keyfile_info(const char *text, size_t len, am_key_kind_t *kind,
                     char owner[AM_KEY_OWNER_MAX + 1], bool *sealed)
 {
     uint8_t bin[BIN_MAX];
-    const char *b64;
-    size_t b64_len, bin_len;
+    size_t bin_len = 0;
     header_t h = {0};
     int rc;
 
     if (text == NULL)
         return AM_EINVAL;
-    if (len > AM_KEYFILE_MAX)
-        return am_errf(AM_ETOOBIG, "key file of %zu bytes over %d", len,
-                       AM_KEYFILE_MAX);
-    if ((rc = find_payload(text, len, &b64, &b64_len)) != 0)
-        return rc;
-    if (sodium_base642bin(bin, sizeof bin, b64, b64_len, NULL, &bin_len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0)
-        return am_errf(AM_EPROTO, "key file: the key line is not base64");
-    if ((rc = parse_header(bin, bin_len, &h)) == 0) {
+    if ((rc = text_to_bin(text, len, bin, &bin_len)) == 0 &&
+        (rc = parse_header(bin, bin_len, &h)) == 0) {
         if (kind != NULL)
             *kind = h.kind;
         if (sealed != NULL)

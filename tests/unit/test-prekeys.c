@@ -24,26 +24,13 @@ static char dir[64];
 static int make_dir(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/amanat-prekeys-XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
+    return t_make_dir(dir, sizeof dir, "prekeys");
 }
 
 static int remove_dir(void **state)
 {
-    char path[512];
-    struct dirent *e;
-    DIR *d = opendir(dir);
-
     (void)state;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    if (d != NULL)
-        closedir(d);
-    return rmdir(dir);
+    return t_remove_dir(dir);
 }
 
 static void rotate(int64_t at, uint32_t created, unsigned deleted,

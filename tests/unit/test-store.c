@@ -33,26 +33,13 @@ static void pause_1ms(void)
 static int make_dir(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/amanat-store-XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
+    return t_make_dir(dir, sizeof dir, "store");
 }
 
 static int remove_dir(void **state)
 {
-    char path[512];
-    struct dirent *e;
-    DIR *d = opendir(dir);
-
     (void)state;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    if (d != NULL)
-        closedir(d);
-    return rmdir(dir);
+    return t_remove_dir(dir);
 }
 
 static void put_cb(void *ctx, int rc, int64_t accepted_at)

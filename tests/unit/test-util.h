@@ -51,4 +51,32 @@ static inline int t_alloc_hook(size_t n, void *ctx)
     return c->fail_at != 0 && c->calls == c->fail_at;
 }
 
+/* A fresh folder under /tmp for one test, and its removal (files only,
+ * one level deep: what the tests write). */
+#include <dirent.h>
+#include <unistd.h>
+
+static inline int t_make_dir(char *path, size_t cap, const char *name)
+{
+    snprintf(path, cap, "/tmp/amanat-%s-XXXXXX", name);
+    return mkdtemp(path) == NULL ? -1 : 0;
+}
+
+static inline int t_remove_dir(const char *path)
+{
+    char file[512];
+    struct dirent *e;
+    DIR *d = opendir(path);
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        unlink(file);
+    }
+    if (d != NULL)
+        closedir(d);
+    return rmdir(path);
+}
+
 #endif
