@@ -6,7 +6,9 @@
 #include <time.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
+#include "audit.h"
 #include "err.h"
 #include "frame.h"
 #include "server.h"
@@ -20,7 +22,45 @@ static const char usage[] =
     "  --data DIR        folder of the store (store.sqlite)\n"
     "  --certs DIR       certificates (*.cert) of the agencies served\n"
     "  --port N          0 (default): any free port; the port is printed\n"
+    "\n"
+    "       amanat-relay audit verify --data DIR\n"
+    "  checks the audit log's hash chain; exit 1 at the first broken link\n"
     "Stops cleanly on SIGTERM or SIGINT.\n";
+
+/* amanat-relay audit verify --data DIR */
+static int audit_verify(int argc, char **argv)
+{
+    char path[4096];
+    uint64_t records, bad;
+    sqlite3 *db = NULL;
+    int rc;
+
+    if (argc != 5 || strcmp(argv[2], "verify") != 0 ||
+        strcmp(argv[3], "--data") != 0) {
+        fputs("usage: amanat-relay audit verify --data DIR\n", stderr);
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s/store.sqlite", argv[4]);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "amanat-relay: cannot open %s: %s\n", path,
+                db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return 3;
+    }
+    rc = am_audit_verify(db, &records, &bad);
+    sqlite3_close(db);
+    if (rc == AM_ECRYPTO) {
+        printf("audit: %s (%llu records before it are intact)\n",
+               am_err_detail(), (unsigned long long)records);
+        return 1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "amanat-relay: %s\n", am_err_detail());
+        return 3;
+    }
+    printf("audit: %llu records, chain intact\n", (unsigned long long)records);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -48,6 +88,8 @@ int main(int argc, char **argv)
 
     if (sodium_init() < 0)
         return 3;
+    if (argc > 1 && strcmp(argv[1], "audit") == 0)
+        return audit_verify(argc, argv);
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': data = optarg; break;

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "alloc.h"
+#include "audit.h"
 #include "err.h"
 
 typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK } req_kind_t;
@@ -81,7 +82,11 @@ static const char schema[] =
     "  state INTEGER NOT NULL," /* 0 pending, 2 acknowledged */
     "  acked_at INTEGER,"
     "  PRIMARY KEY (recipient, seq));"
-    "CREATE INDEX IF NOT EXISTS pending ON deliveries (recipient, state, seq);";
+    "CREATE INDEX IF NOT EXISTS pending ON deliveries (recipient, state, seq);"
+    "CREATE TABLE IF NOT EXISTS audit ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* 1, 2, 3... */
+    "  record TEXT NOT NULL,"
+    "  hash BLOB NOT NULL);"; /* see audit.h */
 
 struct am_store {
     sqlite3 *db;
@@ -221,6 +226,9 @@ static int do_ack(am_store_t *s, req_t *r)
         return db_error(s, "remaining");
     if (sqlite3_column_int64(st, 0) > 0)
         return 0;
+    /* every recipient has it: keep the record, drop the sealed bytes */
+    if ((rc = am_audit_append(s->db, r->id, r->now)) != 0)
+        return rc;
     st = stmt(s, ST_DROP_BODY);
     sqlite3_bind_blob(st, 1, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
     return run(s, st);

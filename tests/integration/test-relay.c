@@ -155,6 +155,17 @@ static void test_store_restart_priority(void **state)
     assert_int_equal(rc_recv(&c, 500, &f), AM_EIO);
     rc_close(&c);
     stop_relay(&r);
+    /* the three completed messages are in an intact audit chain */
+    {
+        char cmd[512], out[256] = {0};
+        FILE *p;
+        snprintf(cmd, sizeof cmd, "'%s' audit verify --data '%s/data'",
+                 relay_bin, dir);
+        assert_non_null(p = popen(cmd, "r"));
+        assert_non_null(fgets(out, sizeof out, p));
+        assert_int_equal(pclose(p), 0);
+        assert_string_equal(out, "audit: 3 records, chain intact\n");
+    }
     for (int i = 0; i < 3; i++)
         am_free(env[i]);
 }

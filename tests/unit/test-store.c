@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "audit.h"
 #include "err.h"
 #include "store.h"
 
@@ -273,6 +274,48 @@ static void test_group_commit(void **state)
     am_store_close(s);
 }
 
+static void test_audit_chain(void **state)
+{
+    am_store_put_t a = msg(21, AM_PRIORITY_ROUTINE, "DE-BKA", "PH-NBI");
+    am_store_put_t b = msg(22, AM_PRIORITY_URGENT, "DE-BKA", NULL);
+    uint64_t records, bad;
+    char path[128];
+    sqlite3 *db;
+    am_store_t *s;
+
+    (void)state;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    put(s, &a, 10, AM_OK);
+    put(s, &b, 11, AM_OK);
+    assert_int_equal(ack(s, "DE-BKA", 21), AM_OK); /* PH-NBI still to ack */
+    assert_int_equal(ack(s, "DE-BKA", 22), AM_OK); /* record 1 */
+    assert_int_equal(ack(s, "PH-NBI", 21), AM_OK); /* record 2 */
+    am_store_close(s);
+    snprintf(path, sizeof path, "%s/store.sqlite", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(am_audit_verify(db, &records, &bad), AM_OK);
+    assert_int_equal(records, 2);
+    /* the first record names message 22, sent to DE-BKA alone */
+    {
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT record FROM audit "
+                                            "WHERE seq = 1", -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_non_null(strstr((const char *)sqlite3_column_text(st, 0),
+                               "|PK-NCCIA|DE-BKA|"));
+        sqlite3_finalize(st);
+    }
+    /* someone edits the first record: the chain breaks there */
+    assert_int_equal(sqlite3_exec(db, "UPDATE audit SET record = "
+                                  "replace(record, 'DE-BKA', 'GB-NCA') "
+                                  "WHERE seq = 1", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(am_audit_verify(db, &records, &bad), AM_ECRYPTO);
+    assert_int_equal(bad, 1);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +326,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ack_and_persistence, make_dir,
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_group_commit, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(test_audit_chain, make_dir,
                                         remove_dir),
     };
 

@@ -1,0 +1,34 @@
+/* The relay's tamper-evident audit log (docs/OPERATIONS.md, "Audit").
+ *
+ * When every recipient of a message has acknowledged it, the envelope's
+ * bytes are deleted and one record stays: message id, sender, recipients,
+ * size, accepted and completed times, envelope hash.  Each record's hash is
+ * BLAKE2b-256(previous hash || the record's canonical text), the first
+ * previous hash being 32 zero bytes, so changing, removing or reordering a
+ * record breaks every link after it. */
+#ifndef AM_AUDIT_H
+#define AM_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#define AM_AUDIT_TEXT_MAX 2048
+
+/* The canonical text of one record:
+ * "amanat-audit/1|ID_HEX|SENDER|R1,R2,...|SIZE|ACCEPTED_AT|COMPLETED_AT|HASH_HEX" */
+int am_audit_text(const uint8_t id[16], const char *sender,
+                  const char *recipients, int64_t size, int64_t accepted_at,
+                  int64_t completed_at, const uint8_t hash[32], char *out,
+                  size_t cap, size_t *len);
+
+/* Append the record of message id (in the caller's transaction). */
+int am_audit_append(sqlite3 *db, const uint8_t id[16], int64_t now);
+
+/* Walk the chain.  0 when intact (*records set); AM_ECRYPTO when a link
+ * is broken, with *bad the sequence number of the first broken record and
+ * a sentence naming it. */
+int am_audit_verify(sqlite3 *db, uint64_t *records, uint64_t *bad);
+
+#endif
