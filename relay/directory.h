@@ -1,7 +1,8 @@
 /* What the relay knows of the federation: the root key, its own
  * certificate and secret keys, the certificates of the agencies it serves
  * (each verified when loaded) and the newest revocation list.  Loaded at
- * start (and on SIGHUP), read on the event loop without disk access. */
+ * start and, on SIGHUP, on a thread-pool thread (server.c); read on the
+ * event loop without disk access. */
 #ifndef AM_DIRECTORY_H
 #define AM_DIRECTORY_H
 

@@ -122,11 +122,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if ((rc = am_dir_load(&dc, (int64_t)time(NULL), &dir)) != 0 ||
-        (rc = am_server_run(&cfg, dir, data)) != 0) {
+        (rc = am_server_run(&cfg, &dc, dir, data)) != 0) {
+        /* am_server_run owns and frees dir, whatever it returns */
         fprintf(stderr, "amanat-relay: %s\n", am_err_detail());
-        am_dir_free(dir);
         return rc == AM_EIO || rc == AM_ENOMEM ? 3 : 1;
     }
-    am_dir_free(dir);
     return 0;
 }

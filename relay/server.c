@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +214,70 @@ static void store_notify(void *ctx)
     uv_async_send(ctx);
 }
 
+typedef struct {
+    uv_work_t req;
+    am_server_t *srv;
+    am_dir_t *dir;
+    int rc;
+    char why[160];
+} reload_t;
+
+/* On a thread-pool thread: the loop never reads files. */
+static void reload_work(uv_work_t *w)
+{
+    reload_t *r = w->data;
+
+    r->rc = am_dir_load(&r->srv->dir_cfg, (int64_t)time(NULL), &r->dir);
+    if (r->rc != 0)
+        snprintf(r->why, sizeof r->why, "%s", am_err_detail());
+}
+
+static void reload_done(uv_work_t *w, int status)
+{
+    reload_t *r = w->data;
+    am_server_t *srv = r->srv;
+    Amanat__V1__SignedCertificate *self = NULL;
+    const uint8_t *bytes;
+    size_t len;
+
+    srv->reloading = 0;
+    if (r->rc == 0 && status == 0 && !srv->stopping) {
+        bytes = am_dir_self_cert(r->dir, &len);
+        self = amanat__v1__signed_certificate__unpack(NULL, len, bytes);
+    }
+    if (self == NULL) {
+        fprintf(stderr, "amanat-relay: reload refused, keeping the current "
+                "directory: %s\n", r->rc ? r->why : "stopping or bad "
+                "certificate");
+        am_dir_free(r->dir);
+    } else {
+        amanat__v1__signed_certificate__free_unpacked(srv->self_cert, NULL);
+        srv->self_cert = self;
+        am_dir_free(srv->dir);
+        srv->dir = r->dir;
+        fprintf(stderr, "amanat-relay: reloaded certificates and revocation "
+                "list\n");
+    }
+    free(r);
+}
+
+static void on_sighup(uv_signal_t *sig, int signum)
+{
+    am_server_t *srv = sig->data;
+    reload_t *r;
+
+    (void)signum;
+    if (srv->reloading || srv->stopping || (r = calloc(1, sizeof *r)) == NULL)
+        return;
+    r->srv = srv;
+    r->req.data = r;
+    if (uv_queue_work(srv->loop, &r->req, reload_work, reload_done) != 0) {
+        free(r);
+        return;
+    }
+    srv->reloading = 1;
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     char why[32];
@@ -232,10 +297,18 @@ static void shutdown_server(am_server_t *srv, const char *why)
         conn_close(srv->conns, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sighup, NULL);
     /* commits in flight finish; their callbacks find closed connections */
     am_store_close(srv->store);
     srv->store = NULL;
     uv_close((uv_handle_t *)&srv->store_wake, NULL);
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
 }
 
 static int listen_on(am_server_t *srv)
@@ -261,8 +334,21 @@ static int listen_on(am_server_t *srv)
     return 0;
 }
 
-int am_server_run(const am_server_config_t *cfg, am_dir_t *dir,
-                  const char *data_dir)
+static int watch_signals(am_server_t *srv)
+{
+    srv->sigterm.data = srv->sigint.data = srv->sighup.data = srv;
+    if (uv_signal_init(srv->loop, &srv->sigterm) != 0 ||
+        uv_signal_init(srv->loop, &srv->sigint) != 0 ||
+        uv_signal_init(srv->loop, &srv->sighup) != 0 ||
+        uv_signal_start(&srv->sigterm, on_signal, SIGTERM) != 0 ||
+        uv_signal_start(&srv->sigint, on_signal, SIGINT) != 0 ||
+        uv_signal_start(&srv->sighup, on_sighup, SIGHUP) != 0)
+        return am_errf(AM_EIO, "cannot watch signals");
+    return 0;
+}
+
+int am_server_run(const am_server_config_t *cfg, const am_dir_config_t *dc,
+                  am_dir_t *dir, const char *data_dir)
 {
     am_server_t srv = {0};
     size_t len;
@@ -270,31 +356,29 @@ int am_server_run(const am_server_config_t *cfg, am_dir_t *dir,
     int rc = 0;
 
     srv.cfg = *cfg;
+    srv.dir_cfg = *dc;
     srv.dir = dir;
     srv.loop = uv_default_loop();
+    srv.store_wake.data = &srv;
     if ((srv.self_cert = amanat__v1__signed_certificate__unpack(NULL, len,
                                                                 self)) == NULL)
-        return am_errf(AM_EPROTO, "relay certificate does not parse");
-    srv.store_wake.data = &srv;
-    if (uv_async_init(srv.loop, &srv.store_wake, on_store_wake) != 0 ||
-        (rc = am_store_open(data_dir, store_notify, &srv.store_wake,
-                            &srv.store)) != 0) {
-        amanat__v1__signed_certificate__free_unpacked(srv.self_cert, NULL);
-        return rc ? rc : AM_EIO;
-    }
-    srv.sigterm.data = srv.sigint.data = &srv;
-    if ((rc = listen_on(&srv)) != 0 ||
-        uv_signal_init(srv.loop, &srv.sigterm) != 0 ||
-        uv_signal_init(srv.loop, &srv.sigint) != 0 ||
-        uv_signal_start(&srv.sigterm, on_signal, SIGTERM) != 0 ||
-        uv_signal_start(&srv.sigint, on_signal, SIGINT) != 0) {
-        rc = rc ? rc : am_errf(AM_EIO, "cannot watch signals");
+        rc = am_errf(AM_EPROTO, "relay certificate does not parse");
+    else if (uv_async_init(srv.loop, &srv.store_wake, on_store_wake) != 0)
+        rc = am_errf(AM_EIO, "cannot start the loop");
+    else if ((rc = am_store_open(data_dir, store_notify, &srv.store_wake,
+                                 &srv.store)) == 0 &&
+             ((rc = listen_on(&srv)) != 0 || (rc = watch_signals(&srv)) != 0))
         am_store_close(srv.store);
-        amanat__v1__signed_certificate__free_unpacked(srv.self_cert, NULL);
-        return rc;
+    if (rc == 0) {
+        uv_run(srv.loop, UV_RUN_DEFAULT);
+        rc = srv.exit_code ? am_errf(AM_EIO, "store failed") : 0;
     }
+    /* a failed start leaves handles to close: let the loop close them */
+    uv_walk(srv.loop, close_any, NULL);
     uv_run(srv.loop, UV_RUN_DEFAULT);
     uv_loop_close(srv.loop);
-    amanat__v1__signed_certificate__free_unpacked(srv.self_cert, NULL);
-    return srv.exit_code ? am_errf(AM_EIO, "store failed") : 0;
+    if (srv.self_cert != NULL)
+        amanat__v1__signed_certificate__free_unpacked(srv.self_cert, NULL);
+    am_dir_free(srv.dir);
+    return rc;
 }

@@ -28,10 +28,12 @@ typedef struct {
 typedef struct am_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     uv_async_t store_wake;
     am_server_config_t cfg;
-    am_dir_t *dir;
+    am_dir_config_t dir_cfg; /* to reload on SIGHUP */
+    am_dir_t *dir;           /* owned; replaced whole on reload */
+    int reloading;
     am_store_t *store;
     Amanat__V1__SignedCertificate *self_cert; /* for handshake payloads */
     size_t n_conns;
@@ -40,10 +42,12 @@ typedef struct am_server {
     int exit_code; /* 0, or 3 when the store failed */
 } am_server_t;
 
-/* Run until SIGTERM or SIGINT.  Prints "listening on HOST:PORT" to stdout
- * once bound. */
-int am_server_run(const am_server_config_t *cfg, am_dir_t *dir,
-                  const char *data_dir);
+/* Run until SIGTERM or SIGINT; SIGHUP reloads the directory (root,
+ * certificates, revocation list) off the loop thread and swaps it in when
+ * it loaded whole.  Takes ownership of dir.  Prints "listening on
+ * HOST:PORT" to stdout once bound. */
+int am_server_run(const am_server_config_t *cfg, const am_dir_config_t *dc,
+                  am_dir_t *dir, const char *data_dir);
 
 /* conn.c */
 void am_conn_accept(am_server_t *srv);

@@ -29,6 +29,7 @@ uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
 party_t relay = {.id = "PK-RELAY", .roles = AM_ROLE_RELAY};
 party_t pk = {.id = "PK-NCCIA", .roles = AM_ROLE_AGENCY};
 party_t de = {.id = "DE-BKA", .roles = AM_ROLE_AGENCY};
+party_t fr = {.id = "FR-DGSI", .roles = AM_ROLE_AGENCY};
 party_t gb = {.id = "GB-NCA", .roles = AM_ROLE_AGENCY}; /* foreign */
 
 static void make_party(party_t *p, const uint8_t *sk)
@@ -97,6 +98,7 @@ int fx_federation(void **state)
     make_party(&pk, root_sk);
     make_party(&de, root_sk);
     make_party(&gb, other_sk);
+    make_party(&fr, root_sk);
     write_key("root.pub", AM_KEY_ROOT_PUBLIC, "root", root_pk, 32);
     memcpy(secret, relay.seed, 32);
     memcpy(secret + 32, relay.dh_sk, 32);
@@ -183,6 +185,14 @@ relay_t start_relay(void)
     if (sscanf(line, "amanat-relay: listening on 127.0.0.1:%d", &r.port) != 1)
         fail_msg("relay did not start: \"%s\"", line);
     return r;
+}
+
+void fx_serve(const party_t *p)
+{
+    char name[64];
+
+    snprintf(name, sizeof name, "certs/%s.cert", p->id);
+    write_file(name, p->cert, p->cert_len);
 }
 
 void forget_relay(relay_t *r)

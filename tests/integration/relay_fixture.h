@@ -29,12 +29,14 @@ typedef struct {
 extern const char *relay_bin;
 extern char dir[64];
 extern uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
-extern party_t relay, pk, de, gb;
+extern party_t relay, pk, de, gb, fr; /* fr: issued, not served at first */
 
 int fx_federation(void **state);     /* cmocka group setup */
 int fx_cleanup(void **state);        /* cmocka group teardown */
 int fx_kill_leftovers(void **state); /* cmocka test teardown */
 relay_t start_relay(void);
+/* Put p's certificate among those the relay serves (after a SIGHUP). */
+void fx_serve(const party_t *p);
 void stop_relay(relay_t *r);
 /* The relay was killed and reaped by the caller: stop tracking it. */
 void forget_relay(relay_t *r);

@@ -264,6 +264,41 @@ static void test_review_findings(void **state)
     stop_relay(&r);
 }
 
+/* SIGHUP reloads the certificates: an agency added while the relay runs
+ * becomes a valid recipient without a restart. */
+static void test_sighup_reload(void **state)
+{
+    rc_client_t c;
+    relay_t r = start_relay();
+    Amanat__V1__Frame *f = NULL;
+    uint8_t *e;
+    size_t len;
+
+    (void)state;
+    connect_as(&c, r.port, &pk, false);
+    e = seal(&pk, &pk, "FR-DGSI", AM_PRIORITY_URGENT, "bonjour", &len);
+    expect_error(submit(&c, e, len, 1),
+                 AMANAT__V1__ERROR_CODE__ERROR_UNKNOWN_RECIPIENT, "FR-DGSI");
+    fx_serve(&fr);
+    kill(r.pid, SIGHUP);
+    /* the reload runs off the loop: try again for up to 5 s */
+    for (int i = 0; i < 50; i++) {
+        struct timespec ts = {0, 100000000};
+        f = submit(&c, e, len, (uint64_t)(2 + i));
+        if (f->op_case == AMANAT__V1__FRAME__OP_SUBMIT_RESULT)
+            break;
+        am_frame_free(f);
+        f = NULL;
+        nanosleep(&ts, NULL);
+    }
+    assert_non_null(f);
+    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_SUBMIT_RESULT);
+    am_frame_free(f);
+    am_free(e);
+    rc_close(&c);
+    stop_relay(&r);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +307,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_refusals_and_live_delivery,
                                   fx_kill_leftovers),
         cmocka_unit_test_teardown(test_review_findings, fx_kill_leftovers),
+        cmocka_unit_test_teardown(test_sighup_reload, fx_kill_leftovers),
     };
 
     if (argc != 2) {
