@@ -27,6 +27,9 @@ typedef struct conn {
     bool receive, fetching, closing, paused;
     unsigned inflight; /* delivered in the last batch, not yet acked */
     uint8_t inflight_ids[AM_DELIVER_BATCH][AM_MSG_ID_LEN];
+    char inflight_senders[AM_DELIVER_BATCH][AM_AGENCY_ID_MAX + 1];
+    bool noticing;          /* a notices request or unacked batch is out */
+    unsigned notices_owed;  /* sent in the last ReceiptRelay, not acked */
     unsigned store_pending; /* store requests of this connection in flight */
     int refs;          /* open handles and store requests in flight */
 } conn_t;
@@ -55,5 +58,6 @@ void conn_hs_message(conn_t *c, const uint8_t *msg, size_t len);
 /* conn_ops.c: frames after authentication */
 void conn_frame(conn_t *c, const uint8_t *body, size_t len);
 void conn_kick(am_server_t *srv, const char *agency_id);
+void conn_kick_notices(am_server_t *srv, const char *sender);
 
 #endif

@@ -210,6 +210,8 @@ static void on_pending(void *ctx, int rc, const am_store_item_t *items,
             conn_close(c, "cannot send");
             break;
         }
+        memcpy(c->inflight_senders[c->inflight], items[i].sender,
+               sizeof c->inflight_senders[0]);
         memcpy(c->inflight_ids[c->inflight++], items[i].message_id,
                AM_MSG_ID_LEN);
     }
@@ -240,6 +242,99 @@ void conn_kick(am_server_t *srv, const char *agency_id)
             fetch(c);
 }
 
+static void fetch_notices(conn_t *c);
+
+static void on_notices(void *ctx, int rc, const am_store_notice_t *n,
+                       size_t count)
+{
+    conn_t *c = ctx;
+    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
+    Amanat__V1__ReceiptRelay rr = AMANAT__V1__RECEIPT_RELAY__INIT;
+    Amanat__V1__Evidence e[AM_DELIVER_BATCH], *ep[AM_DELIVER_BATCH];
+    uint8_t body[AM_DELIVER_BATCH][512], sig[AM_DELIVER_BATCH][AM_SIG_LEN];
+    size_t len[AM_DELIVER_BATCH], k = 0;
+
+    if (c->closing || rc != 0 || count == 0) {
+        c->noticing = false;
+        conn_unref(c);
+        return;
+    }
+    for (size_t i = 0; i < count && i < AM_DELIVER_BATCH; i++) {
+        if (evidence(c, (Amanat__V1__EvidenceKind)n[i].kind, n[i].message_id,
+                     n[i].envelope_hash, n[i].recipient, n[i].time, body[k],
+                     &len[k], sig[k]) != 0)
+            continue;
+        amanat__v1__evidence__init(&e[k]);
+        e[k].body = (ProtobufCBinaryData){len[k], body[k]};
+        e[k].signature = (ProtobufCBinaryData){AM_SIG_LEN, sig[k]};
+        ep[k] = &e[k];
+        k++;
+    }
+    rr.n_evidence = k;
+    rr.evidence = ep;
+    f.op_case = AMANAT__V1__FRAME__OP_RECEIPT_RELAY;
+    f.receipt_relay = &rr;
+    c->notices_owed = (unsigned)k;
+    if (k == 0 || conn_send_frame(c, &f) != 0)
+        c->noticing = false;
+    conn_unref(c);
+}
+
+/* One ReceiptRelay at a time: the next once the sender acked this one. */
+static void fetch_notices(conn_t *c)
+{
+    if (!c->receive || c->noticing || c->closing || c->state != CONN_READY)
+        return;
+    if (am_store_notices(c->srv->store, c->peer.agency_id, AM_DELIVER_BATCH,
+                         on_notices, c) == 0) {
+        c->noticing = true;
+        conn_ref(c);
+    }
+}
+
+void conn_kick_notices(am_server_t *srv, const char *sender)
+{
+    for (conn_t *c = srv->conns; c != NULL; c = c->next)
+        if (strcmp(c->peer.agency_id, sender) == 0)
+            fetch_notices(c);
+}
+
+static void on_notice_acked(void *ctx, int rc)
+{
+    conn_t *c = ctx;
+
+    c->store_pending--;
+    if (!c->closing && rc == 0 && c->notices_owed > 0 &&
+        --c->notices_owed == 0) {
+        c->noticing = false;
+        fetch_notices(c);
+    }
+    if (!c->closing)
+        conn_flow(c);
+    conn_unref(c);
+}
+
+static void on_receipt_ack(conn_t *c, const Amanat__V1__ReceiptAck *a)
+{
+    for (size_t i = 0; i < a->n_refs && !c->closing; i++) {
+        const Amanat__V1__EvidenceRef *r = a->refs[i];
+
+        if (r->message_id.len != AM_MSG_ID_LEN ||
+            !am_agency_id_valid(r->recipient_id)) {
+            conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0,
+                            true, "receipt_ack: bad reference %zu", i);
+            return;
+        }
+        if (am_store_notice_ack(c->srv->store, c->peer.agency_id,
+                                (int)r->kind, r->message_id.data,
+                                r->recipient_id, on_notice_acked, c) == 0) {
+            conn_ref(c);
+            c->store_pending++;
+        }
+    }
+    conn_flow(c);
+}
+
 typedef struct {
     conn_t *c;
     uint8_t id[AM_MSG_ID_LEN];
@@ -256,8 +351,14 @@ static void on_acked(void *ctx, int rc)
         for (unsigned i = 0; i < c->inflight; i++) {
             if (memcmp(c->inflight_ids[i], a->id, AM_MSG_ID_LEN) != 0)
                 continue;
-            memcpy(c->inflight_ids[i], c->inflight_ids[--c->inflight],
+            /* its sender is now owed "delivered" evidence */
+            if (rc == 0)
+                conn_kick_notices(c->srv, c->inflight_senders[i]);
+            c->inflight--;
+            memcpy(c->inflight_ids[i], c->inflight_ids[c->inflight],
                    AM_MSG_ID_LEN);
+            memcpy(c->inflight_senders[i], c->inflight_senders[c->inflight],
+                   sizeof c->inflight_senders[0]);
             break;
         }
         if (rc != 0 && rc != AM_EKEY)
@@ -325,6 +426,7 @@ static void on_hello(conn_t *c, const Amanat__V1__Hello *h)
     c->state = CONN_READY;
     c->receive = h->receive;
     fetch(c);
+    fetch_notices(c);
 }
 
 void conn_frame(conn_t *c, const uint8_t *body, size_t len)
@@ -351,6 +453,8 @@ void conn_frame(conn_t *c, const uint8_t *body, size_t len)
         on_submit(c, f->submit);
     } else if (f->op_case == AMANAT__V1__FRAME__OP_DELIVERY_ACK) {
         on_delivery_ack(c, f->delivery_ack);
+    } else if (f->op_case == AMANAT__V1__FRAME__OP_RECEIPT_ACK) {
+        on_receipt_ack(c, f->receipt_ack);
     } else if (f->op_case == AMANAT__V1__FRAME__OP_PING) {
         pong.nonce = f->ping->nonce;
         reply.op_case = AMANAT__V1__FRAME__OP_PONG;

@@ -65,6 +65,7 @@ typedef struct {
     uint8_t message_id[AM_MSG_ID_LEN];
     uint8_t envelope_hash[AM_HASH_LEN];
     int64_t accepted_at;
+    char sender[AM_AGENCY_ID_MAX + 1];
     int priority;
     uint8_t *envelope;
     size_t envelope_len;
@@ -87,6 +88,30 @@ typedef void (*am_store_done_cb)(void *ctx, int rc);
 int am_store_ack(am_store_t *s, const char *recipient,
                  const uint8_t id[static AM_MSG_ID_LEN], int64_t now,
                  am_store_done_cb cb, void *ctx);
+
+/* Evidence the relay owes a sender: kind 2 (delivered) when a recipient
+ * acknowledged.  Kept until the sender acknowledges it. */
+typedef struct {
+    int kind;
+    uint8_t message_id[AM_MSG_ID_LEN];
+    uint8_t envelope_hash[AM_HASH_LEN];
+    char recipient[AM_AGENCY_ID_MAX + 1];
+    int64_t time;
+} am_store_notice_t;
+
+typedef void (*am_store_notices_cb)(void *ctx, int rc,
+                                    const am_store_notice_t *notices,
+                                    size_t n);
+
+/* Up to max notices not yet acknowledged by sender, oldest first. */
+int am_store_notices(am_store_t *s, const char *sender, size_t max,
+                     am_store_notices_cb cb, void *ctx);
+
+/* The sender has stored one notice; rc AM_EKEY when there is none such. */
+int am_store_notice_ack(am_store_t *s, const char *sender, int kind,
+                        const uint8_t id[static AM_MSG_ID_LEN],
+                        const char *recipient, am_store_done_cb cb,
+                        void *ctx);
 
 /* True once a commit failed: the relay must stop (and restart clean). */
 bool am_store_failed(am_store_t *s);

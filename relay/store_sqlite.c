@@ -16,7 +16,8 @@
 #include "audit.h"
 #include "err.h"
 
-typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK } req_kind_t;
+typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK, REQ_NOTICES, REQ_NOTICE_ACK }
+    req_kind_t;
 
 typedef struct req {
     struct req *next;
@@ -26,6 +27,10 @@ typedef struct req {
     am_store_put_cb put_cb;
     am_store_next_cb next_cb;
     am_store_done_cb done_cb;
+    am_store_notices_cb notices_cb;
+    int kind2;                      /* notice kind */
+    char other[AM_AGENCY_ID_MAX + 1]; /* notice recipient */
+    am_store_notice_t *notices;
     int64_t now, accepted_at;
     am_store_put_t put; /* put.envelope points into env_copy */
     uint8_t *env_copy;
@@ -36,7 +41,8 @@ typedef struct req {
 } req_t;
 
 enum { ST_FIND, ST_INSERT_MSG, ST_INSERT_DLV, ST_NEXT, ST_ACK, ST_ACKED,
-       ST_REMAINING, ST_DROP_BODY, ST_COUNT };
+       ST_REMAINING, ST_DROP_BODY, ST_NOTE, ST_NOTICES, ST_NOTICE_ACK,
+       ST_COUNT };
 
 static const char *const sql[ST_COUNT] = {
     [ST_FIND] = "SELECT envelope_hash, accepted_at FROM messages "
@@ -47,7 +53,7 @@ static const char *const sql[ST_COUNT] = {
     [ST_INSERT_DLV] = "INSERT INTO deliveries (seq, recipient, state) "
                       "VALUES (?1, ?2, 0)",
     [ST_NEXT] = "SELECT m.message_id, m.priority, m.envelope, "
-                "m.envelope_hash, m.accepted_at "
+                "m.envelope_hash, m.accepted_at, m.sender "
                 "FROM deliveries d JOIN messages m ON m.seq = d.seq "
                 "WHERE d.recipient = ?1 AND d.state = 0 AND m.expires_at > ?3 "
                 "ORDER BY m.priority DESC, m.seq ASC LIMIT ?2",
@@ -62,6 +68,15 @@ static const char *const sql[ST_COUNT] = {
                      "AND d.state <> 2",
     [ST_DROP_BODY] = "UPDATE messages SET envelope = NULL "
                      "WHERE message_id = ?1",
+    [ST_NOTE] = "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
+                "envelope_hash, recipient, time, state) SELECT sender, 2, "
+                "message_id, envelope_hash, ?1, ?3, 0 FROM messages "
+                "WHERE message_id = ?2",
+    [ST_NOTICES] = "SELECT kind, message_id, envelope_hash, recipient, time "
+                   "FROM notices WHERE sender = ?1 AND state = 0 "
+                   "ORDER BY id LIMIT ?2",
+    [ST_NOTICE_ACK] = "UPDATE notices SET state = 1 WHERE sender = ?1 AND "
+                      "kind = ?2 AND message_id = ?3 AND recipient = ?4",
 };
 
 static const char schema[] =
@@ -83,6 +98,14 @@ static const char schema[] =
     "  acked_at INTEGER,"
     "  PRIMARY KEY (recipient, seq));"
     "CREATE INDEX IF NOT EXISTS pending ON deliveries (recipient, state, seq);"
+    "CREATE TABLE IF NOT EXISTS notices ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  sender TEXT NOT NULL, kind INTEGER NOT NULL,"
+    "  message_id BLOB NOT NULL, envelope_hash BLOB NOT NULL,"
+    "  recipient TEXT NOT NULL, time INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL," /* 0 owed, 1 acknowledged by the sender */
+    "  UNIQUE (kind, message_id, recipient));"
+    "CREATE INDEX IF NOT EXISTS notices_owed ON notices (sender, state, id);"
     "CREATE TABLE IF NOT EXISTS audit ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* 1, 2, 3... */
     "  record TEXT NOT NULL,"
@@ -190,6 +213,8 @@ static int do_next(am_store_t *s, req_t *r)
         memcpy(it->message_id, sqlite3_column_blob(st, 0), AM_MSG_ID_LEN);
         memcpy(it->envelope_hash, sqlite3_column_blob(st, 3), AM_HASH_LEN);
         it->accepted_at = sqlite3_column_int64(st, 4);
+        snprintf(it->sender, sizeof it->sender, "%s",
+                 (const char *)sqlite3_column_text(st, 5));
         it->priority = sqlite3_column_int(st, 1);
         if ((it->envelope = am_malloc(n)) == NULL)
             return AM_ENOMEM;
@@ -220,6 +245,13 @@ static int do_ack(am_store_t *s, req_t *r)
                    : am_errf(AM_EKEY, "no delivery of that message to %s",
                              r->recipient);
     }
+    /* the sender is owed the relay's "delivered" evidence */
+    st = stmt(s, ST_NOTE);
+    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->now);
+    if ((rc = run(s, st)) != 0)
+        return rc;
     st = stmt(s, ST_REMAINING);
     sqlite3_bind_blob(st, 1, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW)
@@ -234,6 +266,50 @@ static int do_ack(am_store_t *s, req_t *r)
     return run(s, st);
 }
 
+static int do_notices(am_store_t *s, req_t *r)
+{
+    sqlite3_stmt *st = stmt(s, ST_NOTICES);
+    int rc;
+
+    if ((r->notices = am_calloc(r->max, sizeof *r->notices)) == NULL)
+        return AM_ENOMEM;
+    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->max);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n_items < r->max) {
+        am_store_notice_t *n = &r->notices[r->n_items];
+        const char *who = (const char *)sqlite3_column_text(st, 3);
+
+        if (sqlite3_column_bytes(st, 1) != AM_MSG_ID_LEN ||
+            sqlite3_column_bytes(st, 2) != AM_HASH_LEN || who == NULL ||
+            strlen(who) > AM_AGENCY_ID_MAX)
+            return am_errf(AM_EIO, "store: damaged notice for %s",
+                           r->recipient);
+        n->kind = sqlite3_column_int(st, 0);
+        memcpy(n->message_id, sqlite3_column_blob(st, 1), AM_MSG_ID_LEN);
+        memcpy(n->envelope_hash, sqlite3_column_blob(st, 2), AM_HASH_LEN);
+        memcpy(n->recipient, who, strlen(who) + 1);
+        n->time = sqlite3_column_int64(st, 4);
+        r->n_items++;
+    }
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, "notices");
+}
+
+static int do_notice_ack(am_store_t *s, req_t *r)
+{
+    sqlite3_stmt *st = stmt(s, ST_NOTICE_ACK);
+    int rc;
+
+    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, r->kind2);
+    sqlite3_bind_blob(st, 3, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->other, -1, SQLITE_STATIC);
+    if ((rc = run(s, st)) != 0)
+        return rc;
+    return sqlite3_changes(s->db) > 0
+               ? 0
+               : am_errf(AM_EKEY, "no such notice for %s", r->recipient);
+}
+
 /* Each request in its own savepoint: a refused put leaves no rows, and
  * does not undo the rest of the batch. */
 static void run_one(am_store_t *s, req_t *r)
@@ -242,9 +318,13 @@ static void run_one(am_store_t *s, req_t *r)
         r->rc = AM_EIO;
         return;
     }
-    r->rc = r->kind == REQ_PUT    ? do_put(s, r)
-            : r->kind == REQ_NEXT ? do_next(s, r)
-                                  : do_ack(s, r);
+    switch (r->kind) {
+    case REQ_PUT: r->rc = do_put(s, r); break;
+    case REQ_NEXT: r->rc = do_next(s, r); break;
+    case REQ_ACK: r->rc = do_ack(s, r); break;
+    case REQ_NOTICES: r->rc = do_notices(s, r); break;
+    case REQ_NOTICE_ACK: r->rc = do_notice_ack(s, r); break;
+    }
     if (r->rc != 0 && exec(s, "ROLLBACK TO r") != 0)
         r->rc = AM_EIO;
     if (exec(s, "RELEASE r") != 0)
@@ -332,7 +412,8 @@ static int enqueue(am_store_t *s, req_t *r)
 
 static void req_free(req_t *r)
 {
-    for (size_t i = 0; i < r->n_items; i++)
+    am_free(r->notices);
+    for (size_t i = 0; r->items != NULL && i < r->n_items; i++)
         am_free(r->items[i].envelope);
     am_free(r->items);
     am_free(r->env_copy);
@@ -355,6 +436,8 @@ void am_store_drain(am_store_t *s)
             r->put_cb(r->ctx, r->rc, r->accepted_at);
         else if (r->kind == REQ_NEXT)
             r->next_cb(r->ctx, r->rc, r->items, r->n_items);
+        else if (r->kind == REQ_NOTICES)
+            r->notices_cb(r->ctx, r->rc, r->notices, r->n_items);
         else
             r->done_cb(r->ctx, r->rc);
         req_free(r);
@@ -556,6 +639,46 @@ int am_store_ack(am_store_t *s, const char *recipient,
     memcpy(r->id, id, AM_MSG_ID_LEN);
     r->done_cb = cb;
     if ((rc = copy_recipient(r->recipient, recipient)) != 0 ||
+        (rc = enqueue(s, r)) != 0)
+        req_free(r);
+    return rc;
+}
+
+int am_store_notices(am_store_t *s, const char *sender, size_t max,
+                     am_store_notices_cb cb, void *ctx)
+{
+    req_t *r;
+    int rc;
+
+    if (s == NULL || cb == NULL || max == 0 || max > 1024)
+        return AM_EINVAL;
+    if ((r = new_req(REQ_NOTICES, ctx, 0)) == NULL)
+        return AM_ENOMEM;
+    r->max = max;
+    r->notices_cb = cb;
+    if ((rc = copy_recipient(r->recipient, sender)) != 0 ||
+        (rc = enqueue(s, r)) != 0)
+        req_free(r);
+    return rc;
+}
+
+int am_store_notice_ack(am_store_t *s, const char *sender, int kind,
+                        const uint8_t id[static AM_MSG_ID_LEN],
+                        const char *recipient, am_store_done_cb cb,
+                        void *ctx)
+{
+    req_t *r;
+    int rc;
+
+    if (s == NULL || cb == NULL)
+        return AM_EINVAL;
+    if ((r = new_req(REQ_NOTICE_ACK, ctx, 0)) == NULL)
+        return AM_ENOMEM;
+    r->kind2 = kind;
+    memcpy(r->id, id, AM_MSG_ID_LEN);
+    r->done_cb = cb;
+    if ((rc = copy_recipient(r->recipient, sender)) != 0 ||
+        (rc = copy_recipient(r->other, recipient)) != 0 ||
         (rc = enqueue(s, r)) != 0)
         req_free(r);
     return rc;

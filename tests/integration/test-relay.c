@@ -5,6 +5,8 @@
  * handshake.  usage: test-relay PATH/TO/amanat-relay */
 #include "../unit/test-util.h"
 
+#define AM_DELIVER_MAX 16
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <poll.h>
@@ -299,6 +301,122 @@ static void test_sighup_reload(void **state)
     stop_relay(&r);
 }
 
+/* The next frame must be a ReceiptRelay of one DELIVERED evidence for
+ * DE-BKA, signed by the relay; it is acknowledged. */
+static void expect_delivered(rc_client_t *c)
+{
+    Amanat__V1__Frame *f, ack = AMANAT__V1__FRAME__INIT;
+    Amanat__V1__ReceiptAck ra = AMANAT__V1__RECEIPT_ACK__INIT;
+    Amanat__V1__EvidenceRef ref = AMANAT__V1__EVIDENCE_REF__INIT, *refs[1];
+    Amanat__V1__EvidenceBody *b;
+    Amanat__V1__Evidence *e;
+
+    assert_int_equal(rc_recv(c, 5000, &f), AM_OK);
+    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_RECEIPT_RELAY);
+    assert_int_equal(f->receipt_relay->n_evidence, 1);
+    e = f->receipt_relay->evidence[0];
+    assert_int_equal(am_sign_verify(AM_TAG_EVIDENCE, e->body.data, e->body.len,
+                                    e->signature.data, e->signature.len,
+                                    relay.sign_pk), AM_OK);
+    b = amanat__v1__evidence_body__unpack(NULL, e->body.len, e->body.data);
+    assert_non_null(b);
+    assert_int_equal(b->kind, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_DELIVERED);
+    assert_string_equal(b->recipient_id, "DE-BKA");
+    ref.kind = b->kind;
+    ref.message_id = b->message_id;
+    ref.recipient_id = b->recipient_id;
+    refs[0] = &ref;
+    ra.n_refs = 1;
+    ra.refs = refs;
+    ack.op_case = AMANAT__V1__FRAME__OP_RECEIPT_ACK;
+    ack.receipt_ack = &ra;
+    assert_int_equal(rc_send(c, &ack), AM_OK);
+    amanat__v1__evidence_body__free_unpacked(b, NULL);
+    am_frame_free(f);
+}
+
+/* Acknowledge every ReceiptRelay already owed to c (from earlier tests). */
+static void drain_notices(rc_client_t *c)
+{
+    Amanat__V1__Frame *f, ack = AMANAT__V1__FRAME__INIT;
+    Amanat__V1__ReceiptAck ra = AMANAT__V1__RECEIPT_ACK__INIT;
+
+    while (rc_recv(c, 500, &f) == AM_OK) {
+        Amanat__V1__EvidenceRef refs[AM_DELIVER_MAX], *rp[AM_DELIVER_MAX];
+
+        assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_RECEIPT_RELAY);
+        assert_true(f->receipt_relay->n_evidence <= AM_DELIVER_MAX);
+        for (size_t i = 0; i < f->receipt_relay->n_evidence; i++) {
+            Amanat__V1__Evidence *e = f->receipt_relay->evidence[i];
+            Amanat__V1__EvidenceBody *b = amanat__v1__evidence_body__unpack(
+                NULL, e->body.len, e->body.data);
+            assert_non_null(b);
+            amanat__v1__evidence_ref__init(&refs[i]);
+            refs[i].kind = b->kind;
+            refs[i].message_id.len = b->message_id.len;
+            refs[i].message_id.data = malloc(b->message_id.len);
+            memcpy(refs[i].message_id.data, b->message_id.data,
+                   b->message_id.len);
+            refs[i].recipient_id = strdup(b->recipient_id);
+            rp[i] = &refs[i];
+            amanat__v1__evidence_body__free_unpacked(b, NULL);
+        }
+        ra.n_refs = f->receipt_relay->n_evidence;
+        ra.refs = rp;
+        ack.op_case = AMANAT__V1__FRAME__OP_RECEIPT_ACK;
+        ack.receipt_ack = &ra;
+        assert_int_equal(rc_send(c, &ack), AM_OK);
+        for (size_t i = 0; i < ra.n_refs; i++) {
+            free(refs[i].message_id.data);
+            free(refs[i].recipient_id);
+        }
+        am_frame_free(f);
+    }
+}
+
+/* The sender learns, with the relay's signature, that its envelope was
+ * delivered: at once when connected, or when it next connects. */
+static void test_delivered_evidence(void **state)
+{
+    rc_client_t tx, rx;
+    relay_t r = start_relay();
+    Amanat__V1__Frame *f;
+    char got[64];
+    uint8_t *e;
+    size_t len;
+
+    (void)state;
+    connect_as(&tx, r.port, &pk, true);
+    drain_notices(&tx);
+    connect_as(&rx, r.port, &de, true);
+    e = seal(&pk, &pk, "DE-BKA", AM_PRIORITY_URGENT, "tracked", &len);
+    f = submit(&tx, e, len, 1);
+    check_accepted(f, e, len, 1);
+    am_frame_free(f);
+    am_free(e);
+    receive_text(&rx, got, sizeof got);
+    expect_delivered(&tx);
+    rc_close(&tx);
+    /* offline sender: the evidence waits for it */
+    connect_as(&tx, r.port, &pk, false);
+    e = seal(&pk, &pk, "DE-BKA", AM_PRIORITY_URGENT, "tracked 2", &len);
+    f = submit(&tx, e, len, 2);
+    am_frame_free(f);
+    am_free(e);
+    rc_close(&tx);
+    receive_text(&rx, got, sizeof got);
+    assert_string_equal(got, "tracked 2");
+    connect_as(&tx, r.port, &pk, true);
+    expect_delivered(&tx);
+    rc_close(&tx);
+    /* acknowledged: not sent again */
+    connect_as(&tx, r.port, &pk, true);
+    assert_int_equal(rc_recv(&tx, 500, &f), AM_EIO);
+    rc_close(&tx);
+    rc_close(&rx);
+    stop_relay(&r);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +426,7 @@ int main(int argc, char **argv)
                                   fx_kill_leftovers),
         cmocka_unit_test_teardown(test_review_findings, fx_kill_leftovers),
         cmocka_unit_test_teardown(test_sighup_reload, fx_kill_leftovers),
+        cmocka_unit_test_teardown(test_delivered_evidence, fx_kill_leftovers),
     };
 
     if (argc != 2) {
