@@ -17,7 +17,7 @@ static const char usage[] =
     "usage: amanat-relay --data DIR --root root.pub --cert RELAY.cert\n"
     "                    --key RELAY.key --certs DIR [--crl FILE]\n"
     "                    [--host 127.0.0.1] [--port N] [--passphrase-env VAR]\n"
-    "                    [--frame-max BYTES]\n"
+    "                    [--frame-max BYTES] [--expire-interval-ms MS]\n"
     "\n"
     "  --data DIR        folder of the store (store.sqlite)\n"
     "  --certs DIR       certificates (*.cert) of the agencies served\n"
@@ -75,11 +75,12 @@ int main(int argc, char **argv)
         {"port", required_argument, NULL, 'p'},
         {"passphrase-env", required_argument, NULL, 'P'},
         {"frame-max", required_argument, NULL, 'f'},
+        {"expire-interval-ms", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     am_server_config_t cfg = {"127.0.0.1", 0, AM_FRAME_MAX_DEFAULT, 10000,
-                              300000, 10000, 64};
+                              300000, 10000, 64, 5000};
     am_dir_config_t dc = {0};
     const char *data = NULL;
     am_dir_t *dir = NULL;
@@ -111,6 +112,12 @@ int main(int argc, char **argv)
                 cfg.frame_max > AM_FRAME_MAX_CEILING)
                 return fprintf(stderr, "amanat-relay: --frame-max: 65536 to "
                                "16777216\n"), 2;
+            break;
+        case 'e':
+            cfg.expire_ms = strtoull(optarg, &end, 10);
+            if (*end != '\0' || cfg.expire_ms < 100 || cfg.expire_ms > 3600000)
+                return fprintf(stderr, "amanat-relay: --expire-interval-ms: "
+                               "100 to 3600000\n"), 2;
             break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;

@@ -197,6 +197,34 @@ static void on_connection(uv_stream_t *listener, int status)
 
 static void shutdown_server(am_server_t *srv, const char *why);
 
+static void on_expired(void *ctx, int rc,
+                       const char (*senders)[AM_AGENCY_ID_MAX + 1],
+                       size_t n_listed, size_t n)
+{
+    am_server_t *srv = ctx;
+
+    srv->expiring = 0;
+    if (rc != 0 || srv->stopping)
+        return;
+    if (n > 0)
+        fprintf(stderr, "amanat-relay: expired deliveries for %zu senders\n",
+                n);
+    for (size_t i = 0; i < n_listed; i++)
+        conn_kick_notices(srv, senders[i]);
+    if (n > n_listed) /* more than listed: every receiving session looks */
+        for (conn_t *c = srv->conns; c != NULL; c = c->next)
+            conn_kick_notices(srv, c->peer.agency_id);
+}
+
+static void on_expire_tick(uv_timer_t *t)
+{
+    am_server_t *srv = t->data;
+
+    if (!srv->expiring && !srv->stopping &&
+        am_store_expire(srv->store, (int64_t)time(NULL), on_expired, srv) == 0)
+        srv->expiring = 1;
+}
+
 static void on_store_wake(uv_async_t *a)
 {
     am_server_t *srv = a->data;
@@ -298,6 +326,7 @@ static void shutdown_server(am_server_t *srv, const char *why)
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sighup, NULL);
+    uv_close((uv_handle_t *)&srv->expire_timer, NULL);
     /* commits in flight finish; their callbacks find closed connections */
     am_store_close(srv->store);
     srv->store = NULL;
@@ -347,6 +376,16 @@ static int watch_signals(am_server_t *srv)
     return 0;
 }
 
+static int start_expiry(am_server_t *srv)
+{
+    srv->expire_timer.data = srv;
+    if (uv_timer_init(srv->loop, &srv->expire_timer) != 0 ||
+        uv_timer_start(&srv->expire_timer, on_expire_tick, srv->cfg.expire_ms,
+                       srv->cfg.expire_ms) != 0)
+        return am_errf(AM_EIO, "cannot start the expiry timer");
+    return 0;
+}
+
 int am_server_run(const am_server_config_t *cfg, const am_dir_config_t *dc,
                   am_dir_t *dir, const char *data_dir)
 {
@@ -367,7 +406,8 @@ int am_server_run(const am_server_config_t *cfg, const am_dir_config_t *dc,
         rc = am_errf(AM_EIO, "cannot start the loop");
     else if ((rc = am_store_open(data_dir, store_notify, &srv.store_wake,
                                  &srv.store)) == 0 &&
-             ((rc = listen_on(&srv)) != 0 || (rc = watch_signals(&srv)) != 0))
+             ((rc = listen_on(&srv)) != 0 || (rc = watch_signals(&srv)) != 0 ||
+              (rc = start_expiry(&srv)) != 0))
         am_store_close(srv.store);
     if (rc == 0) {
         uv_run(srv.loop, UV_RUN_DEFAULT);

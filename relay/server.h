@@ -23,12 +23,15 @@ typedef struct {
     uint64_t idle_ms;          /* close after this long without a frame */
     size_t max_conns;
     size_t max_preauth_per_ip; /* handshakes in progress per address */
+    uint64_t expire_ms;        /* how often expired envelopes are swept */
 } am_server_config_t;
 
 typedef struct am_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
     uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t expire_timer;
+    int expiring;
     uv_async_t store_wake;
     am_server_config_t cfg;
     am_dir_config_t dir_cfg; /* to reload on SIGHUP */

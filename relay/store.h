@@ -113,6 +113,18 @@ int am_store_notice_ack(am_store_t *s, const char *sender, int kind,
                         const char *recipient, am_store_done_cb cb,
                         void *ctx);
 
+/* Expire what is still pending past its expires_at (at now): each such
+ * delivery is owed to its sender as kind 3 (expired) evidence, and an
+ * envelope nobody can receive any more loses its bytes.  The callback
+ * gets up to 64 distinct senders that are now owed evidence (n may be
+ * more than were listed: then kick them all). */
+typedef void (*am_store_expired_cb)(
+    void *ctx, int rc, const char (*senders)[AM_AGENCY_ID_MAX + 1],
+    size_t n_listed, size_t n);
+
+int am_store_expire(am_store_t *s, int64_t now, am_store_expired_cb cb,
+                    void *ctx);
+
 /* True once a commit failed: the relay must stop (and restart clean). */
 bool am_store_failed(am_store_t *s);
 

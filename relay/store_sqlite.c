@@ -16,8 +16,10 @@
 #include "audit.h"
 #include "err.h"
 
-typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK, REQ_NOTICES, REQ_NOTICE_ACK }
-    req_kind_t;
+typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK, REQ_NOTICES, REQ_NOTICE_ACK,
+               REQ_EXPIRE } req_kind_t;
+
+#define EXPIRED_SENDERS 64
 
 typedef struct req {
     struct req *next;
@@ -31,6 +33,9 @@ typedef struct req {
     int kind2;                      /* notice kind */
     char other[AM_AGENCY_ID_MAX + 1]; /* notice recipient */
     am_store_notice_t *notices;
+    am_store_expired_cb expired_cb;
+    char senders[EXPIRED_SENDERS][AM_AGENCY_ID_MAX + 1];
+    size_t n_senders, n_senders_all;
     int64_t now, accepted_at;
     am_store_put_t put; /* put.envelope points into env_copy */
     uint8_t *env_copy;
@@ -294,6 +299,45 @@ static int do_notices(am_store_t *s, req_t *r)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, "notices");
 }
 
+static int do_expire(am_store_t *s, req_t *r)
+{
+    static const char *const q[] = {
+        "SELECT DISTINCT m.sender FROM deliveries d JOIN messages m "
+        "ON m.seq = d.seq WHERE d.state = 0 AND m.expires_at <= ?1",
+        "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
+        "envelope_hash, recipient, time, state) SELECT m.sender, 3, "
+        "m.message_id, m.envelope_hash, d.recipient, ?1, 0 FROM deliveries d "
+        "JOIN messages m ON m.seq = d.seq WHERE d.state = 0 AND "
+        "m.expires_at <= ?1",
+        "UPDATE deliveries SET state = 3 WHERE state = 0 AND seq IN "
+        "(SELECT seq FROM messages WHERE expires_at <= ?1)",
+        "UPDATE messages SET envelope = NULL WHERE expires_at <= ?1 AND "
+        "envelope IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries d "
+        "WHERE d.seq = messages.seq AND d.state = 0)",
+    };
+    int rc = 0;
+
+    for (size_t i = 0; i < sizeof q / sizeof q[0] && rc == 0; i++) {
+        sqlite3_stmt *st;
+        int step;
+
+        if (sqlite3_prepare_v2(s->db, q[i], -1, &st, NULL) != SQLITE_OK)
+            return db_error(s, "expire");
+        sqlite3_bind_int64(st, 1, r->now);
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *who = (const char *)sqlite3_column_text(st, 0);
+            if (r->n_senders < EXPIRED_SENDERS && who != NULL &&
+                strlen(who) <= AM_AGENCY_ID_MAX)
+                memcpy(r->senders[r->n_senders++], who, strlen(who) + 1);
+            r->n_senders_all++;
+        }
+        if (step != SQLITE_DONE)
+            rc = db_error(s, "expire");
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
 static int do_notice_ack(am_store_t *s, req_t *r)
 {
     sqlite3_stmt *st = stmt(s, ST_NOTICE_ACK);
@@ -324,6 +368,7 @@ static void run_one(am_store_t *s, req_t *r)
     case REQ_ACK: r->rc = do_ack(s, r); break;
     case REQ_NOTICES: r->rc = do_notices(s, r); break;
     case REQ_NOTICE_ACK: r->rc = do_notice_ack(s, r); break;
+    case REQ_EXPIRE: r->rc = do_expire(s, r); break;
     }
     if (r->rc != 0 && exec(s, "ROLLBACK TO r") != 0)
         r->rc = AM_EIO;
@@ -438,6 +483,10 @@ void am_store_drain(am_store_t *s)
             r->next_cb(r->ctx, r->rc, r->items, r->n_items);
         else if (r->kind == REQ_NOTICES)
             r->notices_cb(r->ctx, r->rc, r->notices, r->n_items);
+        else if (r->kind == REQ_EXPIRE)
+            r->expired_cb(r->ctx, r->rc, (const char(*)[AM_AGENCY_ID_MAX + 1])
+                                             r->senders,
+                          r->n_senders, r->n_senders_all);
         else
             r->done_cb(r->ctx, r->rc);
         req_free(r);
@@ -680,6 +729,22 @@ int am_store_notice_ack(am_store_t *s, const char *sender, int kind,
     if ((rc = copy_recipient(r->recipient, sender)) != 0 ||
         (rc = copy_recipient(r->other, recipient)) != 0 ||
         (rc = enqueue(s, r)) != 0)
+        req_free(r);
+    return rc;
+}
+
+int am_store_expire(am_store_t *s, int64_t now, am_store_expired_cb cb,
+                    void *ctx)
+{
+    req_t *r;
+    int rc;
+
+    if (s == NULL || cb == NULL)
+        return AM_EINVAL;
+    if ((r = new_req(REQ_EXPIRE, ctx, now)) == NULL)
+        return AM_ENOMEM;
+    r->expired_cb = cb;
+    if ((rc = enqueue(s, r)) != 0)
         req_free(r);
     return rc;
 }

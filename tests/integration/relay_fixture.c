@@ -167,7 +167,7 @@ relay_t start_relay(void)
         close(fds[1]);
         execl(relay_bin, relay_bin, "--host", "127.0.0.1", "--port", "0",
               "--data", a[0], "--root", a[1], "--cert", a[2], "--key", a[3],
-              "--certs", a[4], (char *)NULL);
+              "--certs", a[4], "--expire-interval-ms", "200", (char *)NULL);
         _exit(127);
     }
     close(fds[1]);

@@ -335,6 +335,60 @@ static void expect_delivered(rc_client_t *c)
     am_frame_free(f);
 }
 
+static void drain_notices(rc_client_t *c);
+
+/* An envelope that expires undelivered: the sender is told, with the
+ * relay's signature, and the recipient never gets it. */
+static void test_expiry_notice(void **state)
+{
+    am_env_recipient_t to = {"DE-BKA", de.dh_pk, 0};
+    am_cert_policy_t pol = {root_pk, time(NULL), 0, NULL};
+    am_env_params_t p = {"PK-NCCIA", 0, pk.sign_sk, time(NULL),
+                         time(NULL) + 2, AM_PRIORITY_EMERGENCY, NULL, NULL};
+    Amanat__V1__Frame *f;
+    Amanat__V1__EvidenceBody *b;
+    rc_client_t tx, rx;
+    relay_t r = start_relay();
+    am_cert_t c;
+    uint8_t *e;
+    size_t len;
+
+    (void)state;
+    assert_int_equal(am_cert_verify(pk.cert, pk.cert_len, &pol, &c), AM_OK);
+    p.sender_serial = c.serial;
+    assert_int_equal(am_env_seal(&p, &to, 1, (const uint8_t *)"too late", 8,
+                                 &e, &len), AM_OK);
+    connect_as(&tx, r.port, &pk, true);
+    drain_notices(&tx);
+    f = submit(&tx, e, len, 1);
+    check_accepted(f, e, len, 1);
+    am_frame_free(f);
+    am_free(e);
+    /* DE-BKA stays away; within a few seconds the evidence arrives */
+    assert_int_equal(rc_recv(&tx, 8000, &f), AM_OK);
+    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_RECEIPT_RELAY);
+    assert_int_equal(f->receipt_relay->n_evidence, 1);
+    assert_int_equal(am_sign_verify(AM_TAG_EVIDENCE,
+                                    f->receipt_relay->evidence[0]->body.data,
+                                    f->receipt_relay->evidence[0]->body.len,
+                                    f->receipt_relay->evidence[0]->signature.data,
+                                    f->receipt_relay->evidence[0]->signature.len,
+                                    relay.sign_pk), AM_OK);
+    b = amanat__v1__evidence_body__unpack(
+        NULL, f->receipt_relay->evidence[0]->body.len,
+        f->receipt_relay->evidence[0]->body.data);
+    assert_non_null(b);
+    assert_int_equal(b->kind, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_EXPIRED);
+    assert_string_equal(b->recipient_id, "DE-BKA");
+    amanat__v1__evidence_body__free_unpacked(b, NULL);
+    am_frame_free(f);
+    connect_as(&rx, r.port, &de, true);
+    assert_int_equal(rc_recv(&rx, 500, &f), AM_EIO);
+    rc_close(&rx);
+    rc_close(&tx);
+    stop_relay(&r);
+}
+
 /* Acknowledge every ReceiptRelay already owed to c (from earlier tests). */
 static void drain_notices(rc_client_t *c)
 {
@@ -427,6 +481,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_review_findings, fx_kill_leftovers),
         cmocka_unit_test_teardown(test_sighup_reload, fx_kill_leftovers),
         cmocka_unit_test_teardown(test_delivered_evidence, fx_kill_leftovers),
+        cmocka_unit_test_teardown(test_expiry_notice, fx_kill_leftovers),
     };
 
     if (argc != 2) {

@@ -274,6 +274,42 @@ static void test_group_commit(void **state)
     am_store_close(s);
 }
 
+static void expired_cb(void *ctx, int rc,
+                       const char (*senders)[AM_AGENCY_ID_MAX + 1],
+                       size_t n_listed, size_t n)
+{
+    result_t *r = ctx;
+    r->calls++;
+    r->rc = rc;
+    r->n = n;
+    assert_int_equal(n_listed, n);
+    if (n > 0)
+        assert_string_equal(senders[0], "PK-NCCIA");
+}
+
+static void test_expiry(void **state)
+{
+    am_store_put_t m = msg(31, AM_PRIORITY_URGENT, "DE-BKA", "PH-NBI");
+    am_store_t *s;
+    result_t r = {0};
+
+    (void)state;
+    m.expires_at = 1500;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    put(s, &m, 10, AM_OK);
+    assert_int_equal(ack(s, "DE-BKA", 31), AM_OK);
+    assert_int_equal(am_store_expire(s, 1400, expired_cb, &r), AM_OK);
+    wait_for(s, &r, 1);
+    assert_int_equal(r.n, 0); /* not yet */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(am_store_expire(s, 1600, expired_cb, &r), AM_OK);
+    wait_for(s, &r, 1);
+    assert_int_equal(r.rc, AM_OK);
+    assert_int_equal(r.n, 1); /* PK-NCCIA is owed PH-NBI's expiry */
+    assert_int_equal(body_stored(31), 0);
+    am_store_close(s);
+}
+
 static void test_audit_chain(void **state)
 {
     am_store_put_t a = msg(21, AM_PRIORITY_ROUTINE, "DE-BKA", "PH-NBI");
@@ -329,6 +365,7 @@ int main(void)
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_audit_chain, make_dir,
                                         remove_dir),
+        cmocka_unit_test_setup_teardown(test_expiry, make_dir, remove_dir),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
