@@ -1,6 +1,6 @@
 /* The embedded store: SQLite in WAL mode, one store thread, group commit.
- * See store.h for the design; this file is its only implementation. */
-#include "store.h"
+ * See store.h for the design; the SQL of each request is in store_ops.c. */
+#include "store_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,363 +16,25 @@
 #include "audit.h"
 #include "err.h"
 
-typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK, REQ_NOTICES, REQ_NOTICE_ACK,
-               REQ_EXPIRE } req_kind_t;
-
-#define EXPIRED_SENDERS 64
-
-typedef struct req {
-    struct req *next;
-    req_kind_t kind;
-    int rc;
-    void *ctx;
-    am_store_put_cb put_cb;
-    am_store_next_cb next_cb;
-    am_store_done_cb done_cb;
-    am_store_notices_cb notices_cb;
-    int kind2;                      /* notice kind */
-    char other[AM_AGENCY_ID_MAX + 1]; /* notice recipient */
-    am_store_notice_t *notices;
-    am_store_expired_cb expired_cb;
-    char senders[EXPIRED_SENDERS][AM_AGENCY_ID_MAX + 1];
-    size_t n_senders, n_senders_all;
-    int64_t now, accepted_at;
-    am_store_put_t put; /* put.envelope points into env_copy */
-    uint8_t *env_copy;
-    char recipient[AM_AGENCY_ID_MAX + 1];
-    uint8_t id[AM_MSG_ID_LEN];
-    size_t max, n_items;
-    am_store_item_t *items;
-} req_t;
-
-enum { ST_FIND, ST_INSERT_MSG, ST_INSERT_DLV, ST_NEXT, ST_ACK, ST_ACKED,
-       ST_REMAINING, ST_DROP_BODY, ST_NOTE, ST_NOTICES, ST_NOTICE_ACK,
-       ST_COUNT };
-
-static const char *const sql[ST_COUNT] = {
-    [ST_FIND] = "SELECT envelope_hash, accepted_at FROM messages "
-                "WHERE message_id = ?1",
-    [ST_INSERT_MSG] = "INSERT INTO messages (message_id, envelope_hash, "
-                      "sender, priority, expires_at, accepted_at, envelope) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_INSERT_DLV] = "INSERT INTO deliveries (seq, recipient, state) "
-                      "VALUES (?1, ?2, 0)",
-    [ST_NEXT] = "SELECT m.message_id, m.priority, m.envelope, "
-                "m.envelope_hash, m.accepted_at, m.sender "
-                "FROM deliveries d JOIN messages m ON m.seq = d.seq "
-                "WHERE d.recipient = ?1 AND d.state = 0 AND m.expires_at > ?3 "
-                "ORDER BY m.priority DESC, m.seq ASC LIMIT ?2",
-    [ST_ACK] = "UPDATE deliveries SET state = 2, acked_at = ?3 "
-               "WHERE recipient = ?1 AND state = 0 AND seq = "
-               "(SELECT seq FROM messages WHERE message_id = ?2)",
-    [ST_ACKED] = "SELECT d.seq FROM deliveries d JOIN messages m "
-                 "ON m.seq = d.seq WHERE d.recipient = ?1 "
-                 "AND m.message_id = ?2 AND d.state = 2",
-    [ST_REMAINING] = "SELECT count(*) FROM deliveries d JOIN messages m "
-                     "ON m.seq = d.seq WHERE m.message_id = ?1 "
-                     "AND d.state <> 2",
-    [ST_DROP_BODY] = "UPDATE messages SET envelope = NULL "
-                     "WHERE message_id = ?1",
-    [ST_NOTE] = "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
-                "envelope_hash, recipient, time, state) SELECT sender, 2, "
-                "message_id, envelope_hash, ?1, ?3, 0 FROM messages "
-                "WHERE message_id = ?2",
-    [ST_NOTICES] = "SELECT kind, message_id, envelope_hash, recipient, time "
-                   "FROM notices WHERE sender = ?1 AND state = 0 "
-                   "ORDER BY id LIMIT ?2",
-    [ST_NOTICE_ACK] = "UPDATE notices SET state = 1 WHERE sender = ?1 AND "
-                      "kind = ?2 AND message_id = ?3 AND recipient = ?4",
-};
-
-static const char schema[] =
-    "PRAGMA journal_mode = WAL;"
-    "PRAGMA synchronous = FULL;"
-    "CREATE TABLE IF NOT EXISTS messages ("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* arrival order, never reused */
-    "  message_id BLOB NOT NULL UNIQUE,"
-    "  envelope_hash BLOB NOT NULL,"
-    "  sender TEXT NOT NULL,"
-    "  priority INTEGER NOT NULL,"
-    "  expires_at INTEGER NOT NULL,"
-    "  accepted_at INTEGER NOT NULL,"
-    "  envelope BLOB);" /* NULL once every recipient acknowledged */
-    "CREATE TABLE IF NOT EXISTS deliveries ("
-    "  seq INTEGER NOT NULL REFERENCES messages(seq),"
-    "  recipient TEXT NOT NULL,"
-    "  state INTEGER NOT NULL," /* 0 pending, 2 acknowledged */
-    "  acked_at INTEGER,"
-    "  PRIMARY KEY (recipient, seq));"
-    "CREATE INDEX IF NOT EXISTS pending ON deliveries (recipient, state, seq);"
-    "CREATE TABLE IF NOT EXISTS notices ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  sender TEXT NOT NULL, kind INTEGER NOT NULL,"
-    "  message_id BLOB NOT NULL, envelope_hash BLOB NOT NULL,"
-    "  recipient TEXT NOT NULL, time INTEGER NOT NULL,"
-    "  state INTEGER NOT NULL," /* 0 owed, 1 acknowledged by the sender */
-    "  UNIQUE (kind, message_id, recipient));"
-    "CREATE INDEX IF NOT EXISTS notices_owed ON notices (sender, state, id);"
-    "CREATE TABLE IF NOT EXISTS audit ("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* 1, 2, 3... */
-    "  record TEXT NOT NULL,"
-    "  hash BLOB NOT NULL);"; /* see audit.h */
-
-struct am_store {
-    sqlite3 *db;
-    sqlite3_stmt *st[ST_COUNT];
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    req_t *pending, **pending_tail;
-    req_t *done, **done_tail;
-    bool stopping, failed, started, held;
-    am_store_notify_cb notify;
-    void *notify_ctx;
-    am_store_stats_t stats;
-};
-
-static int db_error(am_store_t *s, const char *what)
-{
-    return am_errf(AM_EIO, "store: %s: %s", what, sqlite3_errmsg(s->db));
-}
-
-static int exec(am_store_t *s, const char *q)
-{
-    return sqlite3_exec(s->db, q, NULL, NULL, NULL) == SQLITE_OK
-               ? 0
-               : db_error(s, q);
-}
-
-static sqlite3_stmt *stmt(am_store_t *s, int which)
-{
-    sqlite3_stmt *st = s->st[which];
-
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return st;
-}
-
-/* Step a statement that returns no rows. */
-static int run(am_store_t *s, sqlite3_stmt *st)
-{
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(s, "write");
-}
-
-static int do_put(am_store_t *s, req_t *r)
-{
-    const am_store_put_t *m = &r->put;
-    sqlite3_stmt *st = stmt(s, ST_FIND);
-    sqlite3_int64 seq;
-    int rc;
-
-    sqlite3_bind_blob(st, 1, m->message_id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        /* seen before: the same envelope is the same answer */
-        bool same = sqlite3_column_bytes(st, 0) == AM_HASH_LEN &&
-                    memcmp(sqlite3_column_blob(st, 0), m->envelope_hash,
-                           AM_HASH_LEN) == 0;
-        r->accepted_at = sqlite3_column_int64(st, 1);
-        return same ? 0 : am_errf(AM_EDUP, "message id already stored with "
-                                  "other content");
-    }
-    if (rc != SQLITE_DONE)
-        return db_error(s, "find");
-    st = stmt(s, ST_INSERT_MSG);
-    sqlite3_bind_blob(st, 1, m->message_id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, m->envelope_hash, AM_HASH_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, m->sender, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, m->priority);
-    sqlite3_bind_int64(st, 5, m->expires_at);
-    sqlite3_bind_int64(st, 6, r->now);
-    sqlite3_bind_blob64(st, 7, m->envelope, m->envelope_len, SQLITE_STATIC);
-    if ((rc = run(s, st)) != 0)
-        return rc;
-    seq = sqlite3_last_insert_rowid(s->db);
-    for (size_t i = 0; i < m->n_recipients; i++) {
-        st = stmt(s, ST_INSERT_DLV);
-        sqlite3_bind_int64(st, 1, seq);
-        sqlite3_bind_text(st, 2, m->recipients[i], -1, SQLITE_STATIC);
-        if ((rc = run(s, st)) != 0)
-            return rc;
-    }
-    r->accepted_at = r->now;
-    return 0;
-}
-
-static int do_next(am_store_t *s, req_t *r)
-{
-    sqlite3_stmt *st = stmt(s, ST_NEXT);
-    int rc;
-
-    if ((r->items = am_calloc(r->max, sizeof *r->items)) == NULL)
-        return AM_ENOMEM;
-    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->max);
-    sqlite3_bind_int64(st, 3, r->now);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n_items < r->max) {
-        am_store_item_t *it = &r->items[r->n_items];
-        size_t n = (size_t)sqlite3_column_bytes(st, 2);
-
-        if (sqlite3_column_bytes(st, 0) != AM_MSG_ID_LEN || n == 0 ||
-            sqlite3_column_bytes(st, 3) != AM_HASH_LEN)
-            return am_errf(AM_EIO, "store: damaged row for %s", r->recipient);
-        memcpy(it->message_id, sqlite3_column_blob(st, 0), AM_MSG_ID_LEN);
-        memcpy(it->envelope_hash, sqlite3_column_blob(st, 3), AM_HASH_LEN);
-        it->accepted_at = sqlite3_column_int64(st, 4);
-        snprintf(it->sender, sizeof it->sender, "%s",
-                 (const char *)sqlite3_column_text(st, 5));
-        it->priority = sqlite3_column_int(st, 1);
-        if ((it->envelope = am_malloc(n)) == NULL)
-            return AM_ENOMEM;
-        memcpy(it->envelope, sqlite3_column_blob(st, 2), n);
-        it->envelope_len = n;
-        r->n_items++;
-    }
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, "next");
-}
-
-static int do_ack(am_store_t *s, req_t *r)
-{
-    sqlite3_stmt *st = stmt(s, ST_ACK);
-    int rc;
-
-    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, r->now);
-    if ((rc = run(s, st)) != 0)
-        return rc;
-    if (sqlite3_changes(s->db) == 0) {
-        /* acknowledged before (at-least-once delivery): same answer */
-        st = stmt(s, ST_ACKED);
-        sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-        return sqlite3_step(st) == SQLITE_ROW
-                   ? 0
-                   : am_errf(AM_EKEY, "no delivery of that message to %s",
-                             r->recipient);
-    }
-    /* the sender is owed the relay's "delivered" evidence */
-    st = stmt(s, ST_NOTE);
-    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, r->now);
-    if ((rc = run(s, st)) != 0)
-        return rc;
-    st = stmt(s, ST_REMAINING);
-    sqlite3_bind_blob(st, 1, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW)
-        return db_error(s, "remaining");
-    if (sqlite3_column_int64(st, 0) > 0)
-        return 0;
-    /* every recipient has it: keep the record, drop the sealed bytes */
-    if ((rc = am_audit_append(s->db, r->id, r->now)) != 0)
-        return rc;
-    st = stmt(s, ST_DROP_BODY);
-    sqlite3_bind_blob(st, 1, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    return run(s, st);
-}
-
-static int do_notices(am_store_t *s, req_t *r)
-{
-    sqlite3_stmt *st = stmt(s, ST_NOTICES);
-    int rc;
-
-    if ((r->notices = am_calloc(r->max, sizeof *r->notices)) == NULL)
-        return AM_ENOMEM;
-    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->max);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n_items < r->max) {
-        am_store_notice_t *n = &r->notices[r->n_items];
-        const char *who = (const char *)sqlite3_column_text(st, 3);
-
-        if (sqlite3_column_bytes(st, 1) != AM_MSG_ID_LEN ||
-            sqlite3_column_bytes(st, 2) != AM_HASH_LEN || who == NULL ||
-            strlen(who) > AM_AGENCY_ID_MAX)
-            return am_errf(AM_EIO, "store: damaged notice for %s",
-                           r->recipient);
-        n->kind = sqlite3_column_int(st, 0);
-        memcpy(n->message_id, sqlite3_column_blob(st, 1), AM_MSG_ID_LEN);
-        memcpy(n->envelope_hash, sqlite3_column_blob(st, 2), AM_HASH_LEN);
-        memcpy(n->recipient, who, strlen(who) + 1);
-        n->time = sqlite3_column_int64(st, 4);
-        r->n_items++;
-    }
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, "notices");
-}
-
-static int do_expire(am_store_t *s, req_t *r)
-{
-    static const char *const q[] = {
-        "SELECT DISTINCT m.sender FROM deliveries d JOIN messages m "
-        "ON m.seq = d.seq WHERE d.state = 0 AND m.expires_at <= ?1",
-        "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
-        "envelope_hash, recipient, time, state) SELECT m.sender, 3, "
-        "m.message_id, m.envelope_hash, d.recipient, ?1, 0 FROM deliveries d "
-        "JOIN messages m ON m.seq = d.seq WHERE d.state = 0 AND "
-        "m.expires_at <= ?1",
-        "UPDATE deliveries SET state = 3 WHERE state = 0 AND seq IN "
-        "(SELECT seq FROM messages WHERE expires_at <= ?1)",
-        "UPDATE messages SET envelope = NULL WHERE expires_at <= ?1 AND "
-        "envelope IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries d "
-        "WHERE d.seq = messages.seq AND d.state = 0)",
-    };
-    int rc = 0;
-
-    for (size_t i = 0; i < sizeof q / sizeof q[0] && rc == 0; i++) {
-        sqlite3_stmt *st;
-        int step;
-
-        if (sqlite3_prepare_v2(s->db, q[i], -1, &st, NULL) != SQLITE_OK)
-            return db_error(s, "expire");
-        sqlite3_bind_int64(st, 1, r->now);
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *who = (const char *)sqlite3_column_text(st, 0);
-            if (r->n_senders < EXPIRED_SENDERS && who != NULL &&
-                strlen(who) <= AM_AGENCY_ID_MAX)
-                memcpy(r->senders[r->n_senders++], who, strlen(who) + 1);
-            r->n_senders_all++;
-        }
-        if (step != SQLITE_DONE)
-            rc = db_error(s, "expire");
-        sqlite3_finalize(st);
-    }
-    return rc;
-}
-
-static int do_notice_ack(am_store_t *s, req_t *r)
-{
-    sqlite3_stmt *st = stmt(s, ST_NOTICE_ACK);
-    int rc;
-
-    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, r->kind2);
-    sqlite3_bind_blob(st, 3, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, r->other, -1, SQLITE_STATIC);
-    if ((rc = run(s, st)) != 0)
-        return rc;
-    return sqlite3_changes(s->db) > 0
-               ? 0
-               : am_errf(AM_EKEY, "no such notice for %s", r->recipient);
-}
-
 /* Each request in its own savepoint: a refused put leaves no rows, and
  * does not undo the rest of the batch. */
 static void run_one(am_store_t *s, req_t *r)
 {
-    if (exec(s, "SAVEPOINT r") != 0) {
+    if (store_exec(s, "SAVEPOINT r") != 0) {
         r->rc = AM_EIO;
         return;
     }
     switch (r->kind) {
-    case REQ_PUT: r->rc = do_put(s, r); break;
-    case REQ_NEXT: r->rc = do_next(s, r); break;
-    case REQ_ACK: r->rc = do_ack(s, r); break;
-    case REQ_NOTICES: r->rc = do_notices(s, r); break;
-    case REQ_NOTICE_ACK: r->rc = do_notice_ack(s, r); break;
-    case REQ_EXPIRE: r->rc = do_expire(s, r); break;
+    case REQ_PUT: r->rc = store_do_put(s, r); break;
+    case REQ_NEXT: r->rc = store_do_next(s, r); break;
+    case REQ_ACK: r->rc = store_do_ack(s, r); break;
+    case REQ_NOTICES: r->rc = store_do_notices(s, r); break;
+    case REQ_NOTICE_ACK: r->rc = store_do_notice_ack(s, r); break;
+    case REQ_EXPIRE: r->rc = store_do_expire(s, r); break;
     }
-    if (r->rc != 0 && exec(s, "ROLLBACK TO r") != 0)
+    if (r->rc != 0 && store_exec(s, "ROLLBACK TO r") != 0)
         r->rc = AM_EIO;
-    if (exec(s, "RELEASE r") != 0)
+    if (store_exec(s, "RELEASE r") != 0)
         r->rc = AM_EIO;
 }
 
@@ -388,13 +50,13 @@ static void fail_all(req_t *batch)
  * fails fails the store for good. */
 static bool run_batch(am_store_t *s, req_t *batch)
 {
-    if (s->failed || exec(s, "BEGIN IMMEDIATE") != 0) {
+    if (s->failed || store_exec(s, "BEGIN IMMEDIATE") != 0) {
         fail_all(batch);
         return false;
     }
     for (req_t *r = batch; r != NULL; r = r->next)
         run_one(s, r);
-    if (exec(s, "COMMIT") != 0) {
+    if (store_exec(s, "COMMIT") != 0) {
         /* never retried: after a failed fsync the data may be gone */
         fprintf(stderr, "amanat-relay: store: %s\n", am_err_detail());
         pthread_mutex_lock(&s->mu);
@@ -548,12 +210,12 @@ static int open_db(am_store_t *s, const char *dir)
                        s->db ? sqlite3_errmsg(s->db) : "out of memory");
     /* another process (a backup, an operator's sqlite3) may hold the
      * database briefly: wait for it rather than fail */
-    if (sqlite3_busy_timeout(s->db, 10000) != SQLITE_OK || exec(s, schema) != 0)
+    if (sqlite3_busy_timeout(s->db, 10000) != SQLITE_OK || store_exec(s, am_store_schema) != 0)
         return am_err_wrap(AM_EIO, "store %s", path);
     for (int i = 0; i < ST_COUNT; i++)
-        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+        if (sqlite3_prepare_v3(s->db, am_store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &s->st[i], NULL) != SQLITE_OK)
-            return db_error(s, sql[i]);
+            return store_db_error(s, am_store_sql[i]);
     return existed ? 0 : sync_dir(dir);
 }
 

@@ -184,7 +184,8 @@ int main(int argc, char **argv)
     }
     relay_bin = argv[1];
     if (argc == 4 && strcmp(argv[2], "--rounds") == 0)
-        rounds = atoi(argv[3]) > 0 ? atoi(argv[3]) : rounds;
+        rounds = strtol(argv[3], NULL, 10) > 0 ? (int)strtol(argv[3], NULL, 10)
+                                                : rounds;
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, fx_federation, fx_cleanup);
 }

@@ -1,0 +1,76 @@
+/* Internals shared by the store's two files: store_sqlite.c (the store
+ * thread, its queue, opening and closing) and store_ops.c (the SQL of each
+ * request).  Nothing outside relay/store_*.c includes this. */
+#ifndef AM_STORE_INTERNAL_H
+#define AM_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK, REQ_NOTICES, REQ_NOTICE_ACK,
+               REQ_EXPIRE } req_kind_t;
+
+#define EXPIRED_SENDERS 64
+
+typedef struct req {
+    struct req *next;
+    req_kind_t kind;
+    int rc;
+    void *ctx;
+    am_store_put_cb put_cb;
+    am_store_next_cb next_cb;
+    am_store_done_cb done_cb;
+    am_store_notices_cb notices_cb;
+    int kind2;                      /* notice kind */
+    char other[AM_AGENCY_ID_MAX + 1]; /* notice recipient */
+    am_store_notice_t *notices;
+    am_store_expired_cb expired_cb;
+    char senders[EXPIRED_SENDERS][AM_AGENCY_ID_MAX + 1];
+    size_t n_senders, n_senders_all;
+    int64_t now, accepted_at;
+    am_store_put_t put; /* put.envelope points into env_copy */
+    uint8_t *env_copy;
+    char recipient[AM_AGENCY_ID_MAX + 1];
+    uint8_t id[AM_MSG_ID_LEN];
+    size_t max, n_items;
+    am_store_item_t *items;
+} req_t;
+
+enum { ST_FIND, ST_INSERT_MSG, ST_INSERT_DLV, ST_NEXT, ST_ACK, ST_ACKED,
+       ST_REMAINING, ST_DROP_BODY, ST_NOTE, ST_NOTICES, ST_NOTICE_ACK,
+       ST_COUNT };
+
+
+struct am_store {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    req_t *pending, **pending_tail;
+    req_t *done, **done_tail;
+    bool stopping, failed, started, held;
+    am_store_notify_cb notify;
+    void *notify_ctx;
+    am_store_stats_t stats;
+};
+
+extern const char *const am_store_sql[ST_COUNT];
+extern const char am_store_schema[];
+
+int store_db_error(am_store_t *s, const char *what);
+int store_exec(am_store_t *s, const char *q);
+
+/* store_ops.c: one request's work, inside the batch's transaction */
+int store_do_put(am_store_t *s, req_t *r);
+int store_do_next(am_store_t *s, req_t *r);
+int store_do_ack(am_store_t *s, req_t *r);
+int store_do_notices(am_store_t *s, req_t *r);
+int store_do_expire(am_store_t *s, req_t *r);
+int store_do_notice_ack(am_store_t *s, req_t *r);
+
+#endif

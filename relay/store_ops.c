@@ -1,0 +1,301 @@
+/* The SQL of each store request, run by the store thread inside the
+ * batch's transaction (store_sqlite.c). */
+#include "store_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "audit.h"
+#include "err.h"
+
+const char *const am_store_sql[ST_COUNT] = {
+    [ST_FIND] = "SELECT envelope_hash, accepted_at FROM messages "
+                "WHERE message_id = ?1",
+    [ST_INSERT_MSG] = "INSERT INTO messages (message_id, envelope_hash, "
+                      "sender, priority, expires_at, accepted_at, envelope) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_INSERT_DLV] = "INSERT INTO deliveries (seq, recipient, state) "
+                      "VALUES (?1, ?2, 0)",
+    [ST_NEXT] = "SELECT m.message_id, m.priority, m.envelope, "
+                "m.envelope_hash, m.accepted_at, m.sender "
+                "FROM deliveries d JOIN messages m ON m.seq = d.seq "
+                "WHERE d.recipient = ?1 AND d.state = 0 AND m.expires_at > ?3 "
+                "ORDER BY m.priority DESC, m.seq ASC LIMIT ?2",
+    [ST_ACK] = "UPDATE deliveries SET state = 2, acked_at = ?3 "
+               "WHERE recipient = ?1 AND state = 0 AND seq = "
+               "(SELECT seq FROM messages WHERE message_id = ?2)",
+    [ST_ACKED] = "SELECT d.seq FROM deliveries d JOIN messages m "
+                 "ON m.seq = d.seq WHERE d.recipient = ?1 "
+                 "AND m.message_id = ?2 AND d.state = 2",
+    [ST_REMAINING] = "SELECT count(*) FROM deliveries d JOIN messages m "
+                     "ON m.seq = d.seq WHERE m.message_id = ?1 "
+                     "AND d.state <> 2",
+    [ST_DROP_BODY] = "UPDATE messages SET envelope = NULL "
+                     "WHERE message_id = ?1",
+    [ST_NOTE] = "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
+                "envelope_hash, recipient, time, state) SELECT sender, 2, "
+                "message_id, envelope_hash, ?1, ?3, 0 FROM messages "
+                "WHERE message_id = ?2",
+    [ST_NOTICES] = "SELECT kind, message_id, envelope_hash, recipient, time "
+                   "FROM notices WHERE sender = ?1 AND state = 0 "
+                   "ORDER BY id LIMIT ?2",
+    [ST_NOTICE_ACK] = "UPDATE notices SET state = 1 WHERE sender = ?1 AND "
+                      "kind = ?2 AND message_id = ?3 AND recipient = ?4",
+};
+
+const char am_store_schema[] =
+    "PRAGMA journal_mode = WAL;"
+    "PRAGMA synchronous = FULL;"
+    "CREATE TABLE IF NOT EXISTS messages ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* arrival order, never reused */
+    "  message_id BLOB NOT NULL UNIQUE,"
+    "  envelope_hash BLOB NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  priority INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  accepted_at INTEGER NOT NULL,"
+    "  envelope BLOB);" /* NULL once every recipient acknowledged */
+    "CREATE TABLE IF NOT EXISTS deliveries ("
+    "  seq INTEGER NOT NULL REFERENCES messages(seq),"
+    "  recipient TEXT NOT NULL,"
+    "  state INTEGER NOT NULL," /* 0 pending, 2 acknowledged */
+    "  acked_at INTEGER,"
+    "  PRIMARY KEY (recipient, seq));"
+    "CREATE INDEX IF NOT EXISTS pending ON deliveries (recipient, state, seq);"
+    "CREATE TABLE IF NOT EXISTS notices ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  sender TEXT NOT NULL, kind INTEGER NOT NULL,"
+    "  message_id BLOB NOT NULL, envelope_hash BLOB NOT NULL,"
+    "  recipient TEXT NOT NULL, time INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL," /* 0 owed, 1 acknowledged by the sender */
+    "  UNIQUE (kind, message_id, recipient));"
+    "CREATE INDEX IF NOT EXISTS notices_owed ON notices (sender, state, id);"
+    "CREATE TABLE IF NOT EXISTS audit ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* 1, 2, 3... */
+    "  record TEXT NOT NULL,"
+    "  hash BLOB NOT NULL);"; /* see audit.h */
+
+int store_db_error(am_store_t *s, const char *what)
+{
+    return am_errf(AM_EIO, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+int store_exec(am_store_t *s, const char *q)
+{
+    return sqlite3_exec(s->db, q, NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : store_db_error(s, q);
+}
+
+static sqlite3_stmt *stmt(am_store_t *s, int which)
+{
+    sqlite3_stmt *st = s->st[which];
+
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+/* Step a statement that returns no rows. */
+static int run(am_store_t *s, sqlite3_stmt *st)
+{
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_error(s, "write");
+}
+
+int store_do_put(am_store_t *s, req_t *r)
+{
+    const am_store_put_t *m = &r->put;
+    sqlite3_stmt *st = stmt(s, ST_FIND);
+    sqlite3_int64 seq;
+    int rc;
+
+    sqlite3_bind_blob(st, 1, m->message_id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        /* seen before: the same envelope is the same answer */
+        bool same = sqlite3_column_bytes(st, 0) == AM_HASH_LEN &&
+                    memcmp(sqlite3_column_blob(st, 0), m->envelope_hash,
+                           AM_HASH_LEN) == 0;
+        r->accepted_at = sqlite3_column_int64(st, 1);
+        return same ? 0 : am_errf(AM_EDUP, "message id already stored with "
+                                  "other content");
+    }
+    if (rc != SQLITE_DONE)
+        return store_db_error(s, "find");
+    st = stmt(s, ST_INSERT_MSG);
+    sqlite3_bind_blob(st, 1, m->message_id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, m->envelope_hash, AM_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, m->sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, m->priority);
+    sqlite3_bind_int64(st, 5, m->expires_at);
+    sqlite3_bind_int64(st, 6, r->now);
+    sqlite3_bind_blob64(st, 7, m->envelope, m->envelope_len, SQLITE_STATIC);
+    if ((rc = run(s, st)) != 0)
+        return rc;
+    seq = sqlite3_last_insert_rowid(s->db);
+    for (size_t i = 0; i < m->n_recipients; i++) {
+        st = stmt(s, ST_INSERT_DLV);
+        sqlite3_bind_int64(st, 1, seq);
+        sqlite3_bind_text(st, 2, m->recipients[i], -1, SQLITE_STATIC);
+        if ((rc = run(s, st)) != 0)
+            return rc;
+    }
+    r->accepted_at = r->now;
+    return 0;
+}
+
+int store_do_next(am_store_t *s, req_t *r)
+{
+    sqlite3_stmt *st = stmt(s, ST_NEXT);
+    int rc;
+
+    if ((r->items = am_calloc(r->max, sizeof *r->items)) == NULL)
+        return AM_ENOMEM;
+    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->max);
+    sqlite3_bind_int64(st, 3, r->now);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n_items < r->max) {
+        am_store_item_t *it = &r->items[r->n_items];
+        size_t n = (size_t)sqlite3_column_bytes(st, 2);
+
+        if (sqlite3_column_bytes(st, 0) != AM_MSG_ID_LEN || n == 0 ||
+            sqlite3_column_bytes(st, 3) != AM_HASH_LEN)
+            return am_errf(AM_EIO, "store: damaged row for %s", r->recipient);
+        memcpy(it->message_id, sqlite3_column_blob(st, 0), AM_MSG_ID_LEN);
+        memcpy(it->envelope_hash, sqlite3_column_blob(st, 3), AM_HASH_LEN);
+        it->accepted_at = sqlite3_column_int64(st, 4);
+        snprintf(it->sender, sizeof it->sender, "%s",
+                 (const char *)sqlite3_column_text(st, 5));
+        it->priority = sqlite3_column_int(st, 1);
+        if ((it->envelope = am_malloc(n)) == NULL)
+            return AM_ENOMEM;
+        memcpy(it->envelope, sqlite3_column_blob(st, 2), n);
+        it->envelope_len = n;
+        r->n_items++;
+    }
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_error(s, "next");
+}
+
+int store_do_ack(am_store_t *s, req_t *r)
+{
+    sqlite3_stmt *st = stmt(s, ST_ACK);
+    int rc;
+
+    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->now);
+    if ((rc = run(s, st)) != 0)
+        return rc;
+    if (sqlite3_changes(s->db) == 0) {
+        /* acknowledged before (at-least-once delivery): same answer */
+        st = stmt(s, ST_ACKED);
+        sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+        return sqlite3_step(st) == SQLITE_ROW
+                   ? 0
+                   : am_errf(AM_EKEY, "no delivery of that message to %s",
+                             r->recipient);
+    }
+    /* the sender is owed the relay's "delivered" evidence */
+    st = stmt(s, ST_NOTE);
+    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->now);
+    if ((rc = run(s, st)) != 0)
+        return rc;
+    st = stmt(s, ST_REMAINING);
+    sqlite3_bind_blob(st, 1, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return store_db_error(s, "remaining");
+    if (sqlite3_column_int64(st, 0) > 0)
+        return 0;
+    /* every recipient has it: keep the record, drop the sealed bytes */
+    if ((rc = am_audit_append(s->db, r->id, r->now)) != 0)
+        return rc;
+    st = stmt(s, ST_DROP_BODY);
+    sqlite3_bind_blob(st, 1, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    return run(s, st);
+}
+
+int store_do_notices(am_store_t *s, req_t *r)
+{
+    sqlite3_stmt *st = stmt(s, ST_NOTICES);
+    int rc;
+
+    if ((r->notices = am_calloc(r->max, sizeof *r->notices)) == NULL)
+        return AM_ENOMEM;
+    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->max);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n_items < r->max) {
+        am_store_notice_t *n = &r->notices[r->n_items];
+        const char *who = (const char *)sqlite3_column_text(st, 3);
+
+        if (sqlite3_column_bytes(st, 1) != AM_MSG_ID_LEN ||
+            sqlite3_column_bytes(st, 2) != AM_HASH_LEN || who == NULL ||
+            strlen(who) > AM_AGENCY_ID_MAX)
+            return am_errf(AM_EIO, "store: damaged notice for %s",
+                           r->recipient);
+        n->kind = sqlite3_column_int(st, 0);
+        memcpy(n->message_id, sqlite3_column_blob(st, 1), AM_MSG_ID_LEN);
+        memcpy(n->envelope_hash, sqlite3_column_blob(st, 2), AM_HASH_LEN);
+        memcpy(n->recipient, who, strlen(who) + 1);
+        n->time = sqlite3_column_int64(st, 4);
+        r->n_items++;
+    }
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_error(s, "notices");
+}
+
+int store_do_expire(am_store_t *s, req_t *r)
+{
+    static const char *const q[] = {
+        "SELECT DISTINCT m.sender FROM deliveries d JOIN messages m "
+        "ON m.seq = d.seq WHERE d.state = 0 AND m.expires_at <= ?1",
+        "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
+        "envelope_hash, recipient, time, state) SELECT m.sender, 3, "
+        "m.message_id, m.envelope_hash, d.recipient, ?1, 0 FROM deliveries d "
+        "JOIN messages m ON m.seq = d.seq WHERE d.state = 0 AND "
+        "m.expires_at <= ?1",
+        "UPDATE deliveries SET state = 3 WHERE state = 0 AND seq IN "
+        "(SELECT seq FROM messages WHERE expires_at <= ?1)",
+        "UPDATE messages SET envelope = NULL WHERE expires_at <= ?1 AND "
+        "envelope IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries d "
+        "WHERE d.seq = messages.seq AND d.state = 0)",
+    };
+    int rc = 0;
+
+    for (size_t i = 0; i < sizeof q / sizeof q[0] && rc == 0; i++) {
+        sqlite3_stmt *st;
+        int step;
+
+        if (sqlite3_prepare_v2(s->db, q[i], -1, &st, NULL) != SQLITE_OK)
+            return store_db_error(s, "expire");
+        sqlite3_bind_int64(st, 1, r->now);
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *who = (const char *)sqlite3_column_text(st, 0);
+            if (r->n_senders < EXPIRED_SENDERS && who != NULL &&
+                strlen(who) <= AM_AGENCY_ID_MAX)
+                memcpy(r->senders[r->n_senders++], who, strlen(who) + 1);
+            r->n_senders_all++;
+        }
+        if (step != SQLITE_DONE)
+            rc = store_db_error(s, "expire");
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+int store_do_notice_ack(am_store_t *s, req_t *r)
+{
+    sqlite3_stmt *st = stmt(s, ST_NOTICE_ACK);
+    int rc;
+
+    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, r->kind2);
+    sqlite3_bind_blob(st, 3, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->other, -1, SQLITE_STATIC);
+    if ((rc = run(s, st)) != 0)
+        return rc;
+    return sqlite3_changes(s->db) > 0
+               ? 0
+               : am_errf(AM_EKEY, "no such notice for %s", r->recipient);
+}
