@@ -7,7 +7,10 @@
 
 #define AM_DELIVER_MAX 16
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <poll.h>
 #include <signal.h>
@@ -337,6 +340,72 @@ static void expect_delivered(rc_client_t *c)
 
 static void drain_notices(rc_client_t *c);
 
+/* Send raw bytes on a fresh connection; 1 when the relay then closed it
+ * (read returns 0 or an error) within 5 s, having sent at most some
+ * handshake bytes. */
+static int closed_after(int port, const uint8_t *bytes, size_t len)
+{
+    struct sockaddr_in a = {0};
+    uint8_t buf[4096];
+    int fd = socket(AF_INET, SOCK_STREAM, 0), closed = 0;
+
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (write(fd, bytes, len) != (ssize_t)len)
+        closed = 1; /* already gone */
+    for (int i = 0; i < 50 && !closed; i++) {
+        struct pollfd p = {fd, POLLIN, 0};
+        ssize_t n;
+
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        if ((n = read(fd, buf, sizeof buf)) <= 0)
+            closed = 1;
+    }
+    close(fd);
+    return closed;
+}
+
+/* Hostile bytes before authentication: each connection is closed, and an
+ * honest agency is served all the same. */
+static void test_hostile_peers(void **state)
+{
+    uint8_t junk[600], msg1[34] = {0, 32};
+    rc_client_t c;
+    relay_t r = start_relay();
+    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT, *ans;
+    Amanat__V1__Ping ping = AMANAT__V1__PING__INIT;
+
+    (void)state;
+    randombytes_buf(junk, sizeof junk);
+    junk[0] = 0xff; /* a 65535-byte handshake message: over the 4096 cap */
+    junk[1] = 0xff;
+    assert_true(closed_after(r.port, junk, sizeof junk));
+    junk[0] = 0;    /* message 1 of 31 bytes */
+    junk[1] = 31;
+    assert_true(closed_after(r.port, junk, 33));
+    /* a well-formed message 1 then garbage as message 3 */
+    randombytes_buf(msg1 + 2, 32);
+    memcpy(junk, msg1, sizeof msg1);
+    junk[34] = 0;
+    junk[35] = 200;
+    assert_true(closed_after(r.port, junk, 36 + 200));
+    connect_as(&c, r.port, &pk, false);
+    ping.nonce = 77;
+    f.op_case = AMANAT__V1__FRAME__OP_PING;
+    f.ping = &ping;
+    assert_int_equal(rc_send(&c, &f), AM_OK);
+    assert_int_equal(rc_recv(&c, 5000, &ans), AM_OK);
+    assert_int_equal(ans->op_case, AMANAT__V1__FRAME__OP_PONG);
+    assert_int_equal(ans->pong->nonce, 77);
+    am_frame_free(ans);
+    rc_close(&c);
+    stop_relay(&r);
+}
+
 /* An envelope that expires undelivered: the sender is told, with the
  * relay's signature, and the recipient never gets it. */
 static void test_expiry_notice(void **state)
@@ -482,6 +551,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_sighup_reload, fx_kill_leftovers),
         cmocka_unit_test_teardown(test_delivered_evidence, fx_kill_leftovers),
         cmocka_unit_test_teardown(test_expiry_notice, fx_kill_leftovers),
+        cmocka_unit_test_teardown(test_hostile_peers, fx_kill_leftovers),
     };
 
     if (argc != 2) {
