@@ -18,14 +18,17 @@ static int io_error(const char *what, const char *path)
     return am_errf(AM_EIO, "%s %s: %s", what, path, strerror(errno));
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+int am_fd_write_all(int fd, const void *data, size_t len)
 {
+    const uint8_t *p = data;
+
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return -1;
+            return am_errf(AM_EIO, "write: %s",
+                           n < 0 ? strerror(errno) : "nothing written");
         p += n;
         len -= (size_t)n;
     }
@@ -62,7 +65,7 @@ int am_file_write(const char *path, const void *data, size_t len, mode_t mode,
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                    mode)) < 0)
         return io_error("cannot create", tmp);
-    if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 ||
+    if (fchmod(fd, mode) != 0 || am_fd_write_all(fd, data, len) != 0 ||
         fsync(fd) != 0)
         rc = io_error("cannot write", tmp);
     if (close(fd) != 0 && rc == 0)

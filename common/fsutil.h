@@ -18,6 +18,10 @@
 int am_file_write(const char *path, const void *data, size_t len, mode_t mode,
                   bool replace);
 
+/* Write all of p to fd, retrying short writes and EINTR.  AM_EIO with
+ * the system's reason (errno is left as write set it). */
+int am_fd_write_all(int fd, const void *p, size_t len);
+
 /* Read at most max bytes of a regular file (not a symlink); *mode gets its
  * permission bits.  *out is NUL-terminated and owned by the caller
  * (am_free; wipe it first when it held a secret). */

@@ -10,21 +10,8 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "fsutil.h"
 #include "noise.h"
-
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return am_errf(AM_EIO, "write: %s", strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 static int read_some(int fd, uint8_t *buf, size_t cap, int timeout_ms,
                      size_t *got)
@@ -65,8 +52,8 @@ static int read_hs(int fd, uint8_t *msg, size_t cap, size_t *len)
 static int send_hs(int fd, const uint8_t *msg, size_t len)
 {
     uint8_t hdr[2] = {(uint8_t)(len >> 8), (uint8_t)len};
-    int rc = write_all(fd, hdr, 2);
-    return rc ? rc : write_all(fd, msg, len);
+    int rc = am_fd_write_all(fd, hdr, 2);
+    return rc ? rc : am_fd_write_all(fd, msg, len);
 }
 
 static int handshake(rc_client_t *c, const uint8_t dh_sk[32],
@@ -143,7 +130,7 @@ int rc_send(rc_client_t *c, const Amanat__V1__Frame *f)
     if ((rc = am_chan_seal_frame(c->chan, f, AM_FRAME_MAX_CEILING, &wire,
                                  &len)) != 0)
         return rc;
-    rc = write_all(c->fd, wire, len);
+    rc = am_fd_write_all(c->fd, wire, len);
     am_free(wire);
     return rc;
 }
