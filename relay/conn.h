@@ -17,7 +17,9 @@ typedef struct conn {
     uv_tcp_t tcp; /* first: handles point back to the connection */
     uv_timer_t timer;
     am_server_t *srv;
-    struct conn *next, **prevp;
+    struct conn *next, **prevp;        /* srv->conns, every connection */
+    struct conn *snext, **sprevp;      /* one chain of srv->sess */
+    int sess_kind;                     /* AM_SESS_* */
     int state;
     am_noise_hs_t *hs;
     am_framedec_t *hsdec;
@@ -33,6 +35,15 @@ typedef struct conn {
     unsigned store_pending; /* store requests of this connection in flight */
     int refs;          /* open handles and store requests in flight */
 } conn_t;
+
+/* sessions.c: connections by address (before authentication) or by
+ * agency id (after).  A connection is in at most one chain; add moves it. */
+void am_sess_init(am_server_t *srv);
+void am_sess_add(conn_t *c, int kind);
+void am_sess_remove(conn_t *c);
+conn_t *am_sess_first(am_server_t *srv, int kind, const char *key);
+conn_t *am_sess_next(const conn_t *c, const char *key);
+size_t am_sess_count(am_server_t *srv, int kind, const char *key);
 
 /* conn_io.c: writing and closing */
 void conn_ref(conn_t *c);
@@ -59,5 +70,6 @@ void conn_hs_message(conn_t *c, const uint8_t *msg, size_t len);
 void conn_frame(conn_t *c, const uint8_t *body, size_t len);
 void conn_kick(am_server_t *srv, const char *agency_id);
 void conn_kick_notices(am_server_t *srv, const char *sender);
+void conn_kick_notices_all(am_server_t *srv);
 
 #endif

@@ -119,6 +119,7 @@ static void finish(conn_t *c, const uint8_t *msg, size_t len)
     am_noise_hs_free(c->hs);
     c->hs = NULL;
     c->state = CONN_HELLO;
+    am_sess_add(c, AM_SESS_AGENCY);
     conn_log(c, "authenticated");
 }
 

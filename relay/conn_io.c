@@ -86,6 +86,7 @@ void conn_close(conn_t *c, const char *why)
         c->prevp = NULL;
         c->srv->n_conns--;
     }
+    am_sess_remove(c);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }

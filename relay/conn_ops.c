@@ -237,9 +237,9 @@ static void fetch(conn_t *c)
 
 void conn_kick(am_server_t *srv, const char *agency_id)
 {
-    for (conn_t *c = srv->conns; c != NULL; c = c->next)
-        if (strcmp(c->peer.agency_id, agency_id) == 0)
-            fetch(c);
+    for (conn_t *c = am_sess_first(srv, AM_SESS_AGENCY, agency_id); c != NULL;
+         c = am_sess_next(c, agency_id))
+        fetch(c);
 }
 
 static void fetch_notices(conn_t *c);
@@ -294,9 +294,15 @@ static void fetch_notices(conn_t *c)
 
 void conn_kick_notices(am_server_t *srv, const char *sender)
 {
+    for (conn_t *c = am_sess_first(srv, AM_SESS_AGENCY, sender); c != NULL;
+         c = am_sess_next(c, sender))
+        fetch_notices(c);
+}
+
+void conn_kick_notices_all(am_server_t *srv)
+{
     for (conn_t *c = srv->conns; c != NULL; c = c->next)
-        if (strcmp(c->peer.agency_id, sender) == 0)
-            fetch_notices(c);
+        fetch_notices(c);
 }
 
 static void on_notice_acked(void *ctx, int rc)

@@ -119,16 +119,6 @@ static void peer_name(conn_t *c)
                  : 0);
 }
 
-/* Connections from c's address still in the handshake (c included). */
-static size_t unauthenticated_from(const am_server_t *srv, const conn_t *c)
-{
-    size_t n = 0;
-
-    for (const conn_t *o = srv->conns; o != NULL; o = o->next)
-        n += o->state < CONN_HELLO && strcmp(o->ip, c->ip) == 0;
-    return n;
-}
-
 /* Out of memory for a connection: accept it anyway and close it, since
  * libuv stops watching a listener whose pending connection is not taken. */
 static uv_tcp_t reject_handle;
@@ -179,11 +169,13 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     peer_name(c);
+    am_sess_add(c, AM_SESS_PREAUTH);
     if (srv->n_conns > srv->cfg.max_conns) {
         conn_close(c, "too many connections");
         return;
     }
-    if (unauthenticated_from(srv, c) > srv->cfg.max_preauth_per_ip) {
+    if (am_sess_count(srv, AM_SESS_PREAUTH, c->ip) >
+        srv->cfg.max_preauth_per_ip) {
         conn_close(c, "too many handshakes from this address");
         return;
     }
@@ -212,8 +204,7 @@ static void on_expired(void *ctx, int rc,
     for (size_t i = 0; i < n_listed; i++)
         conn_kick_notices(srv, senders[i]);
     if (n > n_listed) /* more than listed: every receiving session looks */
-        for (conn_t *c = srv->conns; c != NULL; c = c->next)
-            conn_kick_notices(srv, c->peer.agency_id);
+        conn_kick_notices_all(srv);
 }
 
 static void on_expire_tick(uv_timer_t *t)
@@ -386,39 +377,54 @@ static int start_expiry(am_server_t *srv)
     return 0;
 }
 
+static int serve(am_server_t *srv, const char *data_dir)
+{
+    size_t len;
+    const uint8_t *self = am_dir_self_cert(srv->dir, &len);
+    int rc = 0;
+
+    srv->loop = uv_default_loop();
+    am_sess_init(srv);
+    srv->store_wake.data = srv;
+    if ((srv->self_cert = amanat__v1__signed_certificate__unpack(NULL, len,
+                                                                 self)) == NULL)
+        rc = am_errf(AM_EPROTO, "relay certificate does not parse");
+    else if (uv_async_init(srv->loop, &srv->store_wake, on_store_wake) != 0)
+        rc = am_errf(AM_EIO, "cannot start the loop");
+    else if ((rc = am_store_open(data_dir, store_notify, &srv->store_wake,
+                                 &srv->store)) == 0 &&
+             ((rc = listen_on(srv)) != 0 || (rc = watch_signals(srv)) != 0 ||
+              (rc = start_expiry(srv)) != 0))
+        am_store_close(srv->store);
+    if (rc == 0) {
+        uv_run(srv->loop, UV_RUN_DEFAULT);
+        rc = srv->exit_code ? am_errf(AM_EIO, "store failed") : 0;
+    }
+    /* a failed start leaves handles to close: let the loop close them */
+    uv_walk(srv->loop, close_any, NULL);
+    uv_run(srv->loop, UV_RUN_DEFAULT);
+    uv_loop_close(srv->loop);
+    if (srv->self_cert != NULL)
+        amanat__v1__signed_certificate__free_unpacked(srv->self_cert, NULL);
+    return rc;
+}
+
 int am_server_run(const am_server_config_t *cfg, const am_dir_config_t *dc,
                   am_dir_t *dir, const char *data_dir)
 {
-    am_server_t srv = {0};
-    size_t len;
-    const uint8_t *self = am_dir_self_cert(dir, &len);
-    int rc = 0;
+    /* on the heap: the session chains take 64 KiB */
+    am_server_t *srv = am_calloc(1, sizeof *srv);
+    int rc;
 
-    srv.cfg = *cfg;
-    srv.dir_cfg = *dc;
-    srv.dir = dir;
-    srv.loop = uv_default_loop();
-    srv.store_wake.data = &srv;
-    if ((srv.self_cert = amanat__v1__signed_certificate__unpack(NULL, len,
-                                                                self)) == NULL)
-        rc = am_errf(AM_EPROTO, "relay certificate does not parse");
-    else if (uv_async_init(srv.loop, &srv.store_wake, on_store_wake) != 0)
-        rc = am_errf(AM_EIO, "cannot start the loop");
-    else if ((rc = am_store_open(data_dir, store_notify, &srv.store_wake,
-                                 &srv.store)) == 0 &&
-             ((rc = listen_on(&srv)) != 0 || (rc = watch_signals(&srv)) != 0 ||
-              (rc = start_expiry(&srv)) != 0))
-        am_store_close(srv.store);
-    if (rc == 0) {
-        uv_run(srv.loop, UV_RUN_DEFAULT);
-        rc = srv.exit_code ? am_errf(AM_EIO, "store failed") : 0;
+    if (srv == NULL) {
+        am_dir_free(dir);
+        return am_errf(AM_ENOMEM, "out of memory starting the server");
     }
-    /* a failed start leaves handles to close: let the loop close them */
-    uv_walk(srv.loop, close_any, NULL);
-    uv_run(srv.loop, UV_RUN_DEFAULT);
-    uv_loop_close(srv.loop);
-    if (srv.self_cert != NULL)
-        amanat__v1__signed_certificate__free_unpacked(srv.self_cert, NULL);
-    am_dir_free(srv.dir);
+    srv->cfg = *cfg;
+    srv->dir_cfg = *dc;
+    srv->dir = dir;
+    rc = serve(srv, data_dir);
+    am_dir_free(srv->dir);
+    am_free(srv);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
 #include <uv.h>
 
 #include "directory.h"
@@ -24,7 +25,14 @@ typedef struct {
     size_t max_conns;
     size_t max_preauth_per_ip; /* handshakes in progress per address */
     uint64_t expire_ms;        /* how often expired envelopes are swept */
+    uint64_t quota_messages;   /* stored, undelivered, per sending agency */
+    uint64_t quota_bytes;      /* the same, in envelope bytes */
 } am_server_config_t;
+
+/* Chains of the session index (sessions.c); a power of two is not needed
+ * since the hash is keyed. */
+#define AM_SESS_BUCKETS 4096
+enum { AM_SESS_PREAUTH, AM_SESS_AGENCY, AM_SESS_KINDS };
 
 typedef struct am_server {
     uv_loop_t *loop;
@@ -41,6 +49,8 @@ typedef struct am_server {
     Amanat__V1__SignedCertificate *self_cert; /* for handshake payloads */
     size_t n_conns;
     struct conn *conns;                      /* list, for shutdown */
+    struct conn *sess[AM_SESS_KINDS][AM_SESS_BUCKETS]; /* sessions.c */
+    uint8_t sess_key[crypto_shorthash_KEYBYTES];
     int stopping;
     int exit_code; /* 0, or 3 when the store failed */
 } am_server_t;
