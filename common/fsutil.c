@@ -51,6 +51,17 @@ static int sync_dir(const char *path)
     return rc;
 }
 
+int am_dir_make(const char *path, mode_t mode)
+{
+    struct stat st;
+
+    if (mkdir(path, mode) == 0)
+        return sync_dir(path);
+    if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    return io_error("cannot make the folder", path);
+}
+
 int am_file_write(const char *path, const void *data, size_t len, mode_t mode,
                   bool replace)
 {

@@ -22,6 +22,10 @@ int am_file_write(const char *path, const void *data, size_t len, mode_t mode,
  * the system's reason (errno is left as write set it). */
 int am_fd_write_all(int fd, const void *p, size_t len);
 
+/* Make folder path with mode unless it exists (as a folder), and fsync
+ * the folder holding it, so that the new name survives a power loss. */
+int am_dir_make(const char *path, mode_t mode);
+
 /* Read at most max bytes of a regular file (not a symlink); *mode gets its
  * permission bits.  *out is NUL-terminated and owned by the caller
  * (am_free; wipe it first when it held a secret). */

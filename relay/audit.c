@@ -50,7 +50,9 @@ static int facts(sqlite3 *db, const uint8_t id[16], char *sender, size_t scap,
                  uint8_t hash[32])
 {
     static const char q[] =
-        "SELECT m.sender, group_concat(d.recipient, ','), length(m.envelope),"
+        "SELECT m.sender, group_concat(d.recipient || ':' || CASE d.state"
+        " WHEN 2 THEN 'delivered' WHEN 3 THEN 'expired' ELSE 'pending' END,"
+        " ','), length(m.envelope),"
         " m.accepted_at, m.envelope_hash FROM messages m JOIN deliveries d"
         " ON d.seq = m.seq WHERE m.message_id = ?1 GROUP BY m.seq";
     sqlite3_stmt *st;

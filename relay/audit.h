@@ -1,8 +1,9 @@
 /* The relay's tamper-evident audit log (docs/OPERATIONS.md, "Audit").
  *
- * When every recipient of a message has acknowledged it, the envelope's
- * bytes are deleted and one record stays: message id, sender, recipients,
- * size, accepted and completed times, envelope hash.  Each record's hash is
+ * When every recipient of a message has acknowledged it, or it expired for
+ * those who had not, the envelope's bytes are deleted and one record stays:
+ * message id, sender, each recipient with its outcome (delivered or
+ * expired), size, accepted and completed times, envelope hash.  Each record's hash is
  * BLAKE2b-256(previous hash || the record's canonical text), the first
  * previous hash being 32 zero bytes, so changing, removing or reordering a
  * record breaks every link after it. */
@@ -17,7 +18,8 @@
 #define AM_AUDIT_TEXT_MAX 2048
 
 /* The canonical text of one record:
- * "amanat-audit/1|ID_HEX|SENDER|R1,R2,...|SIZE|ACCEPTED_AT|COMPLETED_AT|HASH_HEX" */
+ * "amanat-audit/1|ID_HEX|SENDER|R1:OUTCOME,R2:OUTCOME,...|SIZE|ACCEPTED_AT|
+ *  COMPLETED_AT|HASH_HEX", OUTCOME "delivered" or "expired". */
 int am_audit_text(const uint8_t id[16], const char *sender,
                   const char *recipients, int64_t size, int64_t accepted_at,
                   int64_t completed_at, const uint8_t hash[32], char *out,

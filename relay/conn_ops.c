@@ -69,6 +69,13 @@ static void on_stored(void *ctx, int rc, int64_t accepted_at)
         conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_DUPLICATE,
                         s->request_id, false, "message id already used with "
                         "other content");
+    } else if (rc == AM_ELIMIT) {
+        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_QUOTA, s->request_id,
+                        false, "\"%s\" has reached its quota of %llu "
+                        "envelopes or %llu bytes stored undelivered here",
+                        c->peer.agency_id,
+                        (unsigned long long)s->put.quota_messages,
+                        (unsigned long long)s->put.quota_bytes);
     } else if (rc != 0 || evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
                                    s->message_id, s->hash, NULL, accepted_at,
                                    body, &body_len, sig) != 0) {
@@ -126,6 +133,8 @@ static int check_submit(conn_t *c, const am_env_t *env, submit_t *s,
     s->put.n_recipients = am_env_recipient_count(env);
     s->put.priority = am_env_priority(env);
     s->put.expires_at = exp;
+    s->put.quota_messages = c->srv->cfg.quota_messages;
+    s->put.quota_bytes = c->srv->cfg.quota_bytes;
     return 0;
 }
 

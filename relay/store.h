@@ -51,11 +51,15 @@ typedef struct {
     int64_t expires_at;
     const uint8_t *envelope; /* copied by am_store_put */
     size_t envelope_len;
+    /* the sender's quota: what it may have stored and undelivered */
+    uint64_t quota_messages, quota_bytes;
 } am_store_put_t;
 
 /* rc 0: stored durably (or was already, with the same hash: idempotent);
  * accepted_at is the time of the first store.  AM_EDUP: the message id is
- * already stored with different content.  AM_EIO: storage failed. */
+ * already stored with different content.  AM_ELIMIT: the sender's quota
+ * is full (am_err_detail() is not kept across threads: the callback
+ * says it again).  AM_EIO: storage failed. */
 typedef void (*am_store_put_cb)(void *ctx, int rc, int64_t accepted_at);
 
 int am_store_put(am_store_t *s, const am_store_put_t *m, int64_t now,
@@ -115,7 +119,8 @@ int am_store_notice_ack(am_store_t *s, const char *sender, int kind,
 
 /* Expire what is still pending past its expires_at (at now): each such
  * delivery is owed to its sender as kind 3 (expired) evidence, and an
- * envelope nobody can receive any more loses its bytes.  The callback
+ * envelope nobody can receive any more loses its bytes and gets its audit
+ * record (as when every recipient acknowledged).  The callback
  * gets up to 64 distinct senders that are now owed evidence (n may be
  * more than were listed: then kick them all). */
 typedef void (*am_store_expired_cb)(

@@ -42,7 +42,7 @@ typedef struct req {
 
 enum { ST_FIND, ST_INSERT_MSG, ST_INSERT_DLV, ST_NEXT, ST_ACK, ST_ACKED,
        ST_REMAINING, ST_DROP_BODY, ST_NOTE, ST_NOTICES, ST_NOTICE_ACK,
-       ST_COUNT };
+       ST_USAGE, ST_COUNT };
 
 
 struct am_store {

@@ -30,7 +30,7 @@ const char *const am_store_sql[ST_COUNT] = {
                  "AND m.message_id = ?2 AND d.state = 2",
     [ST_REMAINING] = "SELECT count(*) FROM deliveries d JOIN messages m "
                      "ON m.seq = d.seq WHERE m.message_id = ?1 "
-                     "AND d.state <> 2",
+                     "AND d.state = 0",
     [ST_DROP_BODY] = "UPDATE messages SET envelope = NULL "
                      "WHERE message_id = ?1",
     [ST_NOTE] = "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
@@ -42,6 +42,7 @@ const char *const am_store_sql[ST_COUNT] = {
                    "ORDER BY id LIMIT ?2",
     [ST_NOTICE_ACK] = "UPDATE notices SET state = 1 WHERE sender = ?1 AND "
                       "kind = ?2 AND message_id = ?3 AND recipient = ?4",
+    [ST_USAGE] = "SELECT messages, bytes FROM usage WHERE agency = ?1",
 };
 
 const char am_store_schema[] =
@@ -71,6 +72,26 @@ const char am_store_schema[] =
     "  state INTEGER NOT NULL," /* 0 owed, 1 acknowledged by the sender */
     "  UNIQUE (kind, message_id, recipient));"
     "CREATE INDEX IF NOT EXISTS notices_owed ON notices (sender, state, id);"
+    /* what each sender has stored undelivered (its quota), kept by
+     * triggers whenever an envelope is stored or its bytes dropped */
+    "CREATE TABLE IF NOT EXISTS usage ("
+    "  agency TEXT PRIMARY KEY, messages INTEGER NOT NULL,"
+    "  bytes INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS usage_add AFTER INSERT ON messages "
+    "WHEN new.envelope IS NOT NULL BEGIN "
+    "  INSERT OR IGNORE INTO usage VALUES (new.sender, 0, 0);"
+    "  UPDATE usage SET messages = messages + 1, "
+    "    bytes = bytes + length(new.envelope) WHERE agency = new.sender;"
+    "END;"
+    "CREATE TRIGGER IF NOT EXISTS usage_drop AFTER UPDATE OF envelope ON "
+    "messages WHEN old.envelope IS NOT NULL AND new.envelope IS NULL BEGIN "
+    "  UPDATE usage SET messages = messages - 1, "
+    "    bytes = bytes - length(old.envelope) WHERE agency = old.sender;"
+    "END;"
+    /* a store made before the usage table: count once */
+    "INSERT INTO usage SELECT sender, count(*), sum(length(envelope)) "
+    "  FROM messages WHERE envelope IS NOT NULL AND NOT EXISTS "
+    "  (SELECT 1 FROM usage) GROUP BY sender;"
     "CREATE TABLE IF NOT EXISTS audit ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* 1, 2, 3... */
     "  record TEXT NOT NULL,"
@@ -103,6 +124,32 @@ static int run(am_store_t *s, sqlite3_stmt *st)
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_error(s, "write");
 }
 
+/* A new envelope must fit in its sender's quota of stored, undelivered
+ * messages and bytes. */
+static int check_quota(am_store_t *s, const am_store_put_t *m)
+{
+    sqlite3_stmt *st = stmt(s, ST_USAGE);
+    uint64_t msgs = 0, bytes = 0;
+    int rc;
+
+    sqlite3_bind_text(st, 1, m->sender, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        msgs = (uint64_t)sqlite3_column_int64(st, 0);
+        bytes = (uint64_t)sqlite3_column_int64(st, 1);
+    } else if (rc != SQLITE_DONE) {
+        return store_db_error(s, "usage");
+    }
+    if (msgs + 1 > m->quota_messages ||
+        bytes + m->envelope_len > m->quota_bytes)
+        return am_errf(AM_ELIMIT, "\"%s\" has %llu envelopes (%llu bytes) "
+                       "stored and undelivered; its quota is %llu envelopes, "
+                       "%llu bytes", m->sender, (unsigned long long)msgs,
+                       (unsigned long long)bytes,
+                       (unsigned long long)m->quota_messages,
+                       (unsigned long long)m->quota_bytes);
+    return 0;
+}
+
 int store_do_put(am_store_t *s, req_t *r)
 {
     const am_store_put_t *m = &r->put;
@@ -122,6 +169,8 @@ int store_do_put(am_store_t *s, req_t *r)
     }
     if (rc != SQLITE_DONE)
         return store_db_error(s, "find");
+    if ((rc = check_quota(s, m)) != 0)
+        return rc;
     st = stmt(s, ST_INSERT_MSG);
     sqlite3_bind_blob(st, 1, m->message_id, AM_MSG_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, m->envelope_hash, AM_HASH_LEN, SQLITE_STATIC);
@@ -245,43 +294,75 @@ int store_do_notices(am_store_t *s, req_t *r)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_error(s, "notices");
 }
 
-int store_do_expire(am_store_t *s, req_t *r)
+/* One expiry statement; rows of the first column are senders to list. */
+static int expire_step(am_store_t *s, req_t *r, const char *q, bool senders)
 {
-    static const char *const q[] = {
-        "SELECT DISTINCT m.sender FROM deliveries d JOIN messages m "
-        "ON m.seq = d.seq WHERE d.state = 0 AND m.expires_at <= ?1",
-        "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
-        "envelope_hash, recipient, time, state) SELECT m.sender, 3, "
-        "m.message_id, m.envelope_hash, d.recipient, ?1, 0 FROM deliveries d "
-        "JOIN messages m ON m.seq = d.seq WHERE d.state = 0 AND "
-        "m.expires_at <= ?1",
-        "UPDATE deliveries SET state = 3 WHERE state = 0 AND seq IN "
-        "(SELECT seq FROM messages WHERE expires_at <= ?1)",
+    sqlite3_stmt *st;
+    int step;
+
+    if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+        return store_db_error(s, "expire");
+    sqlite3_bind_int64(st, 1, r->now);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && senders) {
+        const char *who = (const char *)sqlite3_column_text(st, 0);
+
+        if (r->n_senders < EXPIRED_SENDERS && who != NULL &&
+            strlen(who) <= AM_AGENCY_ID_MAX)
+            memcpy(r->senders[r->n_senders++], who, strlen(who) + 1);
+        r->n_senders_all++;
+    }
+    sqlite3_finalize(st);
+    return step == SQLITE_DONE ? 0 : store_db_error(s, "expire");
+}
+
+/* Envelopes nobody can receive any more: an audit record each, as for
+ * those every recipient acknowledged, then their bytes go. */
+static int expire_finished(am_store_t *s, req_t *r)
+{
+    static const char q[] =
+        "SELECT message_id FROM messages WHERE expires_at <= ?1 AND "
+        "envelope IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries d "
+        "WHERE d.seq = messages.seq AND d.state = 0)";
+    sqlite3_stmt *st;
+    int step, rc = 0;
+
+    if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+        return store_db_error(s, "expire");
+    sqlite3_bind_int64(st, 1, r->now);
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != AM_MSG_ID_LEN)
+            rc = am_errf(AM_EIO, "store: damaged message id");
+        else
+            rc = am_audit_append(s->db, sqlite3_column_blob(st, 0), r->now);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = store_db_error(s, "expire");
+    sqlite3_finalize(st);
+    return rc != 0 ? rc : expire_step(s, r,
         "UPDATE messages SET envelope = NULL WHERE expires_at <= ?1 AND "
         "envelope IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries d "
-        "WHERE d.seq = messages.seq AND d.state = 0)",
-    };
-    int rc = 0;
+        "WHERE d.seq = messages.seq AND d.state = 0)", false);
+}
 
-    for (size_t i = 0; i < sizeof q / sizeof q[0] && rc == 0; i++) {
-        sqlite3_stmt *st;
-        int step;
+int store_do_expire(am_store_t *s, req_t *r)
+{
+    int rc;
 
-        if (sqlite3_prepare_v2(s->db, q[i], -1, &st, NULL) != SQLITE_OK)
-            return store_db_error(s, "expire");
-        sqlite3_bind_int64(st, 1, r->now);
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *who = (const char *)sqlite3_column_text(st, 0);
-            if (r->n_senders < EXPIRED_SENDERS && who != NULL &&
-                strlen(who) <= AM_AGENCY_ID_MAX)
-                memcpy(r->senders[r->n_senders++], who, strlen(who) + 1);
-            r->n_senders_all++;
-        }
-        if (step != SQLITE_DONE)
-            rc = store_db_error(s, "expire");
-        sqlite3_finalize(st);
-    }
-    return rc;
+    if ((rc = expire_step(s, r,
+             "SELECT DISTINCT m.sender FROM deliveries d JOIN messages m "
+             "ON m.seq = d.seq WHERE d.state = 0 AND m.expires_at <= ?1",
+             true)) != 0 ||
+        (rc = expire_step(s, r,
+             "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
+             "envelope_hash, recipient, time, state) SELECT m.sender, 3, "
+             "m.message_id, m.envelope_hash, d.recipient, ?1, 0 FROM "
+             "deliveries d JOIN messages m ON m.seq = d.seq WHERE "
+             "d.state = 0 AND m.expires_at <= ?1", false)) != 0 ||
+        (rc = expire_step(s, r,
+             "UPDATE deliveries SET state = 3 WHERE state = 0 AND seq IN "
+             "(SELECT seq FROM messages WHERE expires_at <= ?1)", false)) != 0)
+        return rc;
+    return expire_finished(s, r);
 }
 
 int store_do_notice_ack(am_store_t *s, req_t *r)

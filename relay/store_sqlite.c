@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "audit.h"
 #include "err.h"
+#include "fsutil.h"
 
 /* Each request in its own savepoint: a refused put leaves no rows, and
  * does not undo the rest of the batch. */
@@ -201,6 +202,8 @@ static int open_db(am_store_t *s, const char *dir)
 
     if (snprintf(path, sizeof path, "%s/store.sqlite", dir) >= (int)sizeof path)
         return am_errf(AM_EINVAL, "store: folder name too long");
+    if (am_dir_make(dir, 0700) != 0)
+        return am_err_wrap(AM_EIO, "store");
     existed = access(path, F_OK) == 0;
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |

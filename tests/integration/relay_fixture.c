@@ -63,6 +63,22 @@ static void write_file(const char *name, const void *data, size_t len)
     assert_int_equal(am_file_write(path, data, len, 0600, true), AM_OK);
 }
 
+/* The relay's files, named in its configuration file (so that every
+ * test also starts the relay the way an operator does). */
+static void write_config(void)
+{
+    char text[1024];
+    int n = snprintf(text, sizeof text,
+                     "# written by the relay fixture\n[relay]\n"
+                     "data = %s/data\nroot = %s/root.pub\n"
+                     "cert = %s/relay.cert\nkey = %s/relay.key\n"
+                     "certs = %s/certs\nport = 1\n",
+                     dir, dir, dir, dir, dir);
+
+    assert_true(n > 0 && (size_t)n < sizeof text);
+    write_file("relay.ini", text, (size_t)n);
+}
+
 static void write_key(const char *name, am_key_kind_t kind, const char *owner,
                       const uint8_t *key, size_t len)
 {
@@ -106,6 +122,7 @@ int fx_federation(void **state)
     write_file("relay.cert", relay.cert, relay.cert_len);
     write_file("certs/PK-NCCIA.cert", pk.cert, pk.cert_len);
     write_file("certs/DE-BKA.cert", de.cert, de.cert_len);
+    write_config();
     return 0;
 }
 
@@ -147,27 +164,33 @@ int fx_kill_leftovers(void **state)
     return 0;
 }
 
-/* Start the relay and read "listening on 127.0.0.1:PORT" (at most 10 s). */
 relay_t start_relay(void)
 {
-    char a[6][160], line[256] = {0};
+    return start_relay_with(NULL);
+}
+
+/* Start the relay and read "listening on 127.0.0.1:PORT" (at most 10 s).
+ * The flags win over the file's port. */
+relay_t start_relay_with(const char *const *extra)
+{
+    char config[160], line[256] = {0};
+    const char *argv[24] = {relay_bin, "--config", config, "--host",
+                            "127.0.0.1", "--port", "0",
+                            "--expire-interval-ms", "200"};
     relay_t r = {0, 0};
     int fds[2];
-    size_t n = 0;
+    size_t n = 0, argc = 9;
 
-    snprintf(a[0], sizeof a[0], "%s/data", dir);
-    snprintf(a[1], sizeof a[1], "%s/root.pub", dir);
-    snprintf(a[2], sizeof a[2], "%s/relay.cert", dir);
-    snprintf(a[3], sizeof a[3], "%s/relay.key", dir);
-    snprintf(a[4], sizeof a[4], "%s/certs", dir);
+    snprintf(config, sizeof config, "%s/relay.ini", dir);
+    while (extra != NULL && *extra != NULL && argc < 23)
+        argv[argc++] = *extra++;
+    argv[argc] = NULL;
     assert_int_equal(pipe(fds), 0);
     if ((r.pid = fork()) == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
-        execl(relay_bin, relay_bin, "--host", "127.0.0.1", "--port", "0",
-              "--data", a[0], "--root", a[1], "--cert", a[2], "--key", a[3],
-              "--certs", a[4], "--expire-interval-ms", "200", (char *)NULL);
+        execv(relay_bin, (char *const *)argv);
         _exit(127);
     }
     close(fds[1]);

@@ -35,6 +35,8 @@ int fx_federation(void **state);     /* cmocka group setup */
 int fx_cleanup(void **state);        /* cmocka group teardown */
 int fx_kill_leftovers(void **state); /* cmocka test teardown */
 relay_t start_relay(void);
+/* The same with more flags (a NULL-terminated list). */
+relay_t start_relay_with(const char *const *extra);
 /* Put p's certificate among those the relay serves (after a SIGHUP). */
 void fx_serve(const party_t *p);
 void stop_relay(relay_t *r);

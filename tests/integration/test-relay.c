@@ -224,6 +224,65 @@ static void test_refusals_and_live_delivery(void **state)
     stop_relay(&r);
 }
 
+/* A sender may keep only so much stored undelivered: past its quota a
+ * submit is refused with a sentence naming it, and room comes back as the
+ * recipient acknowledges.  Its own store folder, so earlier tests' envelopes
+ * do not count. */
+static void test_quota(void **state)
+{
+    char data[128];
+    const char *flags[] = {"--data", data, "--quota-messages", "3", NULL};
+    rc_client_t c, rx;
+    relay_t r;
+    uint8_t *e[5];
+    size_t len[5];
+    char got[64];
+    Amanat__V1__Frame *f = NULL;
+
+    (void)state;
+    snprintf(data, sizeof data, "%s/data-quota", dir);
+    r = start_relay_with(flags);
+    connect_as(&c, r.port, &pk, false);
+    for (int i = 0; i < 5; i++) {
+        char text[16];
+        snprintf(text, sizeof text, "q%d", i);
+        e[i] = seal(&pk, &pk, "DE-BKA", AM_PRIORITY_ROUTINE, text, &len[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        f = submit(&c, e[i], len[i], (uint64_t)i + 1);
+        check_accepted(f, e[i], len[i], (uint64_t)i + 1);
+        am_frame_free(f);
+    }
+    expect_error(submit(&c, e[3], len[3], 4),
+                 AMANAT__V1__ERROR_CODE__ERROR_QUOTA, "quota of 3 envelopes");
+    /* the same envelope again is still the same answer, not a quota error */
+    f = submit(&c, e[0], len[0], 5);
+    check_accepted(f, e[0], len[0], 5);
+    am_frame_free(f);
+    connect_as(&rx, r.port, &de, true);
+    receive_text(&rx, got, sizeof got); /* and acknowledged */
+    assert_string_equal(got, "q0");
+    /* the acknowledgement commits on the relay's own time: retry a while */
+    for (int tries = 0; tries < 100; tries++) {
+        f = submit(&c, e[3], len[3], 6);
+        if (f->op_case != AMANAT__V1__FRAME__OP_ERROR)
+            break;
+        expect_error(f, AMANAT__V1__ERROR_CODE__ERROR_QUOTA, "quota");
+        f = NULL;
+        nanosleep(&(struct timespec){0, 50000000}, NULL);
+    }
+    assert_non_null(f);
+    check_accepted(f, e[3], len[3], 6);
+    am_frame_free(f);
+    expect_error(submit(&c, e[4], len[4], 7),
+                 AMANAT__V1__ERROR_CODE__ERROR_QUOTA, "PK-NCCIA");
+    for (int i = 0; i < 5; i++)
+        am_free(e[i]);
+    rc_close(&rx);
+    rc_close(&c);
+    stop_relay(&r);
+}
+
 /* Found by review: an envelope too big to be delivered must be refused at
  * submit; envelopes of a sender that leaves before its commit still reach
  * a connected recipient; a repeated acknowledgement does not release the
@@ -552,6 +611,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_delivered_evidence, fx_kill_leftovers),
         cmocka_unit_test_teardown(test_expiry_notice, fx_kill_leftovers),
         cmocka_unit_test_teardown(test_hostile_peers, fx_kill_leftovers),
+        cmocka_unit_test_teardown(test_quota, fx_kill_leftovers),
     };
 
     if (argc != 2) {

@@ -101,6 +101,8 @@ static am_store_put_t msg(uint8_t id, int prio, const char *to1,
     m.expires_at = 2000000000;
     m.envelope = body;
     m.envelope_len = sizeof body;
+    m.quota_messages = 1000;
+    m.quota_bytes = 1 << 20;
     return m;
 }
 
@@ -210,6 +212,28 @@ static int body_stored(uint8_t id)
     return stored;
 }
 
+/* The text of audit record seq (a static buffer). */
+static const char *audit_record(int seq)
+{
+    static char text[2048];
+    char path[128];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    snprintf(path, sizeof path, "%s/store.sqlite", dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT record FROM audit "
+                                        "WHERE seq = ?", -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int(st, 1, seq);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(text, sizeof text, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return text;
+}
+
 static void test_ack_and_persistence(void **state)
 {
     am_store_put_t both = msg(9, AM_PRIORITY_ROUTINE, "DE-BKA", "PH-NBI");
@@ -308,6 +332,42 @@ static void test_expiry(void **state)
     assert_int_equal(r.n, 1); /* PK-NCCIA is owed PH-NBI's expiry */
     assert_int_equal(body_stored(31), 0);
     am_store_close(s);
+    /* the envelope's end is in the audit log, with each outcome */
+    assert_non_null(strstr(audit_record(1), "DE-BKA:delivered"));
+    assert_non_null(strstr(audit_record(1), "PH-NBI:expired"));
+}
+
+/* A sender's stored, undelivered envelopes are bounded in count and bytes;
+ * what is delivered or expired stops counting. */
+static void test_quota(void **state)
+{
+    am_store_put_t m = msg(41, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
+    am_store_t *s;
+
+    (void)state;
+    m.quota_messages = 2;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    put(s, &m, 10, AM_OK);
+    m.message_id[0] = m.envelope_hash[0] = 42;
+    put(s, &m, 10, AM_OK);
+    put(s, &m, 10, AM_OK); /* the same envelope again: idempotent */
+    m.message_id[0] = m.envelope_hash[0] = 43;
+    put(s, &m, 10, AM_ELIMIT);
+    assert_int_equal(ack(s, "DE-BKA", 41), AM_OK);
+    put(s, &m, 10, AM_OK); /* room again */
+    /* bytes: 2 envelopes stored; room for one more byte-wise? no */
+    m.quota_messages = 100;
+    m.quota_bytes = 2 * m.envelope_len + m.envelope_len - 1;
+    m.message_id[0] = m.envelope_hash[0] = 44;
+    put(s, &m, 10, AM_ELIMIT);
+    m.quota_bytes = 3 * m.envelope_len;
+    put(s, &m, 10, AM_OK);
+    am_store_close(s);
+    /* the counts survive a reopen (they are in the store) */
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    m.message_id[0] = m.envelope_hash[0] = 45;
+    put(s, &m, 10, AM_ELIMIT);
+    am_store_close(s);
 }
 
 static void test_audit_chain(void **state)
@@ -339,7 +399,7 @@ static void test_audit_chain(void **state)
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_non_null(strstr((const char *)sqlite3_column_text(st, 0),
-                               "|PK-NCCIA|DE-BKA|"));
+                               "|PK-NCCIA|DE-BKA:delivered|"));
         sqlite3_finalize(st);
     }
     /* someone edits the first record: the chain breaks there */
@@ -366,6 +426,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_chain, make_dir,
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_expiry, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_quota, make_dir, remove_dir),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
