@@ -32,7 +32,7 @@ typedef struct conn {
     char inflight_senders[AM_DELIVER_BATCH][AM_AGENCY_ID_MAX + 1];
     bool noticing;          /* a notices request or unacked batch is out */
     unsigned notices_owed;  /* sent in the last ReceiptRelay, not acked */
-    unsigned store_pending; /* store requests of this connection in flight */
+    unsigned store_pending; /* verifications and store requests in flight */
     int refs;          /* open handles and store requests in flight */
 } conn_t;
 
@@ -65,6 +65,21 @@ void conn_flow(conn_t *c);
 /* conn_hs.c: the Noise handshake and the peer's certificate */
 int conn_hs_start(conn_t *c);
 void conn_hs_message(conn_t *c, const uint8_t *msg, size_t len);
+
+/* conn_submit.c: Submit, and the relay's signed evidence */
+#define AM_EVIDENCE_BODY_MAX 512
+void conn_submit(conn_t *c, const Amanat__V1__Submit *sub);
+int conn_evidence(conn_t *c, Amanat__V1__EvidenceKind kind,
+                  const uint8_t id[AM_MSG_ID_LEN],
+                  const uint8_t hash[AM_HASH_LEN], const char *recipient,
+                  int64_t t, uint8_t *body, size_t *body_len,
+                  uint8_t sig[AM_SIG_LEN]);
+
+/* conn_dir.c: certificates learned at authentication, prekey upload and
+ * directory lookups */
+void conn_learn(conn_t *c, const uint8_t *cert, size_t len);
+void conn_prekey_upload(conn_t *c, const Amanat__V1__PrekeyUpload *u);
+void conn_lookup(conn_t *c, const Amanat__V1__DirectoryLookup *l);
 
 /* conn_ops.c: frames after authentication */
 void conn_frame(conn_t *c, const uint8_t *body, size_t len);

@@ -85,6 +85,8 @@ static int check_peer(conn_t *c, const uint8_t *payload, size_t len,
                         sodium_memcmp(rs, c->peer.dh_pk, 32) != 0))
             rc = am_errf(AM_EKEY, "certificate of \"%s\" is not for the key "
                          "that made this handshake", c->peer.agency_id);
+        if (rc == 0) /* root-signed and proven: the directory may learn it */
+            conn_learn(c, cert, cert_len);
     }
     am_pb_free(m);
     if (rc != 0)

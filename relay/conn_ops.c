@@ -1,9 +1,8 @@
-/* Frames after authentication (docs/PROTOCOL.md sections 5.3 and 13):
- * Hello first, then Submit, DeliveryAck and Ping.  Submit follows the
- * order of checks of section 10: bound, parse, sender is the
- * authenticated agency, signature, and only then recipients, expiry and
- * storage.  Storage answers come back on the loop through the store's
- * callbacks; a SubmitResult is sent only after the commit. */
+/* Frames after authentication (docs/PROTOCOL.md sections 5.3 and 14):
+ * Hello first, then Submit (conn_submit.c), DeliveryAck, ReceiptAck and
+ * Ping; delivery of pending envelopes and of the evidence owed to a
+ * sender.  Storage answers come back on the loop through the store's
+ * callbacks. */
 #include "conn.h"
 
 #include <stdio.h>
@@ -12,182 +11,6 @@
 
 #include "alloc.h"
 #include "err.h"
-
-#define MAX_EXPIRY (30 * 86400) /* an envelope lives at most 30 days here */
-/* Room for the Deliver frame's evidence around an envelope, so whatever
- * was accepted can always be delivered within the same frame limit. */
-#define DELIVER_OVERHEAD 1024
-
-typedef struct {
-    conn_t *c;
-    uint64_t request_id;
-    uint8_t message_id[AM_MSG_ID_LEN];
-    uint8_t hash[AM_HASH_LEN];
-    am_store_put_t put;
-} submit_t;
-
-/* The relay's signed statement about one envelope. */
-static int evidence(conn_t *c, Amanat__V1__EvidenceKind kind,
-                    const uint8_t id[AM_MSG_ID_LEN],
-                    const uint8_t hash[AM_HASH_LEN], const char *recipient,
-                    int64_t t, uint8_t *body, size_t *body_len,
-                    uint8_t sig[AM_SIG_LEN])
-{
-    Amanat__V1__EvidenceBody b = AMANAT__V1__EVIDENCE_BODY__INIT;
-
-    b.version = 1;
-    b.kind = kind;
-    b.message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN, (uint8_t *)id};
-    b.envelope_hash = (ProtobufCBinaryData){AM_HASH_LEN, (uint8_t *)hash};
-    b.relay_id = (char *)am_dir_self(c->srv->dir)->agency_id;
-    b.recipient_id = (char *)(recipient ? recipient : "");
-    b.time = t;
-    if ((*body_len = amanat__v1__evidence_body__get_packed_size(&b)) > 512)
-        return AM_ETOOBIG;
-    amanat__v1__evidence_body__pack(&b, body);
-    return am_sign(AM_TAG_EVIDENCE, body, *body_len,
-                   am_dir_sign_sk(c->srv->dir), sig);
-}
-
-static void on_stored(void *ctx, int rc, int64_t accepted_at)
-{
-    submit_t *s = ctx;
-    conn_t *c = s->c;
-    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
-    Amanat__V1__SubmitResult r = AMANAT__V1__SUBMIT_RESULT__INIT;
-    Amanat__V1__Evidence e = AMANAT__V1__EVIDENCE__INIT;
-    uint8_t body[512], sig[AM_SIG_LEN];
-    size_t body_len;
-
-    if (rc == 0)
-        for (size_t i = 0; i < s->put.n_recipients; i++)
-            conn_kick(c->srv, s->put.recipients[i]);
-    c->store_pending--;
-    if (c->closing)
-        goto out;
-    if (rc == AM_EDUP) {
-        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_DUPLICATE,
-                        s->request_id, false, "message id already used with "
-                        "other content");
-    } else if (rc == AM_ELIMIT) {
-        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_QUOTA, s->request_id,
-                        false, "\"%s\" has reached its quota of %llu "
-                        "envelopes or %llu bytes stored undelivered here",
-                        c->peer.agency_id,
-                        (unsigned long long)s->put.quota_messages,
-                        (unsigned long long)s->put.quota_bytes);
-    } else if (rc != 0 || evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
-                                   s->message_id, s->hash, NULL, accepted_at,
-                                   body, &body_len, sig) != 0) {
-        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE,
-                        s->request_id, false, "not stored: %s",
-                        am_strerror(rc));
-    } else {
-        e.body = (ProtobufCBinaryData){body_len, body};
-        e.signature = (ProtobufCBinaryData){AM_SIG_LEN, sig};
-        r.request_id = s->request_id;
-        r.message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN, s->message_id};
-        r.accepted = &e;
-        f.op_case = AMANAT__V1__FRAME__OP_SUBMIT_RESULT;
-        f.submit_result = &r;
-        if (conn_send_frame(c, &f) != 0)
-            conn_close(c, "cannot send");
-        conn_log(c, "stored %02x%02x%02x%02x for %zu recipients",
-                 s->message_id[0], s->message_id[1], s->message_id[2],
-                 s->message_id[3], s->put.n_recipients);
-    }
-    conn_flow(c);
-out:
-    conn_unref(c);
-    am_free(s);
-}
-
-/* Checks of a verified envelope before it is stored; fills s->put. */
-static int check_submit(conn_t *c, const am_env_t *env, submit_t *s,
-                        Amanat__V1__ErrorCode *code, char *why, size_t cap)
-{
-    int64_t now = (int64_t)time(NULL), exp = am_env_expires_at(env);
-
-    for (size_t i = 0; i < am_env_recipient_count(env); i++) {
-        const char *r = am_env_recipient(env, i);
-        const am_cert_t *rc = am_dir_find(c->srv->dir, r);
-        if (rc == NULL || rc->not_after < now) {
-            *code = AMANAT__V1__ERROR_CODE__ERROR_UNKNOWN_RECIPIENT;
-            snprintf(why, cap, "recipient \"%s\": unknown or revoked agency",
-                     r);
-            return -1;
-        }
-        snprintf(s->put.recipients[i], sizeof s->put.recipients[i], "%s", r);
-    }
-    if (exp <= now || exp > now + MAX_EXPIRY) {
-        *code = AMANAT__V1__ERROR_CODE__ERROR_EXPIRED;
-        snprintf(why, cap, "expires_at %lld: must be in the future and "
-                 "within %d days", (long long)exp, MAX_EXPIRY / 86400);
-        return -1;
-    }
-    memcpy(s->message_id, am_env_message_id(env), AM_MSG_ID_LEN);
-    memcpy(s->hash, am_env_hash(env), AM_HASH_LEN);
-    memcpy(s->put.message_id, s->message_id, AM_MSG_ID_LEN);
-    memcpy(s->put.envelope_hash, s->hash, AM_HASH_LEN);
-    snprintf(s->put.sender, sizeof s->put.sender, "%s", c->peer.agency_id);
-    s->put.n_recipients = am_env_recipient_count(env);
-    s->put.priority = am_env_priority(env);
-    s->put.expires_at = exp;
-    s->put.quota_messages = c->srv->cfg.quota_messages;
-    s->put.quota_bytes = c->srv->cfg.quota_bytes;
-    return 0;
-}
-
-static void on_submit(conn_t *c, const Amanat__V1__Submit *sub)
-{
-    Amanat__V1__ErrorCode code = AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL;
-    am_env_t *env = NULL;
-    submit_t *s = NULL;
-    char why[256];
-
-    if (sub->envelope.len > c->srv->cfg.frame_max - DELIVER_OVERHEAD) {
-        code = AMANAT__V1__ERROR_CODE__ERROR_TOO_BIG;
-        snprintf(why, sizeof why, "envelope of %zu bytes over this relay's "
-                 "limit of %zu", sub->envelope.len,
-                 c->srv->cfg.frame_max - DELIVER_OVERHEAD);
-    } else if ((int64_t)time(NULL) > c->peer.not_after) {
-        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_AUTH, sub->request_id,
-                        true, "certificate of \"%s\" expired during the "
-                        "session", c->peer.agency_id);
-        return;
-    } else if (am_env_parse(sub->envelope.data, sub->envelope.len,
-                            c->srv->cfg.frame_max, &env) != 0) {
-        snprintf(why, sizeof why, "%s", am_err_detail());
-    } else if (strcmp(am_env_sender(env), c->peer.agency_id) != 0) {
-        code = AMANAT__V1__ERROR_CODE__ERROR_SPOOFED_SENDER;
-        snprintf(why, sizeof why, "sender_id \"%s\" is not the authenticated "
-                 "agency \"%s\"", am_env_sender(env), c->peer.agency_id);
-    } else if (am_env_verify(env, &c->peer) != 0) {
-        code = AMANAT__V1__ERROR_CODE__ERROR_BAD_SIGNATURE;
-        snprintf(why, sizeof why, "%s", am_err_detail());
-    } else if ((s = am_calloc(1, sizeof *s)) == NULL) {
-        code = AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE;
-        snprintf(why, sizeof why, "out of memory");
-    } else if (check_submit(c, env, s, &code, why, sizeof why) == 0) {
-        s->c = c;
-        s->request_id = sub->request_id;
-        s->put.envelope = sub->envelope.data;
-        s->put.envelope_len = sub->envelope.len;
-        if (am_store_put(c->srv->store, &s->put, (int64_t)time(NULL),
-                         on_stored, s) == 0) {
-            conn_ref(c);
-            c->store_pending++;
-            conn_flow(c);
-            am_env_free(env);
-            return;
-        }
-        code = AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE;
-        snprintf(why, sizeof why, "store unavailable");
-    }
-    am_free(s);
-    am_env_free(env);
-    conn_send_error(c, code, sub->request_id, false, "%s", why);
-}
 
 static void fetch(conn_t *c);
 
@@ -198,13 +21,13 @@ static void on_pending(void *ctx, int rc, const am_store_item_t *items,
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__Deliver d = AMANAT__V1__DELIVER__INIT;
     Amanat__V1__Evidence e = AMANAT__V1__EVIDENCE__INIT;
-    uint8_t body[512], sig[AM_SIG_LEN];
+    uint8_t body[AM_EVIDENCE_BODY_MAX], sig[AM_SIG_LEN];
     size_t body_len;
 
     c->fetching = false;
     for (size_t i = 0; rc == 0 && !c->closing && i < n; i++) {
         /* the accepted evidence is deterministic: signed again, the same */
-        if (evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
+        if (conn_evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
                      items[i].message_id, items[i].envelope_hash, NULL,
                      items[i].accepted_at, body, &body_len, sig) != 0)
             break;
@@ -260,7 +83,7 @@ static void on_notices(void *ctx, int rc, const am_store_notice_t *n,
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__ReceiptRelay rr = AMANAT__V1__RECEIPT_RELAY__INIT;
     Amanat__V1__Evidence e[AM_DELIVER_BATCH], *ep[AM_DELIVER_BATCH];
-    uint8_t body[AM_DELIVER_BATCH][512], sig[AM_DELIVER_BATCH][AM_SIG_LEN];
+    uint8_t body[AM_DELIVER_BATCH][AM_EVIDENCE_BODY_MAX], sig[AM_DELIVER_BATCH][AM_SIG_LEN];
     size_t len[AM_DELIVER_BATCH], k = 0;
 
     if (c->closing || rc != 0 || count == 0) {
@@ -269,7 +92,7 @@ static void on_notices(void *ctx, int rc, const am_store_notice_t *n,
         return;
     }
     for (size_t i = 0; i < count && i < AM_DELIVER_BATCH; i++) {
-        if (evidence(c, (Amanat__V1__EvidenceKind)n[i].kind, n[i].message_id,
+        if (conn_evidence(c, (Amanat__V1__EvidenceKind)n[i].kind, n[i].message_id,
                      n[i].envelope_hash, n[i].recipient, n[i].time, body[k],
                      &len[k], sig[k]) != 0)
             continue;
@@ -409,11 +232,31 @@ static void on_delivery_ack(conn_t *c, const Amanat__V1__DeliveryAck *a)
     }
 }
 
+/* The relay's revocation list when newer than the client's (NULL if not,
+ * or if it would not fit a frame: the client then keeps its own). */
+static Amanat__V1__RevocationList *newer_crl(conn_t *c, uint64_t held)
+{
+    const am_crl_t *crl = am_dir_crl(c->srv->dir);
+    const uint8_t *b;
+    size_t len;
+
+    if (crl == NULL || am_crl_sequence(crl) <= held ||
+        (b = am_dir_crl_bytes(c->srv->dir, &len)) == NULL)
+        return NULL;
+    if (len > c->srv->cfg.frame_max - 256) {
+        conn_log(c, "revocation list of %zu bytes not sent: over the frame "
+                 "limit", len);
+        return NULL;
+    }
+    return amanat__v1__revocation_list__unpack(NULL, len, b);
+}
+
 static void on_hello(conn_t *c, const Amanat__V1__Hello *h)
 {
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__AuthResult a = AMANAT__V1__AUTH_RESULT__INIT;
     size_t limit;
+    int rc;
 
     if (h->protocol_version != 1) {
         conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_VERSION, 0, true,
@@ -432,9 +275,13 @@ static void on_hello(conn_t *c, const Amanat__V1__Hello *h)
     a.peer_id = c->peer.agency_id;
     a.max_frame = (uint32_t)c->srv->cfg.frame_max;
     a.relay_time = (int64_t)time(NULL);
+    a.crl = newer_crl(c, h->crl_sequence);
     f.op_case = AMANAT__V1__FRAME__OP_AUTH_RESULT;
     f.auth_result = &a;
-    if (conn_send_frame(c, &f) != 0) {
+    rc = conn_send_frame(c, &f);
+    if (a.crl != NULL)
+        amanat__v1__revocation_list__free_unpacked(a.crl, NULL);
+    if (rc != 0) {
         conn_close(c, "cannot send");
         return;
     }
@@ -465,11 +312,15 @@ void conn_frame(conn_t *c, const uint8_t *body, size_t len)
             conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0,
                             true, "the first frame must be hello");
     } else if (f->op_case == AMANAT__V1__FRAME__OP_SUBMIT) {
-        on_submit(c, f->submit);
+        conn_submit(c, f->submit);
     } else if (f->op_case == AMANAT__V1__FRAME__OP_DELIVERY_ACK) {
         on_delivery_ack(c, f->delivery_ack);
     } else if (f->op_case == AMANAT__V1__FRAME__OP_RECEIPT_ACK) {
         on_receipt_ack(c, f->receipt_ack);
+    } else if (f->op_case == AMANAT__V1__FRAME__OP_PREKEY_UPLOAD) {
+        conn_prekey_upload(c, f->prekey_upload);
+    } else if (f->op_case == AMANAT__V1__FRAME__OP_DIRECTORY_LOOKUP) {
+        conn_lookup(c, f->directory_lookup);
     } else if (f->op_case == AMANAT__V1__FRAME__OP_PING) {
         pong.nonce = f->ping->nonce;
         reply.op_case = AMANAT__V1__FRAME__OP_PONG;

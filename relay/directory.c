@@ -1,6 +1,7 @@
 #include "directory.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,12 @@
 
 #define MAX_AGENCIES 4096
 
+typedef struct {
+    am_cert_t cert; /* first: am_dir_find returns its address */
+    uint8_t *bytes; /* the SignedCertificate as issued */
+    size_t len;
+} entry_t;
+
 struct am_dir {
     uint8_t root_pk[32];
     am_cert_t self;
@@ -21,7 +28,9 @@ struct am_dir {
     size_t self_cert_len;
     uint8_t *secrets; /* sodium_malloc: sign_sk (64) || dh_sk (32) */
     am_crl_t *crl;
-    am_cert_t *agencies;
+    uint8_t *crl_bytes;
+    size_t crl_len;
+    entry_t *agencies; /* sorted by agency id, one per id */
     size_t n_agencies;
 };
 
@@ -83,12 +92,69 @@ static int load_crl(am_dir_t *d, const char *path)
         return 0;
     if ((rc = load_file(path, AM_CRL_MAX, &b, &len)) == 0)
         rc = am_crl_verify(b, len, d->root_pk, 0, &d->crl);
-    am_free(b);
-    return rc != 0 ? am_err_wrap(rc, "revocation list %s", path) : 0;
+    if (rc != 0) {
+        am_free(b);
+        return am_err_wrap(rc, "revocation list %s", path);
+    }
+    d->crl_bytes = b;
+    d->crl_len = len;
+    return 0;
+}
+
+/* Where id is, or would be inserted, in the sorted agencies. */
+static size_t position(const am_dir_t *d, const char *id, bool *found)
+{
+    size_t lo = 0, hi = d->n_agencies;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(d->agencies[mid].cert.agency_id, id);
+
+        if (cmp == 0) {
+            *found = true;
+            return mid;
+        }
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+/* Keep the verified certificate c (bytes b, taken over) unless the
+ * directory has a newer one of the same agency.  Returns 1 when kept. */
+static int insert(am_dir_t *d, const am_cert_t *c, uint8_t *b, size_t len)
+{
+    bool found;
+    size_t i = position(d, c->agency_id, &found);
+    entry_t *e = &d->agencies[i];
+
+    if (found) {
+        if (e->cert.not_before > c->not_before ||
+            (e->cert.not_before == c->not_before &&
+             e->cert.serial >= c->serial)) {
+            am_free(b);
+            return 0;
+        }
+        am_free(e->bytes);
+    } else if (d->n_agencies == MAX_AGENCIES) {
+        am_free(b);
+        return am_errf(AM_ELIMIT, "more than %d agencies", MAX_AGENCIES);
+    } else {
+        memmove(e + 1, e, (d->n_agencies - i) * sizeof *e);
+        d->n_agencies++;
+    }
+    e->cert = *c;
+    e->bytes = b;
+    e->len = len;
+    return 1;
 }
 
 /* Every *.cert in the folder must verify (agency role); a bad one stops
- * the load, so an operator sees it at once rather than at delivery. */
+ * the load, so an operator sees it at once rather than at delivery.  Of
+ * several certificates of one agency the newest is served. */
 static int load_agencies(am_dir_t *d, const char *dir, int64_t now)
 {
     am_cert_policy_t pol = {d->root_pk, now, AM_ROLE_AGENCY, d->crl};
@@ -102,33 +168,40 @@ static int load_agencies(am_dir_t *d, const char *dir, int64_t now)
     if ((dp = opendir(dir)) == NULL)
         return am_errf(AM_EIO, "cannot read certificates folder %s", dir);
     while (rc == 0 && (e = readdir(dp)) != NULL) {
-        size_t n = strlen(e->d_name);
+        size_t n = strlen(e->d_name), len;
         uint8_t *b = NULL;
-        size_t len;
+        am_cert_t c;
 
         if (n < 6 || strcmp(e->d_name + n - 5, ".cert") != 0)
             continue;
-        if (d->n_agencies == MAX_AGENCIES) {
-            rc = am_errf(AM_ELIMIT, "more than %d certificates in %s",
-                         MAX_AGENCIES, dir);
-            break;
-        }
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if ((rc = load_file(path, AM_CERT_MAX, &b, &len)) == 0 &&
-            (rc = am_cert_verify(b, len, &pol,
-                                 &d->agencies[d->n_agencies])) != 0)
+            (rc = am_cert_verify(b, len, &pol, &c)) != 0)
             rc = am_err_wrap(rc, "%s", path);
-        am_free(b);
         if (rc == AM_EREVOKED || rc == AM_EEXPIRED) {
             /* not served, but not a reason to stop serving the others */
             fprintf(stderr, "amanat-relay: skipped: %s\n", am_err_detail());
             rc = 0;
         } else if (rc == 0) {
-            d->n_agencies++;
+            rc = insert(d, &c, b, len);
+            b = NULL;
+            rc = rc < 0 ? am_err_wrap(rc, "%s", dir) : 0;
         }
+        am_free(b);
     }
     closedir(dp);
     return rc;
+}
+
+int am_dir_learn(am_dir_t *d, const uint8_t *cert, size_t len,
+                 const am_cert_t *verified)
+{
+    uint8_t *b;
+
+    if (len > AM_CERT_MAX || (b = am_malloc(len)) == NULL)
+        return AM_ENOMEM;
+    memcpy(b, cert, len);
+    return insert(d, verified, b, len);
 }
 
 int am_dir_load(const am_dir_config_t *cfg, int64_t now, am_dir_t **out)
@@ -158,7 +231,10 @@ void am_dir_free(am_dir_t *d)
         return;
     sodium_free(d->secrets);
     am_crl_free(d->crl);
+    am_free(d->crl_bytes);
     am_free(d->self_cert);
+    for (size_t i = 0; i < d->n_agencies; i++)
+        am_free(d->agencies[i].bytes);
     am_free(d->agencies);
     am_free(d);
 }
@@ -175,10 +251,28 @@ const uint8_t *am_dir_self_cert(const am_dir_t *d, size_t *len)
     return d->self_cert;
 }
 
+const uint8_t *am_dir_crl_bytes(const am_dir_t *d, size_t *len)
+{
+    *len = d->crl_len;
+    return d->crl_bytes;
+}
+
 const am_cert_t *am_dir_find(const am_dir_t *d, const char *id)
 {
-    for (size_t i = 0; i < d->n_agencies; i++)
-        if (strcmp(d->agencies[i].agency_id, id) == 0)
-            return &d->agencies[i];
-    return NULL;
+    bool found;
+    size_t i = position(d, id, &found);
+
+    return found ? &d->agencies[i].cert : NULL;
+}
+
+const uint8_t *am_dir_cert_bytes(const am_dir_t *d, const char *id,
+                                 size_t *len)
+{
+    bool found;
+    size_t i = position(d, id, &found);
+
+    if (!found)
+        return NULL;
+    *len = d->agencies[i].len;
+    return d->agencies[i].bytes;
 }

@@ -33,7 +33,21 @@ const uint8_t *am_dir_sign_sk(const am_dir_t *d); /* 64 bytes */
 const uint8_t *am_dir_dh_sk(const am_dir_t *d);   /* 32 bytes */
 const am_crl_t *am_dir_crl(const am_dir_t *d);
 
-/* The verified certificate of agency id, or NULL. */
+/* The revocation list as loaded (NULL when none). */
+const uint8_t *am_dir_crl_bytes(const am_dir_t *d, size_t *len);
+
+/* The verified certificate of agency id, or NULL (binary search). */
 const am_cert_t *am_dir_find(const am_dir_t *d, const char *id);
+
+/* Its serialized SignedCertificate, or NULL. */
+const uint8_t *am_dir_cert_bytes(const am_dir_t *d, const char *id,
+                                 size_t *len);
+
+/* Add a certificate the caller verified (under this directory's root and
+ * revocation list, agency role) unless a newer one of the same agency is
+ * held.  Returns 1 when kept, 0 when an equal or newer one was held, or a
+ * negative AM_E code (AM_ELIMIT: the directory is full).  Memory only. */
+int am_dir_learn(am_dir_t *d, const uint8_t *cert, size_t len,
+                 const am_cert_t *verified);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "country.h"
 #include "envelope.h"
+#include "prekey.h"
 
 typedef struct am_store am_store_t;
 
@@ -129,6 +130,31 @@ typedef void (*am_store_expired_cb)(
 
 int am_store_expire(am_store_t *s, int64_t now, am_store_expired_cb cb,
                     void *ctx);
+
+/* An agency's signed prekey, verified by the caller before it is put. */
+typedef struct {
+    char agency[AM_AGENCY_ID_MAX + 1];
+    uint32_t prekey_id;
+    int64_t created_at, not_after;
+    uint8_t signed_prekey[AM_PREKEY_MAX]; /* the SignedPrekey as uploaded */
+    size_t len;                           /* 0: none current */
+} am_store_prekey_t;
+
+/* Keep p as its agency's prekey.  rc 0: kept (or the very same was held);
+ * AM_ESTALE: the one held was created later or at the same time. */
+int am_store_prekey_put(am_store_t *s, const am_store_prekey_t *p,
+                        am_store_done_cb cb, void *ctx);
+
+/* The current prekey (not expired at now) of each of n agencies, in the
+ * same order; len 0 where there is none.  found lives until the callback
+ * returns. */
+typedef void (*am_store_prekeys_cb)(void *ctx, int rc,
+                                    const am_store_prekey_t *found, size_t n);
+
+#define AM_STORE_LOOKUP_MAX 32
+
+int am_store_prekeys(am_store_t *s, const char *const *agencies, size_t n,
+                     int64_t now, am_store_prekeys_cb cb, void *ctx);
 
 /* True once a commit failed: the relay must stop (and restart clean). */
 bool am_store_failed(am_store_t *s);

@@ -12,7 +12,7 @@
 #include "store.h"
 
 typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK, REQ_NOTICES, REQ_NOTICE_ACK,
-               REQ_EXPIRE } req_kind_t;
+               REQ_EXPIRE, REQ_PREKEY_PUT, REQ_PREKEYS } req_kind_t;
 
 #define EXPIRED_SENDERS 64
 
@@ -38,11 +38,13 @@ typedef struct req {
     uint8_t id[AM_MSG_ID_LEN];
     size_t max, n_items;
     am_store_item_t *items;
+    am_store_prekeys_cb prekeys_cb;
+    am_store_prekey_t *prekeys; /* REQ_PREKEY_PUT: one; REQ_PREKEYS: max */
 } req_t;
 
 enum { ST_FIND, ST_INSERT_MSG, ST_INSERT_DLV, ST_NEXT, ST_ACK, ST_ACKED,
        ST_REMAINING, ST_DROP_BODY, ST_NOTE, ST_NOTICES, ST_NOTICE_ACK,
-       ST_USAGE, ST_COUNT };
+       ST_USAGE, ST_PREKEY_GET, ST_PREKEY_SET, ST_COUNT };
 
 
 struct am_store {
@@ -72,5 +74,7 @@ int store_do_ack(am_store_t *s, req_t *r);
 int store_do_notices(am_store_t *s, req_t *r);
 int store_do_expire(am_store_t *s, req_t *r);
 int store_do_notice_ack(am_store_t *s, req_t *r);
+int store_do_prekey_put(am_store_t *s, req_t *r);
+int store_do_prekeys(am_store_t *s, req_t *r);
 
 #endif

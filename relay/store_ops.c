@@ -43,6 +43,11 @@ const char *const am_store_sql[ST_COUNT] = {
     [ST_NOTICE_ACK] = "UPDATE notices SET state = 1 WHERE sender = ?1 AND "
                       "kind = ?2 AND message_id = ?3 AND recipient = ?4",
     [ST_USAGE] = "SELECT messages, bytes FROM usage WHERE agency = ?1",
+    [ST_PREKEY_GET] = "SELECT prekey_id, created_at, not_after, signed "
+                      "FROM prekeys WHERE agency = ?1",
+    [ST_PREKEY_SET] = "INSERT OR REPLACE INTO prekeys (agency, prekey_id, "
+                      "created_at, not_after, signed) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
 const char am_store_schema[] =
@@ -92,6 +97,11 @@ const char am_store_schema[] =
     "INSERT INTO usage SELECT sender, count(*), sum(length(envelope)) "
     "  FROM messages WHERE envelope IS NOT NULL AND NOT EXISTS "
     "  (SELECT 1 FROM usage) GROUP BY sender;"
+    /* the newest signed prekey each agency uploaded */
+    "CREATE TABLE IF NOT EXISTS prekeys ("
+    "  agency TEXT PRIMARY KEY, prekey_id INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL, not_after INTEGER NOT NULL,"
+    "  signed BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS audit ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* 1, 2, 3... */
     "  record TEXT NOT NULL,"
@@ -379,4 +389,69 @@ int store_do_notice_ack(am_store_t *s, req_t *r)
     return sqlite3_changes(s->db) > 0
                ? 0
                : am_errf(AM_EKEY, "no such notice for %s", r->recipient);
+}
+
+/* The prekey held for agency into *p (len 0 when none).  */
+static int prekey_get(am_store_t *s, const char *agency, am_store_prekey_t *p)
+{
+    sqlite3_stmt *st = stmt(s, ST_PREKEY_GET);
+    size_t n;
+    int rc;
+
+    p->len = 0;
+    if (p->agency != agency) /* a lookup fills the entry it was named in */
+        snprintf(p->agency, sizeof p->agency, "%s", agency);
+    sqlite3_bind_text(st, 1, agency, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return store_db_error(s, "prekey");
+    if ((n = (size_t)sqlite3_column_bytes(st, 3)) == 0 ||
+        n > sizeof p->signed_prekey)
+        return am_errf(AM_EIO, "store: damaged prekey of %s", agency);
+    p->prekey_id = (uint32_t)sqlite3_column_int64(st, 0);
+    p->created_at = sqlite3_column_int64(st, 1);
+    p->not_after = sqlite3_column_int64(st, 2);
+    memcpy(p->signed_prekey, sqlite3_column_blob(st, 3), n);
+    p->len = n;
+    return 0;
+}
+
+int store_do_prekey_put(am_store_t *s, req_t *r)
+{
+    const am_store_prekey_t *p = &r->prekeys[0];
+    am_store_prekey_t held;
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = prekey_get(s, p->agency, &held)) != 0)
+        return rc;
+    if (held.len == p->len &&
+        memcmp(held.signed_prekey, p->signed_prekey, p->len) == 0)
+        return 0; /* uploaded again: the same answer */
+    if (held.len > 0 && held.created_at >= p->created_at)
+        return am_errf(AM_ESTALE, "prekey %u of %s is not newer than prekey "
+                       "%u held", p->prekey_id, p->agency, held.prekey_id);
+    st = stmt(s, ST_PREKEY_SET);
+    sqlite3_bind_text(st, 1, p->agency, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, p->prekey_id);
+    sqlite3_bind_int64(st, 3, p->created_at);
+    sqlite3_bind_int64(st, 4, p->not_after);
+    sqlite3_bind_blob(st, 5, p->signed_prekey, (int)p->len, SQLITE_STATIC);
+    return run(s, st);
+}
+
+int store_do_prekeys(am_store_t *s, req_t *r)
+{
+    int rc;
+
+    for (size_t i = 0; i < r->n_items; i++) {
+        am_store_prekey_t *p = &r->prekeys[i];
+
+        if ((rc = prekey_get(s, p->agency, p)) != 0)
+            return rc;
+        if (p->len > 0 && p->not_after <= r->now)
+            p->len = 0; /* expired: senders use the certificate's key */
+    }
+    return 0;
 }

@@ -32,6 +32,8 @@ static void run_one(am_store_t *s, req_t *r)
     case REQ_NOTICES: r->rc = store_do_notices(s, r); break;
     case REQ_NOTICE_ACK: r->rc = store_do_notice_ack(s, r); break;
     case REQ_EXPIRE: r->rc = store_do_expire(s, r); break;
+    case REQ_PREKEY_PUT: r->rc = store_do_prekey_put(s, r); break;
+    case REQ_PREKEYS: r->rc = store_do_prekeys(s, r); break;
     }
     if (r->rc != 0 && store_exec(s, "ROLLBACK TO r") != 0)
         r->rc = AM_EIO;
@@ -125,6 +127,7 @@ static void req_free(req_t *r)
         am_free(r->items[i].envelope);
     am_free(r->items);
     am_free(r->env_copy);
+    am_free(r->prekeys);
     am_free(r);
 }
 
@@ -146,6 +149,8 @@ void am_store_drain(am_store_t *s)
             r->next_cb(r->ctx, r->rc, r->items, r->n_items);
         else if (r->kind == REQ_NOTICES)
             r->notices_cb(r->ctx, r->rc, r->notices, r->n_items);
+        else if (r->kind == REQ_PREKEYS)
+            r->prekeys_cb(r->ctx, r->rc, r->prekeys, r->n_items);
         else if (r->kind == REQ_EXPIRE)
             r->expired_cb(r->ctx, r->rc, (const char(*)[AM_AGENCY_ID_MAX + 1])
                                              r->senders,
@@ -410,6 +415,49 @@ int am_store_expire(am_store_t *s, int64_t now, am_store_expired_cb cb,
         return AM_ENOMEM;
     r->expired_cb = cb;
     if ((rc = enqueue(s, r)) != 0)
+        req_free(r);
+    return rc;
+}
+
+int am_store_prekey_put(am_store_t *s, const am_store_prekey_t *p,
+                        am_store_done_cb cb, void *ctx)
+{
+    req_t *r;
+    int rc;
+
+    if (s == NULL || p == NULL || cb == NULL || p->len == 0 ||
+        p->len > sizeof p->signed_prekey || !am_agency_id_valid(p->agency))
+        return AM_EINVAL;
+    if ((r = new_req(REQ_PREKEY_PUT, ctx, 0)) == NULL ||
+        (r->prekeys = am_malloc(sizeof *r->prekeys)) == NULL) {
+        am_free(r);
+        return AM_ENOMEM;
+    }
+    r->prekeys[0] = *p;
+    r->done_cb = cb;
+    if ((rc = enqueue(s, r)) != 0)
+        req_free(r);
+    return rc;
+}
+
+int am_store_prekeys(am_store_t *s, const char *const *agencies, size_t n,
+                     int64_t now, am_store_prekeys_cb cb, void *ctx)
+{
+    req_t *r;
+    int rc = 0;
+
+    if (s == NULL || cb == NULL || n == 0 || n > AM_STORE_LOOKUP_MAX)
+        return AM_EINVAL;
+    if ((r = new_req(REQ_PREKEYS, ctx, now)) == NULL ||
+        (r->prekeys = am_calloc(n, sizeof *r->prekeys)) == NULL) {
+        am_free(r);
+        return AM_ENOMEM;
+    }
+    r->prekeys_cb = cb;
+    r->n_items = n;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = copy_recipient(r->prekeys[i].agency, agencies[i]);
+    if (rc != 0 || (rc = enqueue(s, r)) != 0)
         req_free(r);
     return rc;
 }

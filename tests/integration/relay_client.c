@@ -99,10 +99,23 @@ static int handshake(rc_client_t *c, const uint8_t dh_sk[32],
 int rc_connect(rc_client_t *c, int port, const uint8_t dh_sk[32],
                const uint8_t *cert, size_t cert_len, bool receive)
 {
-    struct sockaddr_in a = {0};
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__Hello h = AMANAT__V1__HELLO__INIT;
     int rc;
+
+    if ((rc = rc_connect_hs(c, port, dh_sk, cert, cert_len)) != 0)
+        return rc;
+    h.protocol_version = 1;
+    h.receive = receive;
+    f.op_case = AMANAT__V1__FRAME__OP_HELLO;
+    f.hello = &h;
+    return rc_send(c, &f);
+}
+
+int rc_connect_hs(rc_client_t *c, int port, const uint8_t dh_sk[32],
+                  const uint8_t *cert, size_t cert_len)
+{
+    struct sockaddr_in a = {0};
 
     memset(c, 0, sizeof *c);
     a.sin_family = AF_INET;
@@ -112,13 +125,7 @@ int rc_connect(rc_client_t *c, int port, const uint8_t dh_sk[32],
         connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0)
         return am_errf(AM_EIO, "connect 127.0.0.1:%d: %s", port,
                        strerror(errno));
-    if ((rc = handshake(c, dh_sk, cert, cert_len)) != 0)
-        return rc;
-    h.protocol_version = 1;
-    h.receive = receive;
-    f.op_case = AMANAT__V1__FRAME__OP_HELLO;
-    f.hello = &h;
-    return rc_send(c, &f);
+    return handshake(c, dh_sk, cert, cert_len);
 }
 
 int rc_send(rc_client_t *c, const Amanat__V1__Frame *f)

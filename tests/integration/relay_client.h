@@ -25,6 +25,9 @@ typedef struct {
  * AM_E code (the relay refused or closed: see am_err_detail()). */
 int rc_connect(rc_client_t *c, int port, const uint8_t dh_sk[32],
                const uint8_t *cert, size_t cert_len, bool receive);
+/* The handshake alone: the caller sends its own Hello. */
+int rc_connect_hs(rc_client_t *c, int port, const uint8_t dh_sk[32],
+                  const uint8_t *cert, size_t cert_len);
 int rc_send(rc_client_t *c, const Amanat__V1__Frame *f);
 /* The next frame (free with am_frame_free), waiting at most timeout_ms. */
 int rc_recv(rc_client_t *c, int timeout_ms, Amanat__V1__Frame **out);

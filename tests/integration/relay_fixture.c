@@ -31,6 +31,7 @@ party_t pk = {.id = "PK-NCCIA", .roles = AM_ROLE_AGENCY};
 party_t de = {.id = "DE-BKA", .roles = AM_ROLE_AGENCY};
 party_t fr = {.id = "FR-DGSI", .roles = AM_ROLE_AGENCY};
 party_t gb = {.id = "GB-NCA", .roles = AM_ROLE_AGENCY}; /* foreign */
+party_t ph = {.id = "PH-NBI", .roles = AM_ROLE_AGENCY}; /* never in certs/ */
 
 static void make_party(party_t *p, const uint8_t *sk)
 {
@@ -51,7 +52,7 @@ static void make_party(party_t *p, const uint8_t *sk)
         snprintf(c.home_relay, sizeof c.home_relay, "%s", "PK-RELAY");
     c.not_before = time(NULL) - 3600;
     c.not_after = time(NULL) + 86400;
-    c.serial = (uint64_t)randombytes_uniform(1000000) + 1;
+    c.serial = p->serial = (uint64_t)randombytes_uniform(1000000) + 1;
     assert_int_equal(am_cert_issue(&c, sk, &p->cert, &p->cert_len), AM_OK);
 }
 
@@ -115,6 +116,7 @@ int fx_federation(void **state)
     make_party(&de, root_sk);
     make_party(&gb, other_sk);
     make_party(&fr, root_sk);
+    make_party(&ph, root_sk);
     write_key("root.pub", AM_KEY_ROOT_PUBLIC, "root", root_pk, 32);
     memcpy(secret, relay.seed, 32);
     memcpy(secret + 32, relay.dh_sk, 32);
@@ -208,6 +210,11 @@ relay_t start_relay_with(const char *const *extra)
     if (sscanf(line, "amanat-relay: listening on 127.0.0.1:%d", &r.port) != 1)
         fail_msg("relay did not start: \"%s\"", line);
     return r;
+}
+
+void fx_write(const char *name, const void *data, size_t len)
+{
+    write_file(name, data, len);
 }
 
 void fx_serve(const party_t *p)

@@ -19,6 +19,7 @@ typedef struct {
     uint8_t seed[32], sign_pk[32], sign_sk[64], dh_sk[32], dh_pk[32];
     uint8_t *cert;
     size_t cert_len;
+    uint64_t serial;
 } party_t;
 
 typedef struct {
@@ -30,6 +31,7 @@ extern const char *relay_bin;
 extern char dir[64];
 extern uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
 extern party_t relay, pk, de, gb, fr; /* fr: issued, not served at first */
+extern party_t ph; /* issued by the root, never put in the relay's folder */
 
 int fx_federation(void **state);     /* cmocka group setup */
 int fx_cleanup(void **state);        /* cmocka group teardown */
@@ -37,6 +39,8 @@ int fx_kill_leftovers(void **state); /* cmocka test teardown */
 relay_t start_relay(void);
 /* The same with more flags (a NULL-terminated list). */
 relay_t start_relay_with(const char *const *extra);
+/* Write a file (durably) at name, relative to the test folder. */
+void fx_write(const char *name, const void *data, size_t len);
 /* Put p's certificate among those the relay serves (after a SIGHUP). */
 void fx_serve(const party_t *p);
 void stop_relay(relay_t *r);
