@@ -190,8 +190,12 @@ static void on_acked(void *ctx, int rc)
             if (memcmp(c->inflight_ids[i], a->id, AM_MSG_ID_LEN) != 0)
                 continue;
             /* its sender is now owed "delivered" evidence */
-            if (rc == 0)
+            if (rc == 0) {
+                conn_log(c, "delivered %02x%02x%02x%02x from %s", a->id[0],
+                         a->id[1], a->id[2], a->id[3],
+                         c->inflight_senders[i]);
                 conn_kick_notices(c->srv, c->inflight_senders[i]);
+            }
             c->inflight--;
             memcpy(c->inflight_ids[i], c->inflight_ids[c->inflight],
                    AM_MSG_ID_LEN);

@@ -169,6 +169,7 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     peer_name(c);
+    conn_log(c, "connected");
     am_sess_add(c, AM_SESS_PREAUTH);
     if (srv->n_conns > srv->cfg.max_conns) {
         conn_close(c, "too many connections");
