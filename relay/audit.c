@@ -17,7 +17,7 @@ int am_audit_text(const uint8_t id[16], const char *sender,
 
     sodium_bin2hex(idh, sizeof idh, id, 16);
     sodium_bin2hex(hh, sizeof hh, hash, 32);
-    n = snprintf(out, cap, "amanat-audit/1|%s|%s|%s|%lld|%lld|%lld|%s", idh,
+    n = snprintf(out, cap, "amanat-audit/2|%s|%s|%s|%lld|%lld|%lld|%s", idh,
                  sender, recipients, (long long)size, (long long)accepted_at,
                  (long long)completed_at, hh);
     if (n < 0 || (size_t)n >= cap)

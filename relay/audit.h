@@ -18,7 +18,7 @@
 #define AM_AUDIT_TEXT_MAX 2048
 
 /* The canonical text of one record:
- * "amanat-audit/1|ID_HEX|SENDER|R1:OUTCOME,R2:OUTCOME,...|SIZE|ACCEPTED_AT|
+ * "amanat-audit/2|ID_HEX|SENDER|R1:OUTCOME,R2:OUTCOME,...|SIZE|ACCEPTED_AT|
  *  COMPLETED_AT|HASH_HEX", OUTCOME "delivered" or "expired". */
 int am_audit_text(const uint8_t id[16], const char *sender,
                   const char *recipients, int64_t size, int64_t accepted_at,

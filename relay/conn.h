@@ -33,6 +33,7 @@ typedef struct conn {
     bool noticing;          /* a notices request or unacked batch is out */
     unsigned notices_owed;  /* sent in the last ReceiptRelay, not acked */
     unsigned store_pending; /* verifications and store requests in flight */
+    unsigned prekey_uploads; /* in this session: each costs a signature */
     int refs;          /* open handles and store requests in flight */
 } conn_t;
 

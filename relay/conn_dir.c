@@ -21,6 +21,7 @@
 /* A prekey "created" further ahead than this would lock its agency out of
  * later uploads (the relay keeps the newest): refused. */
 #define PREKEY_FUTURE_SLACK 3600
+#define PREKEY_UPLOADS_MAX 8
 
 typedef struct {
     uv_work_t work;
@@ -44,8 +45,9 @@ static void persist_done(uv_work_t *w, int status)
     persist_t *p = w->data;
 
     if (status != 0 || p->rc != 0)
-        fprintf(stderr, "amanat-relay: learned certificate not saved (kept "
-                "until restart): %s\n", status ? "cancelled" : p->why);
+        fprintf(stderr, "amanat-relay: learned certificate not saved (served "
+                "from memory until the relay stops): %s\n",
+                status ? "cancelled" : p->why);
     am_free(p->bytes);
     am_free(p);
 }
@@ -181,6 +183,7 @@ static int check_prekey(conn_t *c, const Amanat__V1__PrekeyUpload *u,
     }
     snprintf(p->agency, sizeof p->agency, "%s", c->peer.agency_id);
     p->prekey_id = k.prekey_id;
+    p->cert_serial = c->peer.serial;
     p->created_at = k.created_at;
     p->not_after = k.not_after;
     return 0;
@@ -193,6 +196,14 @@ void conn_prekey_upload(conn_t *c, const Amanat__V1__PrekeyUpload *u)
     dir_req_t *q = NULL;
     char why[256];
 
+    /* a client uploads one per rotation: a stream of them is an attack on
+     * the loop thread, where they are verified */
+    if (++c->prekey_uploads > PREKEY_UPLOADS_MAX) {
+        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_QUOTA, u->request_id,
+                        true, "more than %d prekey uploads in one session",
+                        PREKEY_UPLOADS_MAX);
+        return;
+    }
     if (check_prekey(c, u, &p, &code, why, sizeof why) != 0) {
         conn_send_error(c, code, u->request_id, false, "%s", why);
         return;
@@ -231,7 +242,9 @@ static void fill_entries(conn_t *c, const am_store_prekey_t *found, size_t n,
             (b = am_dir_cert_bytes(c->srv->dir, found[i].agency, &len)) == NULL)
             continue;
         e[i].certificate = amanat__v1__signed_certificate__unpack(NULL, len, b);
-        if (found[i].len > 0)
+        /* a prekey signed under an older certificate would not verify
+         * under the one served: none then, and senders use dh_pk */
+        if (found[i].len > 0 && found[i].cert_serial == cert->serial)
             e[i].prekey = amanat__v1__signed_prekey__unpack(
                 NULL, found[i].len, found[i].signed_prekey);
     }

@@ -197,10 +197,11 @@ static void on_acked(void *ctx, int rc)
                 conn_kick_notices(c->srv, c->inflight_senders[i]);
             }
             c->inflight--;
-            memcpy(c->inflight_ids[i], c->inflight_ids[c->inflight],
-                   AM_MSG_ID_LEN);
-            memcpy(c->inflight_senders[i], c->inflight_senders[c->inflight],
-                   sizeof c->inflight_senders[0]);
+            /* the last entry moves into the hole (itself, if it was) */
+            memmove(c->inflight_ids[i], c->inflight_ids[c->inflight],
+                    AM_MSG_ID_LEN);
+            memmove(c->inflight_senders[i], c->inflight_senders[c->inflight],
+                    sizeof c->inflight_senders[0]);
             break;
         }
         if (rc != 0 && rc != AM_EKEY)

@@ -197,6 +197,12 @@ static void verify_done(uv_work_t *w, int status)
     if (s->vrc == 0 && check_submit(c, s, &code) == 0) {
         if (am_store_put(c->srv->store, &s->put, (int64_t)time(NULL),
                          on_stored, s) == 0) {
+            /* the store copied the bytes: hold one copy, not three */
+            am_env_free(s->env);
+            s->env = NULL;
+            am_free(s->bytes);
+            s->bytes = NULL;
+            s->put.envelope = NULL;
             c->store_pending++; /* the reference goes on to on_stored */
             conn_flow(c);
             return;

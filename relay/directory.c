@@ -19,6 +19,7 @@ typedef struct {
     am_cert_t cert; /* first: am_dir_find returns its address */
     uint8_t *bytes; /* the SignedCertificate as issued */
     size_t len;
+    bool learned;   /* from a handshake, not (yet) from the folder */
 } entry_t;
 
 struct am_dir {
@@ -149,6 +150,7 @@ static int insert(am_dir_t *d, const am_cert_t *c, uint8_t *b, size_t len)
     e->cert = *c;
     e->bytes = b;
     e->len = len;
+    e->learned = false;
     return 1;
 }
 
@@ -183,9 +185,11 @@ static int load_agencies(am_dir_t *d, const char *dir, int64_t now)
             fprintf(stderr, "amanat-relay: skipped: %s\n", am_err_detail());
             rc = 0;
         } else if (rc == 0) {
-            rc = insert(d, &c, b, len);
+            if ((rc = insert(d, &c, b, len)) == AM_ELIMIT)
+                fprintf(stderr, "amanat-relay: skipped %s: %s\n", path,
+                        am_err_detail());
             b = NULL;
-            rc = rc < 0 ? am_err_wrap(rc, "%s", dir) : 0;
+            rc = rc == AM_ELIMIT || rc >= 0 ? 0 : rc;
         }
         am_free(b);
     }
@@ -198,10 +202,34 @@ int am_dir_learn(am_dir_t *d, const uint8_t *cert, size_t len,
 {
     uint8_t *b;
 
-    if (len > AM_CERT_MAX || (b = am_malloc(len)) == NULL)
+    bool found;
+    int rc;
+
+    if (len > AM_CERT_MAX)
+        return AM_ETOOBIG;
+    if ((b = am_malloc(len)) == NULL)
         return AM_ENOMEM;
     memcpy(b, cert, len);
-    return insert(d, verified, b, len);
+    if ((rc = insert(d, verified, b, len)) == 1)
+        d->agencies[position(d, verified->agency_id, &found)].learned = true;
+    return rc;
+}
+
+size_t am_dir_carry_learned(am_dir_t *to, const am_dir_t *from, int64_t now)
+{
+    am_cert_policy_t pol = {to->root_pk, now, AM_ROLE_AGENCY, to->crl};
+    size_t kept = 0;
+
+    for (size_t i = 0; i < from->n_agencies; i++) {
+        const entry_t *e = &from->agencies[i];
+        am_cert_t c;
+
+        /* checked again: the new root or revocation list may refuse it */
+        if (e->learned && am_cert_verify(e->bytes, e->len, &pol, &c) == 0 &&
+            am_dir_learn(to, e->bytes, e->len, &c) == 1)
+            kept++;
+    }
+    return kept;
 }
 
 int am_dir_load(const am_dir_config_t *cfg, int64_t now, am_dir_t **out)

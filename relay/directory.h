@@ -50,4 +50,10 @@ const uint8_t *am_dir_cert_bytes(const am_dir_t *d, const char *id,
 int am_dir_learn(am_dir_t *d, const uint8_t *cert, size_t len,
                  const am_cert_t *verified);
 
+/* After a reload: the certificates learned into from that to does not
+ * have (or has older), verified again under to's root and revocation
+ * list, so a reload never forgets an agency whose certificate could not
+ * be written to the folder yet.  Returns how many were kept. */
+size_t am_dir_carry_learned(am_dir_t *to, const am_dir_t *from, int64_t now);
+
 #endif

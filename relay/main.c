@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -61,6 +62,19 @@ static void raise_fd_limit(void)
     }
 }
 
+/* libuv's thread pool verifies signatures: one thread per core (its
+ * default is 4), unless the operator chose. */
+static void use_every_core(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    char v[16];
+
+    if (getenv("UV_THREADPOOL_SIZE") != NULL || n <= 4)
+        return;
+    snprintf(v, sizeof v, "%ld", n > 128 ? 128 : n);
+    (void)setenv("UV_THREADPOOL_SIZE", v, 0);
+}
+
 int main(int argc, char **argv)
 {
     am_relay_opts_t o;
@@ -76,6 +90,7 @@ int main(int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     raise_fd_limit();
+    use_every_core();
     if ((rc = am_dir_load(&o.dir, (int64_t)time(NULL), &dir)) != 0 ||
         (rc = am_server_run(&o.srv, &o.dir, dir, o.data)) != 0) {
         /* am_server_run owns and frees dir, whatever it returns */

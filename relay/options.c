@@ -70,6 +70,9 @@ static size_t table(am_relay_opts_t *o, opt_t *t, uint64_t *v)
                                          "passphrase-env"};
     size_t n = 0;
 
+    _Static_assert(sizeof strs / sizeof strs[0] + sizeof nums / sizeof nums[0]
+                       <= AM_RELAY_OPTS_MAX,
+                   "AM_RELAY_OPTS_MAX is too small for the settings");
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         t[n++] = (opt_t){snames[i], T_STR, strs[i], 0, 0};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
@@ -106,7 +109,8 @@ typedef struct {
     am_relay_opts_t *o;
     opt_t t[AM_RELAY_OPTS_MAX];
     uint64_t v[AM_RELAY_OPTS_MAX];
-    bool given[AM_RELAY_OPTS_MAX];
+    bool given[AM_RELAY_OPTS_MAX];   /* by a flag */
+    bool in_file[AM_RELAY_OPTS_MAX]; /* already set by the file */
     size_t n, n_owned;
     int rc;
 } parse_t;
@@ -131,6 +135,14 @@ static int on_ini(void *user, const char *section, const char *name,
         p->rc = 2;
         return 0;
     }
+    if (p->in_file[i]) {
+        /* also what inih makes of an indented line: a continuation */
+        fprintf(stderr, "amanat-relay: %s: %s set twice (or an indented "
+                "line continues it)\n", p->o->config, name);
+        p->rc = 2;
+        return 0;
+    }
+    p->in_file[i] = true;
     if (p->given[i]) /* the flag wins */
         return 1;
     if (p->t[i].type == T_STR) {
@@ -141,7 +153,6 @@ static int on_ini(void *user, const char *section, const char *name,
         }
         value = p->o->owned[p->n_owned++];
     }
-    p->given[i] = true;
     snprintf(where, sizeof where, "%s: ", p->o->config);
     if ((p->rc = set(&p->t[i], value, where)) != 0)
         return 0;

@@ -169,7 +169,6 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     peer_name(c);
-    conn_log(c, "connected");
     am_sess_add(c, AM_SESS_PREAUTH);
     if (srv->n_conns > srv->cfg.max_conns) {
         conn_close(c, "too many connections");
@@ -186,6 +185,7 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_timer_start(&c->timer, on_timeout, srv->cfg.handshake_ms, 0);
+    conn_log(c, "connected");
 }
 
 static void shutdown_server(am_server_t *srv, const char *why);
@@ -273,6 +273,7 @@ static void reload_done(uv_work_t *w, int status)
     } else {
         amanat__v1__signed_certificate__free_unpacked(srv->self_cert, NULL);
         srv->self_cert = self;
+        (void)am_dir_carry_learned(r->dir, srv->dir, (int64_t)time(NULL));
         am_dir_free(srv->dir);
         srv->dir = r->dir;
         fprintf(stderr, "amanat-relay: reloaded certificates and revocation "

@@ -136,6 +136,7 @@ typedef struct {
     char agency[AM_AGENCY_ID_MAX + 1];
     uint32_t prekey_id;
     int64_t created_at, not_after;
+    uint64_t cert_serial; /* of the certificate it was verified under */
     uint8_t signed_prekey[AM_PREKEY_MAX]; /* the SignedPrekey as uploaded */
     size_t len;                           /* 0: none current */
 } am_store_prekey_t;

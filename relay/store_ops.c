@@ -43,11 +43,11 @@ const char *const am_store_sql[ST_COUNT] = {
     [ST_NOTICE_ACK] = "UPDATE notices SET state = 1 WHERE sender = ?1 AND "
                       "kind = ?2 AND message_id = ?3 AND recipient = ?4",
     [ST_USAGE] = "SELECT messages, bytes FROM usage WHERE agency = ?1",
-    [ST_PREKEY_GET] = "SELECT prekey_id, created_at, not_after, signed "
-                      "FROM prekeys WHERE agency = ?1",
+    [ST_PREKEY_GET] = "SELECT prekey_id, created_at, not_after, signed, "
+                      "cert_serial FROM prekeys WHERE agency = ?1",
     [ST_PREKEY_SET] = "INSERT OR REPLACE INTO prekeys (agency, prekey_id, "
-                      "created_at, not_after, signed) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5)",
+                      "created_at, not_after, signed, cert_serial) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 const char am_store_schema[] =
@@ -69,6 +69,12 @@ const char am_store_schema[] =
     "  acked_at INTEGER,"
     "  PRIMARY KEY (recipient, seq));"
     "CREATE INDEX IF NOT EXISTS pending ON deliveries (recipient, state, seq);"
+    /* a message's deliveries (completion, audit, expiry), and the envelopes
+     * still held by expiry time: without these, completing or expiring one
+     * message scans every delivery ever made */
+    "CREATE INDEX IF NOT EXISTS by_message ON deliveries (seq, state);"
+    "CREATE INDEX IF NOT EXISTS held_until ON messages (expires_at) "
+    "  WHERE envelope IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS notices ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  sender TEXT NOT NULL, kind INTEGER NOT NULL,"
@@ -101,7 +107,7 @@ const char am_store_schema[] =
     "CREATE TABLE IF NOT EXISTS prekeys ("
     "  agency TEXT PRIMARY KEY, prekey_id INTEGER NOT NULL,"
     "  created_at INTEGER NOT NULL, not_after INTEGER NOT NULL,"
-    "  signed BLOB NOT NULL) WITHOUT ROWID;"
+    "  signed BLOB NOT NULL, cert_serial INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS audit ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* 1, 2, 3... */
     "  record TEXT NOT NULL,"
@@ -330,8 +336,8 @@ static int expire_step(am_store_t *s, req_t *r, const char *q, bool senders)
 static int expire_finished(am_store_t *s, req_t *r)
 {
     static const char q[] =
-        "SELECT message_id FROM messages WHERE expires_at <= ?1 AND "
-        "envelope IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries d "
+        "SELECT message_id FROM messages WHERE envelope IS NOT NULL AND "
+        "expires_at <= ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d "
         "WHERE d.seq = messages.seq AND d.state = 0)";
     sqlite3_stmt *st;
     int step, rc = 0;
@@ -349,8 +355,8 @@ static int expire_finished(am_store_t *s, req_t *r)
         rc = store_db_error(s, "expire");
     sqlite3_finalize(st);
     return rc != 0 ? rc : expire_step(s, r,
-        "UPDATE messages SET envelope = NULL WHERE expires_at <= ?1 AND "
-        "envelope IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries d "
+        "UPDATE messages SET envelope = NULL WHERE envelope IS NOT NULL AND "
+        "expires_at <= ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d "
         "WHERE d.seq = messages.seq AND d.state = 0)", false);
 }
 
@@ -360,17 +366,20 @@ int store_do_expire(am_store_t *s, req_t *r)
 
     if ((rc = expire_step(s, r,
              "SELECT DISTINCT m.sender FROM deliveries d JOIN messages m "
-             "ON m.seq = d.seq WHERE d.state = 0 AND m.expires_at <= ?1",
+             "ON m.seq = d.seq WHERE m.envelope IS NOT NULL AND "
+             "m.expires_at <= ?1 AND d.state = 0",
              true)) != 0 ||
         (rc = expire_step(s, r,
              "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
              "envelope_hash, recipient, time, state) SELECT m.sender, 3, "
              "m.message_id, m.envelope_hash, d.recipient, ?1, 0 FROM "
              "deliveries d JOIN messages m ON m.seq = d.seq WHERE "
-             "d.state = 0 AND m.expires_at <= ?1", false)) != 0 ||
+             "m.envelope IS NOT NULL AND m.expires_at <= ?1 AND d.state = 0",
+             false)) != 0 ||
         (rc = expire_step(s, r,
              "UPDATE deliveries SET state = 3 WHERE state = 0 AND seq IN "
-             "(SELECT seq FROM messages WHERE expires_at <= ?1)", false)) != 0)
+             "(SELECT seq FROM messages WHERE envelope IS NOT NULL AND "
+             "expires_at <= ?1)", false)) != 0)
         return rc;
     return expire_finished(s, r);
 }
@@ -412,6 +421,7 @@ static int prekey_get(am_store_t *s, const char *agency, am_store_prekey_t *p)
     p->prekey_id = (uint32_t)sqlite3_column_int64(st, 0);
     p->created_at = sqlite3_column_int64(st, 1);
     p->not_after = sqlite3_column_int64(st, 2);
+    p->cert_serial = (uint64_t)sqlite3_column_int64(st, 4);
     memcpy(p->signed_prekey, sqlite3_column_blob(st, 3), n);
     p->len = n;
     return 0;
@@ -438,6 +448,7 @@ int store_do_prekey_put(am_store_t *s, req_t *r)
     sqlite3_bind_int64(st, 3, p->created_at);
     sqlite3_bind_int64(st, 4, p->not_after);
     sqlite3_bind_blob(st, 5, p->signed_prekey, (int)p->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)p->cert_serial);
     return run(s, st);
 }
 

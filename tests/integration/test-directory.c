@@ -152,6 +152,14 @@ static void test_prekeys_and_lookup(void **state)
                  "presented for");
     expect_error(upload(&d, &de, &de, 10, now + 86400, other),
                  AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, "in the future");
+    /* each upload costs a signature on the relay's loop: 8 per session */
+    expect_error(upload(&d, &de, &de, 11, now - 200, other),
+                 AMANAT__V1__ERROR_CODE__ERROR_STALE, "not newer");
+    expect_error(upload(&d, &de, &de, 12, now - 200, other),
+                 AMANAT__V1__ERROR_CODE__ERROR_STALE, "not newer");
+    f = upload(&d, &de, &de, 13, now - 200, other);
+    assert_true(f->error->fatal);
+    expect_error(f, AMANAT__V1__ERROR_CODE__ERROR_QUOTA, "prekey uploads");
 
     connect_as(&p, r.port, &pk, false);
     f = lookup(&p, three, 3);
