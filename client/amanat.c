@@ -16,6 +16,9 @@ static const char usage[] =
     "                          revoke, crl, show, verify\n"
     "  show FILE [--json]      show a key file, certificate, revocation list\n"
     "                          or envelope header\n"
+    "  validate FILE.json      check a case message (docs/SCHEMAS.md)\n"
+    "  example TYPE            print a valid case message of that kind\n"
+    "  convert FILE            case message JSON <-> binary\n"
     "\n"
     "Each command has --help.  Exit codes: 0 done; 1 refused (invalid,\n"
     "forged, revoked or expired input); 2 wrong command line; 3 system\n"
@@ -38,5 +41,11 @@ int main(int argc, char **argv)
         return am_cmd_admin(argc - 1, argv + 1);
     if (strcmp(argv[1], "show") == 0)
         return am_cmd_show(argc - 1, argv + 1, "show");
+    if (strcmp(argv[1], "validate") == 0)
+        return am_cmd_validate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "example") == 0)
+        return am_cmd_example(argc - 1, argv + 1);
+    if (strcmp(argv[1], "convert") == 0)
+        return am_cmd_convert(argc - 1, argv + 1);
     return am_cli_usage("", "unknown command \"%s\"", argv[1]);
 }

@@ -53,5 +53,8 @@ int64_t am_cli_now(void);
 int am_cmd_keygen(int argc, char **argv);
 int am_cmd_admin(int argc, char **argv);
 int am_cmd_show(int argc, char **argv, const char *cmd);
+int am_cmd_validate(int argc, char **argv);
+int am_cmd_example(int argc, char **argv);
+int am_cmd_convert(int argc, char **argv);
 
 #endif
