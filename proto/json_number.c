@@ -238,7 +238,7 @@ static int store_double(am_jreader_t *r, const ProtobufCFieldDescriptor *f,
 int am_jr_integer(am_jreader_t *r, const ProtobufCFieldDescriptor *f,
                   const json_t *v, void *dst)
 {
-    integer_t x;
+    integer_t x = {0};
     int rc = read_integer(r, f, v, &x);
 
     return rc != 0 ? rc : store_integer(r, f, x, dst);

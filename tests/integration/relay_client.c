@@ -31,7 +31,7 @@ static int read_some(int fd, uint8_t *buf, size_t cap, int timeout_ms,
 static int read_hs(int fd, uint8_t *msg, size_t cap, size_t *len)
 {
     uint8_t hdr[2];
-    size_t have = 0, got, n;
+    size_t have = 0, got = 0, n;
     int rc;
 
     while (have < 2) {
