@@ -1,5 +1,6 @@
 /* amanat-relay: the store-and-forward server (docs/OPERATIONS.md). */
 #include <sys/resource.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,12 @@ int main(int argc, char **argv)
     }
     raise_fd_limit();
     use_every_core();
+    /* a peer that resets while we write must be an error from write(),
+     * not the end of the relay (found by fuzz_relay_frames) */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        fputs("amanat-relay: cannot ignore SIGPIPE\n", stderr);
+        return 3;
+    }
     if ((rc = am_dir_load(&o.dir, (int64_t)time(NULL), &dir)) != 0 ||
         (rc = am_server_run(&o.srv, &o.dir, dir, o.data)) != 0) {
         /* am_server_run owns and frees dir, whatever it returns */

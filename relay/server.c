@@ -169,6 +169,8 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     peer_name(c);
+    /* frames are whole messages: no 40 ms Nagle/delayed-ACK stalls */
+    (void)uv_tcp_nodelay(&c->tcp, 1);
     am_sess_add(c, AM_SESS_PREAUTH);
     if (srv->n_conns > srv->cfg.max_conns) {
         conn_close(c, "too many connections");

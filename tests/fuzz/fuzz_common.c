@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include <sanitizer/common_interface_defs.h>
 #include <sodium.h>
 
 #include "alloc.h"
@@ -10,6 +11,17 @@
 #include "err.h"
 #include "identity.pb-c.h"
 #include "noise_internal.h" /* am_noise_hs_set_fixed_ephemeral */
+
+void am_fz_fail(const char *file, int line, const char *cond)
+{
+    char msg[512];
+
+    snprintf(msg, sizeof msg, "%s:%d: invariant failed: %s", file, line,
+             cond);
+    fprintf(stderr, "%s\n", msg);
+    __sanitizer_report_error_summary(msg);
+    abort();
+}
 
 /* Arbitrary distinct scalars; X25519 clamps them. */
 const uint8_t am_fz_ini_static[AM_NOISE_DHLEN] = {
@@ -179,6 +191,17 @@ void am_fz_cert_fields(const am_fz_agency_t *a, am_cert_t *c)
     c->serial = a->serial;
 }
 
+int am_fz_cert_issue_span(const am_fz_agency_t *a, int64_t not_before,
+                          int64_t not_after, uint8_t **out, size_t *out_len)
+{
+    am_cert_t c;
+
+    am_fz_cert_fields(a, &c);
+    c.not_before = not_before;
+    c.not_after = not_after;
+    return am_cert_issue(&c, am_fz_fed()->root_sk, out, out_len);
+}
+
 static void fed_agency(am_fz_agency_t *a, const char *id, uint64_t serial,
                        unsigned label)
 {
@@ -264,6 +287,14 @@ void am_fz_rng_cb(void *ctx, uint8_t *buf, size_t n)
 int am_fz_seal(unsigned how, uint32_t rng_seed, const uint8_t *plain,
                size_t plain_len, uint8_t **out, size_t *out_len)
 {
+    return am_fz_seal_at(how, rng_seed, AM_FZ_NOW, AM_FZ_NOW + 7 * 86400,
+                         plain, plain_len, out, out_len);
+}
+
+int am_fz_seal_at(unsigned how, uint32_t rng_seed, int64_t created_at,
+                  int64_t expires_at, const uint8_t *plain, size_t plain_len,
+                  uint8_t **out, size_t *out_len)
+{
     const am_fz_fed_t *f = am_fz_fed();
     const am_fz_agency_t *from = &f->ag[(how & AM_FZ_SEAL_FROM_THIRD)
                                             ? AM_FZ_THIRD : AM_FZ_SENDER];
@@ -286,8 +317,8 @@ int am_fz_seal(unsigned how, uint32_t rng_seed, const uint8_t *plain,
         .sender_id = from->id,
         .sender_serial = from->serial + ((how & AM_FZ_SEAL_BAD_SERIAL) ? 1 : 0),
         .sign_sk = from->sign_sk,
-        .created_at = AM_FZ_NOW,
-        .expires_at = AM_FZ_NOW + 7 * 86400,
+        .created_at = created_at,
+        .expires_at = expires_at,
         .priority = (int)((how >> AM_FZ_SEAL_PRIO_SHIFT) & 3u),
         .rng = am_fz_rng_cb,
         .rng_ctx = &rng,

@@ -28,12 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * records the input as a crash. */
 #define AM_FZ_CHECK(cond)                                                    \
     do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                        \
-            abort();                                                         \
-        }                                                                    \
+        if (!(cond))                                                         \
+            am_fz_fail(__FILE__, __LINE__, #cond);                           \
     } while (0)
+
+/* Says which invariant failed, on stderr and through the sanitizers'
+ * report descriptor (which libFuzzer keeps when -close_fd_mask=2 closes
+ * stderr, as the relay targets' tests do), then aborts. */
+_Noreturn void am_fz_fail(const char *file, int line, const char *cond);
 
 extern const uint8_t am_fz_ini_static[AM_NOISE_DHLEN];
 extern const uint8_t am_fz_ini_ephemeral[AM_NOISE_DHLEN];
@@ -145,6 +147,11 @@ const am_fz_agency_t *am_fz_agency(const char *id);
 /* The fields of a fixed agency's certificate, valid at AM_FZ_NOW. */
 void am_fz_cert_fields(const am_fz_agency_t *a, am_cert_t *c);
 
+/* The certificate of a fixed agency with another validity: its fields,
+ * not_before and not_after as given, issued by the root (*out: am_free). */
+int am_fz_cert_issue_span(const am_fz_agency_t *a, int64_t not_before,
+                          int64_t not_after, uint8_t **out, size_t *out_len);
+
 /* True when in is a {body = 1, signature = 2} message (SignedCertificate,
  * RevocationList) whose signature verifies as pk's over tag || 0 || body:
  * an oracle for the verifiers that shares no code with proto/. */
@@ -175,5 +182,12 @@ enum {
  * Returns am_env_seal's code; *out is the caller's (am_free). */
 int am_fz_seal(unsigned how, uint32_t rng_seed, const uint8_t *plain,
                size_t plain_len, uint8_t **out, size_t *out_len);
+
+/* As am_fz_seal, created at created_at and expiring at expires_at instead
+ * of AM_FZ_NOW and a week later: the relay targets need envelopes that a
+ * relay running on the real clock accepts. */
+int am_fz_seal_at(unsigned how, uint32_t rng_seed, int64_t created_at,
+                  int64_t expires_at, const uint8_t *plain, size_t plain_len,
+                  uint8_t **out, size_t *out_len);
 
 #endif

@@ -20,6 +20,7 @@
 #include "envelope.h"
 #include "frame.h"
 #include "fuzz_common.h"
+#include "fuzz_relay.h"
 
 #define SEED_MAX (256 * 1024)
 
@@ -692,5 +693,6 @@ int main(int argc, char **argv)
     seeds_cert();
     seeds_crl();
     seeds_envelope();
+    am_fzr_write_seeds(out_dir);
     return 0;
 }
