@@ -11,7 +11,18 @@
 
 enum { CONN_HS1, CONN_HS3, CONN_HELLO, CONN_READY };
 
-#define AM_DELIVER_BATCH 16 /* envelopes sent before waiting for acks */
+/* Envelopes sent before waiting for their acknowledgements (64 measured
+ * no faster: the store's work per acknowledgement is the limit, see
+ * docs/PERFORMANCE.md), and pieces of evidence per ReceiptRelay. */
+#define AM_DELIVER_BATCH 16
+#define AM_NOTICE_BATCH 16
+
+/* What a receiving session has delivered and not yet seen acknowledged
+ * (allocated only for sessions that receive: idle ones stay small). */
+typedef struct {
+    uint8_t ids[AM_DELIVER_BATCH][AM_MSG_ID_LEN];
+    char senders[AM_DELIVER_BATCH][AM_AGENCY_ID_MAX + 1];
+} conn_inflight_t;
 
 typedef struct conn {
     uv_tcp_t tcp; /* first: handles point back to the connection */
@@ -28,8 +39,7 @@ typedef struct conn {
     char addr[64], ip[48];
     bool receive, fetching, closing, paused;
     unsigned inflight; /* delivered in the last batch, not yet acked */
-    uint8_t inflight_ids[AM_DELIVER_BATCH][AM_MSG_ID_LEN];
-    char inflight_senders[AM_DELIVER_BATCH][AM_AGENCY_ID_MAX + 1];
+    conn_inflight_t *fl;  /* receiving sessions only */
     bool noticing;          /* a notices request or unacked batch is out */
     unsigned notices_owed;  /* sent in the last ReceiptRelay, not acked */
     unsigned store_pending; /* verifications and store requests in flight */

@@ -40,16 +40,24 @@ void conn_flow(conn_t *c)
     }
 }
 
+/* One line, one write(2): stderr is unbuffered, and a line in pieces
+ * costs a system call each on the loop thread. */
 void conn_log(const conn_t *c, const char *fmt, ...)
 {
+    char line[512];
+    int n;
     va_list ap;
 
-    fprintf(stderr, "amanat-relay: %s%s%s: ", c->addr,
-            c->peer.agency_id[0] ? " " : "", c->peer.agency_id);
+    n = snprintf(line, sizeof line, "amanat-relay: %s%s%s: ", c->addr,
+                 c->peer.agency_id[0] ? " " : "", c->peer.agency_id);
+    if (n < 0 || (size_t)n >= sizeof line - 2)
+        return;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    (void)vsnprintf(line + n, sizeof line - 1 - (size_t)n, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    n = (int)strlen(line);
+    line[n] = '\n';
+    (void)fwrite(line, 1, (size_t)n + 1, stderr);
 }
 
 void conn_ref(conn_t *c)
@@ -64,6 +72,7 @@ void conn_unref(conn_t *c)
     am_noise_hs_free(c->hs);
     am_framedec_free(c->hsdec);
     am_chan_free(c->chan);
+    am_free(c->fl);
     am_free(c);
 }
 

@@ -42,9 +42,9 @@ static void on_pending(void *ctx, int rc, const am_store_item_t *items,
             conn_close(c, "cannot send");
             break;
         }
-        memcpy(c->inflight_senders[c->inflight], items[i].sender,
-               sizeof c->inflight_senders[0]);
-        memcpy(c->inflight_ids[c->inflight++], items[i].message_id,
+        memcpy(c->fl->senders[c->inflight], items[i].sender,
+               sizeof c->fl->senders[0]);
+        memcpy(c->fl->ids[c->inflight++], items[i].message_id,
                AM_MSG_ID_LEN);
     }
     if (rc != 0 && !c->closing)
@@ -82,16 +82,17 @@ static void on_notices(void *ctx, int rc, const am_store_notice_t *n,
     conn_t *c = ctx;
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__ReceiptRelay rr = AMANAT__V1__RECEIPT_RELAY__INIT;
-    Amanat__V1__Evidence e[AM_DELIVER_BATCH], *ep[AM_DELIVER_BATCH];
-    uint8_t body[AM_DELIVER_BATCH][AM_EVIDENCE_BODY_MAX], sig[AM_DELIVER_BATCH][AM_SIG_LEN];
-    size_t len[AM_DELIVER_BATCH], k = 0;
+    Amanat__V1__Evidence e[AM_NOTICE_BATCH], *ep[AM_NOTICE_BATCH];
+    uint8_t body[AM_NOTICE_BATCH][AM_EVIDENCE_BODY_MAX];
+    uint8_t sig[AM_NOTICE_BATCH][AM_SIG_LEN];
+    size_t len[AM_NOTICE_BATCH], k = 0;
 
     if (c->closing || rc != 0 || count == 0) {
         c->noticing = false;
         conn_unref(c);
         return;
     }
-    for (size_t i = 0; i < count && i < AM_DELIVER_BATCH; i++) {
+    for (size_t i = 0; i < count && i < AM_NOTICE_BATCH; i++) {
         if (conn_evidence(c, (Amanat__V1__EvidenceKind)n[i].kind, n[i].message_id,
                      n[i].envelope_hash, n[i].recipient, n[i].time, body[k],
                      &len[k], sig[k]) != 0)
@@ -117,7 +118,7 @@ static void fetch_notices(conn_t *c)
 {
     if (!c->receive || c->noticing || c->closing || c->state != CONN_READY)
         return;
-    if (am_store_notices(c->srv->store, c->peer.agency_id, AM_DELIVER_BATCH,
+    if (am_store_notices(c->srv->store, c->peer.agency_id, AM_NOTICE_BATCH,
                          on_notices, c) == 0) {
         c->noticing = true;
         conn_ref(c);
@@ -187,21 +188,21 @@ static void on_acked(void *ctx, int rc)
     c->store_pending--;
     if (!c->closing) {
         for (unsigned i = 0; i < c->inflight; i++) {
-            if (memcmp(c->inflight_ids[i], a->id, AM_MSG_ID_LEN) != 0)
+            if (memcmp(c->fl->ids[i], a->id, AM_MSG_ID_LEN) != 0)
                 continue;
             /* its sender is now owed "delivered" evidence */
             if (rc == 0) {
                 conn_log(c, "delivered %02x%02x%02x%02x from %s", a->id[0],
                          a->id[1], a->id[2], a->id[3],
-                         c->inflight_senders[i]);
-                conn_kick_notices(c->srv, c->inflight_senders[i]);
+                         c->fl->senders[i]);
+                conn_kick_notices(c->srv, c->fl->senders[i]);
             }
             c->inflight--;
             /* the last entry moves into the hole (itself, if it was) */
-            memmove(c->inflight_ids[i], c->inflight_ids[c->inflight],
+            memmove(c->fl->ids[i], c->fl->ids[c->inflight],
                     AM_MSG_ID_LEN);
-            memmove(c->inflight_senders[i], c->inflight_senders[c->inflight],
-                    sizeof c->inflight_senders[0]);
+            memmove(c->fl->senders[i], c->fl->senders[c->inflight],
+                    sizeof c->fl->senders[0]);
             break;
         }
         if (rc != 0 && rc != AM_EKEY)
@@ -288,6 +289,11 @@ static void on_hello(conn_t *c, const Amanat__V1__Hello *h)
         amanat__v1__revocation_list__free_unpacked(a.crl, NULL);
     if (rc != 0) {
         conn_close(c, "cannot send");
+        return;
+    }
+    if (h->receive && (c->fl = am_calloc(1, sizeof *c->fl)) == NULL) {
+        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE, 0, true,
+                        "out of memory for a receiving session");
         return;
     }
     c->state = CONN_READY;

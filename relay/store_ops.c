@@ -15,13 +15,13 @@ const char *const am_store_sql[ST_COUNT] = {
     [ST_INSERT_MSG] = "INSERT INTO messages (message_id, envelope_hash, "
                       "sender, priority, expires_at, accepted_at, envelope) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_INSERT_DLV] = "INSERT INTO deliveries (seq, recipient, state) "
-                      "VALUES (?1, ?2, 0)",
+    [ST_INSERT_DLV] = "INSERT INTO deliveries (seq, recipient, state, "
+                      "priority) VALUES (?1, ?2, 0, ?3)",
     [ST_NEXT] = "SELECT m.message_id, m.priority, m.envelope, "
                 "m.envelope_hash, m.accepted_at, m.sender "
                 "FROM deliveries d JOIN messages m ON m.seq = d.seq "
                 "WHERE d.recipient = ?1 AND d.state = 0 AND m.expires_at > ?3 "
-                "ORDER BY m.priority DESC, m.seq ASC LIMIT ?2",
+                "ORDER BY d.priority DESC, d.seq ASC LIMIT ?2",
     [ST_ACK] = "UPDATE deliveries SET state = 2, acked_at = ?3 "
                "WHERE recipient = ?1 AND state = 0 AND seq = "
                "(SELECT seq FROM messages WHERE message_id = ?2)",
@@ -65,10 +65,14 @@ const char am_store_schema[] =
     "CREATE TABLE IF NOT EXISTS deliveries ("
     "  seq INTEGER NOT NULL REFERENCES messages(seq),"
     "  recipient TEXT NOT NULL,"
-    "  state INTEGER NOT NULL," /* 0 pending, 2 acknowledged */
+    "  state INTEGER NOT NULL," /* 0 pending, 2 acknowledged, 3 expired */
+    "  priority INTEGER NOT NULL," /* the message's, for the index below */
     "  acked_at INTEGER,"
     "  PRIMARY KEY (recipient, seq));"
-    "CREATE INDEX IF NOT EXISTS pending ON deliveries (recipient, state, seq);"
+    /* a recipient's next envelopes come off this index in delivery order,
+     * so a backlog of any size costs a batch, not a sort of the backlog */
+    "CREATE INDEX IF NOT EXISTS pending ON deliveries "
+    "  (recipient, state, priority DESC, seq);"
     /* a message's deliveries (completion, audit, expiry), and the envelopes
      * still held by expiry time: without these, completing or expiring one
      * message scans every delivery ever made */
@@ -202,6 +206,7 @@ int store_do_put(am_store_t *s, req_t *r)
         st = stmt(s, ST_INSERT_DLV);
         sqlite3_bind_int64(st, 1, seq);
         sqlite3_bind_text(st, 2, m->recipients[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, m->priority);
         if ((rc = run(s, st)) != 0)
             return rc;
     }

@@ -84,13 +84,18 @@ void bench_cpu_model(char *out, size_t cap)
 
 void bench_print_host(double seconds)
 {
+    bench_print_host_note(seconds, "every figure below is from one thread "
+                          "on one core");
+}
+
+void bench_print_host_note(double seconds, const char *cores_note)
+{
     char model[256];
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
     bench_cpu_model(model, sizeof model);
     printf("cpu:   %s\n", model);
-    printf("cores: %ld online (logical); every figure below is from one "
-           "thread on one core\n", cpus);
+    printf("cores: %ld online (logical); %s\n", cpus, cores_note);
     printf("time:  %.2f s of wall time per measurement (CLOCK_MONOTONIC)\n",
            seconds);
 }

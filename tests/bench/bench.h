@@ -46,6 +46,10 @@ void bench_cpu_model(char *out, size_t cap);
  * "time:" (seconds per measurement), each ending in one newline. */
 void bench_print_host(double seconds);
 
+/* The same lines with another sentence after the count of cores, for a
+ * benchmark whose figures do not come from one thread on one core. */
+void bench_print_host_note(double seconds, const char *cores_note);
+
 /* Parses [--seconds S], S in (0, 3600], into *seconds (left as is when
  * the option is absent).  On a bad value or argument prints the reason or
  * the usage on stderr and returns -1; the caller exits 2. */
