@@ -3,7 +3,8 @@
  * checks the table against /usr/share/iso-codes when it is installed. */
 #include "country.h"
 
-#include <stdlib.h>
+#include "codetable.h"
+
 #include <string.h>
 
 static const char codes[][3] = {
@@ -25,17 +26,10 @@ static const char codes[][3] = {
     "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
 };
 
-static int cmp(const void *key, const void *elem)
-{
-    return memcmp(key, elem, 2);
-}
-
 bool am_country_valid(const char *cc)
 {
-    if (cc == NULL || strlen(cc) != 2)
-        return false;
-    return bsearch(cc, codes, sizeof codes / sizeof codes[0], sizeof codes[0],
-                   cmp) != NULL;
+    return am_code_listed(codes[0], sizeof codes / sizeof codes[0],
+                          sizeof codes[0], cc, 2);
 }
 
 size_t am_country_count(void)

@@ -10,7 +10,8 @@
  * against /usr/share/iso-codes when it is installed. */
 #include "currency.h"
 
-#include <stdlib.h>
+#include "codetable.h"
+
 #include <string.h>
 
 static const char codes[][4] = {
@@ -32,17 +33,10 @@ static const char codes[][4] = {
     "ZWL",
 };
 
-static int cmp(const void *key, const void *elem)
-{
-    return memcmp(key, elem, 3);
-}
-
 bool am_currency_valid(const char *code)
 {
-    if (code == NULL || strnlen(code, 4) != 3)
-        return false;
-    return bsearch(code, codes, sizeof codes / sizeof codes[0],
-                   sizeof codes[0], cmp) != NULL;
+    return am_code_listed(codes[0], sizeof codes / sizeof codes[0],
+                          sizeof codes[0], code, 3);
 }
 
 size_t am_currency_count(void)

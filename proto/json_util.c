@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "google/protobuf/timestamp.pb-c.h"
+#include "timefmt.h"
 
 /* ---- paths ---- */
 
@@ -169,46 +170,6 @@ bool am_json_is_timestamp(const ProtobufCMessageDescriptor *d)
             d->sizeof_message == sizeof(Google__Protobuf__Timestamp));
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back
- * (H. Hinnant's days_from_civil and civil_from_days). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    int64_t era;
-    unsigned doe, yoe, doy, mp;
-
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = (unsigned)(z - era * 146097);
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static unsigned month_days(unsigned y, unsigned m)
-{
-    static const unsigned days[] = {31, 28, 31, 30, 31, 30,
-                                    31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
 /* n decimal digits at s; false if any is not a digit. */
 static bool digits(const char *s, size_t n, unsigned *out)
 {
@@ -243,7 +204,7 @@ static int ts_fields(const char *s, unsigned f[6], const char **why)
             return -1;
         }
     if (f[0] < 1 || f[1] < 1 || f[1] > 12 || f[2] < 1 ||
-        f[2] > month_days(f[0], f[1]) || f[3] > 23 || f[4] > 59 ||
+        f[2] > am_month_days(f[0], f[1]) || f[3] > 23 || f[4] > 59 ||
         f[5] > 59) {
         *why = "no such date or time (years 0001 to 9999)";
         return -1;
@@ -304,7 +265,7 @@ int am_json_ts_parse(const char *s, size_t n, int64_t *secs, int32_t *nanos,
     if (ts_fields(s, f, why) != 0 ||
         ts_tail(s + 19, n - 19, &ns, &offset, why) != 0)
         return -1;
-    t = days_from_civil(f[0], f[1], f[2]) * 86400 + f[3] * 3600 +
+    t = am_days_from_civil(f[0], f[1], f[2]) * 86400 + f[3] * 3600 +
         f[4] * 60 + f[5] - offset;
     if (t < AM_JSON_TS_MIN || t > AM_JSON_TS_MAX) {
         *why = "outside years 0001 to 9999 in UTC";
@@ -327,7 +288,7 @@ int am_json_ts_format(int64_t secs, int32_t nanos,
         return -1;
     days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
     rem = secs - days * 86400;
-    civil_from_days(days, &y, &m, &d);
+    am_civil_from_days(days, &y, &m, &d);
     /* 0, 3, 6 or 9 digits, as protobuf prints them */
     if (nanos % 1000000 == 0 && nanos != 0)
         snprintf(frac, sizeof frac, ".%03d", (int)(nanos / 1000000));

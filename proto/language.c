@@ -6,7 +6,8 @@
  * when it is installed. */
 #include "language.h"
 
-#include <stdlib.h>
+#include "codetable.h"
+
 #include <string.h>
 
 static const char codes[][3] = {
@@ -24,17 +25,10 @@ static const char codes[][3] = {
     "wa", "wo", "xh", "yi", "yo", "za", "zh", "zu",
 };
 
-static int cmp(const void *key, const void *elem)
-{
-    return memcmp(key, elem, 2);
-}
-
 bool am_language_valid(const char *code)
 {
-    if (code == NULL || strnlen(code, 3) != 2)
-        return false;
-    return bsearch(code, codes, sizeof codes / sizeof codes[0],
-                   sizeof codes[0], cmp) != NULL;
+    return am_code_listed(codes[0], sizeof codes / sizeof codes[0],
+                          sizeof codes[0], code, 2);
 }
 
 size_t am_language_count(void)

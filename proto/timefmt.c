@@ -8,7 +8,7 @@
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
  * days_from_civil algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t am_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     int64_t era;
     unsigned yoe, doy, doe;
@@ -21,7 +21,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void am_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     int64_t era;
     unsigned doe, yoe, doy, mp;
@@ -37,7 +37,7 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-static unsigned month_days(int64_t y, unsigned m)
+unsigned am_month_days(int64_t y, unsigned m)
 {
     static const unsigned days[] = {31, 28, 31, 30, 31, 30,
                                     31, 31, 30, 31, 30, 31};
@@ -68,11 +68,11 @@ int am_time_parse(const char *text, int64_t *out)
         (size_t)n != len)
         return am_errf(AM_EINVAL, "time \"%.40s\": use 2026-12-01, "
                        "2026-12-01T12:00Z or 2026-12-01T12:00:00Z (UTC)", text);
-    if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
+    if (mo < 1 || mo > 12 || d < 1 || d > am_month_days(y, mo) || h > 23 ||
         mi > 59 || s > 59)
         return am_errf(AM_EINVAL, "time \"%.40s\": no such date or time",
                        text);
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    *out = am_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
     return 0;
 }
 
@@ -82,7 +82,7 @@ int am_time_format(int64_t t, char buf[static AM_TIME_TEXT_MAX])
     int64_t rem = t - days * 86400, y;
     unsigned m, d;
 
-    civil_from_days(days, &y, &m, &d);
+    am_civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999)
         return am_errf(AM_EINVAL, "time %lld out of range", (long long)t);
     snprintf(buf, AM_TIME_TEXT_MAX, "%04lld-%02u-%02uT%02u:%02u:%02uZ",

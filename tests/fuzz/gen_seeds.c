@@ -21,70 +21,14 @@
 #include "frame.h"
 #include "fuzz_common.h"
 #include "fuzz_relay.h"
+#include "gen_seeds.h"
 
-#define SEED_MAX (256 * 1024)
-
-typedef struct {
-    uint8_t b[SEED_MAX];
-    size_t len;
-} seed_t;
-
-static const char *out_dir;
 static am_fz_transcript_t transcript;
-
-_Noreturn static void die(const char *what)
-{
-    fprintf(stderr, "fuzz_gen_seeds: %s\n", what);
-    exit(1);
-}
-
-static void put(seed_t *s, const void *p, size_t n)
-{
-    if (n > SEED_MAX - s->len)
-        die("seed too large");
-    memcpy(s->b + s->len, p, n);
-    s->len += n;
-}
-
-static void put_u8(seed_t *s, unsigned v)
-{
-    uint8_t b = (uint8_t)v;
-    put(s, &b, 1);
-}
-
-static void put_be16(seed_t *s, size_t v)
-{
-    uint8_t b[2];
-    am_store_be16(b, (uint16_t)v);
-    put(s, b, 2);
-}
-
-static void put_be32(seed_t *s, size_t v)
-{
-    uint8_t b[4];
-    am_store_be32(b, (uint32_t)v);
-    put(s, b, 4);
-}
 
 static void put_fill(seed_t *s, size_t n, unsigned start)
 {
     for (size_t i = 0; i < n; i++)
         put_u8(s, start + (unsigned)i);
-}
-
-static void write_seed(const char *target, const char *name, const seed_t *s)
-{
-    char path[4096];
-    FILE *f;
-
-    snprintf(path, sizeof path, "%s/%s", out_dir, target);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        die(path);
-    snprintf(path, sizeof path, "%s/%s/%s", out_dir, target, name);
-    if ((f = fopen(path, "wb")) == NULL)
-        die(path);
-    if (fwrite(s->b, 1, s->len, f) != s->len || fclose(f) != 0)
-        die(path);
 }
 
 /* The frames every frame-carrying seed draws from. */

@@ -21,34 +21,13 @@
 #include "frame.h"
 #include "fuzz_relay.h"
 #include "prekey.h"
+#include "gen_seeds.h"
 
 #define PRE "fuzz_relay_preauth"
 #define FRA "fuzz_relay_frames"
 #define PRIO(p) ((unsigned)(p) << AM_FZ_SEAL_PRIO_SHIFT)
 
-typedef struct {
-    uint8_t b[8192];
-    size_t len;
-} rseed_t;
-
-static const char *out_dir;
-
-_Noreturn static void die(const char *what)
-{
-    fprintf(stderr, "fuzz_gen_seeds (relay): %s\n", what);
-    exit(1);
-}
-
-static void put(rseed_t *s, const void *p, size_t n)
-{
-    if (n > sizeof s->b - s->len)
-        die("seed too large");
-    if (n > 0)
-        memcpy(s->b + s->len, p, n);
-    s->len += n;
-}
-
-static void put_bytes(rseed_t *s, size_t n, ...)
+static void put_bytes(seed_t *s, size_t n, ...)
 {
     va_list ap;
 
@@ -58,29 +37,6 @@ static void put_bytes(rseed_t *s, size_t n, ...)
         put(s, &b, 1);
     }
     va_end(ap);
-}
-
-static void put_be16(rseed_t *s, size_t v)
-{
-    uint8_t b[2];
-
-    am_store_be16(b, (uint16_t)v);
-    put(s, b, 2);
-}
-
-static void save(const char *target, const char *name, const rseed_t *s)
-{
-    char path[4096];
-    FILE *f;
-
-    snprintf(path, sizeof path, "%s/%s", out_dir, target);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        die(path);
-    snprintf(path, sizeof path, "%s/%s/%s", out_dir, target, name);
-    if ((f = fopen(path, "wb")) == NULL)
-        die(path);
-    if (fwrite(s->b, 1, s->len, f) != s->len || fclose(f) != 0)
-        die(path);
 }
 
 /* Agency i's certificate as the relay serves it (am_free). */
@@ -95,7 +51,7 @@ static uint8_t *served_cert(int i, size_t *len)
 }
 
 /* A HandshakePayload carrying agency i's served certificate. */
-static void put_payload(rseed_t *s, int i, uint32_t version)
+static void put_payload(seed_t *s, int i, uint32_t version)
 {
     Amanat__V1__HandshakePayload p = AMANAT__V1__HANDSHAKE_PAYLOAD__INIT;
     uint8_t out[AM_HANDSHAKE_MSG_MAX];
@@ -115,7 +71,7 @@ static void put_payload(rseed_t *s, int i, uint32_t version)
 
 static void pre_bytes(const char *name, unsigned flags, size_t n, ...)
 {
-    rseed_t s = {.len = 0};
+    seed_t s = {.len = 0};
     va_list ap;
 
     put_bytes(&s, 1, flags);
@@ -125,12 +81,12 @@ static void pre_bytes(const char *name, unsigned flags, size_t n, ...)
         put(&s, &b, 1);
     }
     va_end(ap);
-    save(PRE, name, &s);
+    write_seed(PRE, name, &s);
 }
 
 static void seeds_preauth(void)
 {
-    rseed_t s = {.len = 0};
+    seed_t s = {.len = 0};
     uint8_t e[32], *cert;
     size_t len;
 
@@ -139,36 +95,36 @@ static void seeds_preauth(void)
     put_bytes(&s, 3, 0x00, 0x00, 0x20); /* raw: message 1, then junk */
     put(&s, e, sizeof e);
     put_bytes(&s, 6, 0x00, 0x04, 'j', 'u', 'n', 'k');
-    save(PRE, "raw-msg1-then-junk", &s);
+    write_seed(PRE, "raw-msg1-then-junk", &s);
     s.len = 0;
     put_bytes(&s, 1, 0x01);
     put(&s, e, sizeof e);
-    save(PRE, "msg1", &s);
+    write_seed(PRE, "msg1", &s);
     pre_bytes("msg1-short", 0x01, 4, 1, 2, 3, 4);
     pre_bytes("msg3-raw", 0x02, 6, 0x00, 0x40, 0xde, 0xad, 0xbe, 0xef);
     s.len = 0;
     put_bytes(&s, 2, 0x03, 0x00); /* payload: PK-NCCIA's, its own key */
     put_payload(&s, AM_FZ_SENDER, 1);
-    save(PRE, "payload", &s);
+    write_seed(PRE, "payload", &s);
     s.b[0] = 0x03 | 0x08 | 0x10; /* corked, ended by a reset */
-    save(PRE, "payload-corked-reset", &s);
+    write_seed(PRE, "payload-corked-reset", &s);
     s.b[1] = 0x01; /* DE-BKA's key under PK-NCCIA's certificate */
-    save(PRE, "payload-wrong-key", &s);
+    write_seed(PRE, "payload-wrong-key", &s);
     s.len = 0;
     put_bytes(&s, 2, 0x03, 0x00);
     put_payload(&s, AM_FZ_SENDER, 0);
-    save(PRE, "payload-version0", &s);
+    write_seed(PRE, "payload-version0", &s);
     s.len = 0;
     put_bytes(&s, 4, 0x04, 0x01, 0x00, 12); /* certificate: DE-BKA's */
     cert = served_cert(AM_FZ_RCPT, &len);
     put(&s, cert, len);
     am_free(cert);
-    save(PRE, "cert", &s);
+    write_seed(PRE, "cert", &s);
     s.len = 0; /* fuzz_common's own, valid a year from AM_FZ_NOW */
     put_bytes(&s, 4, 0x04, 0x02, 0x00, 0);
     put(&s, am_fz_fed()->ag[AM_FZ_THIRD].cert_bytes,
         am_fz_fed()->ag[AM_FZ_THIRD].cert_len);
-    save(PRE, "cert-fixed-federation", &s);
+    write_seed(PRE, "cert-fixed-federation", &s);
     pre_bytes("cert-garbage", 0x04, 8, 0x02, 0xf0, 70, 0x0a, 0x03, 1, 2, 3);
     pre_bytes("issued", 0x05, 9, 0, 0, 0, 0, 0, 0, 0, 0, 's');
     pre_bytes("issued-foreign-root", 0x05, 8, 1, 1, 1, 0, 0, 0, 0, 0);
@@ -180,7 +136,7 @@ static void seeds_preauth(void)
 }
 
 /* Operation 0: one frame body. */
-static void put_frame(rseed_t *s, const Amanat__V1__Frame *f)
+static void put_frame(seed_t *s, const Amanat__V1__Frame *f)
 {
     uint8_t *wire = NULL;
     size_t len;
@@ -196,7 +152,7 @@ static void put_frame(rseed_t *s, const Amanat__V1__Frame *f)
 static void frame_seed(const char *name, unsigned flags,
                        const Amanat__V1__Frame *f, size_t n_after, ...)
 {
-    rseed_t s = {.len = 0};
+    seed_t s = {.len = 0};
     va_list ap;
 
     put_bytes(&s, 1, flags);
@@ -207,7 +163,7 @@ static void frame_seed(const char *name, unsigned flags,
         put(&s, &b, 1);
     }
     va_end(ap);
-    save(FRA, name, &s);
+    write_seed(FRA, name, &s);
 }
 
 /* Operation 0 with PK-NCCIA's prekey, and with a directory lookup. */
@@ -283,7 +239,7 @@ static void seeds_frame_ops(void)
 
 static void fra_bytes(const char *name, size_t n, ...)
 {
-    rseed_t s = {.len = 0};
+    seed_t s = {.len = 0};
     va_list ap;
 
     va_start(ap, n);
@@ -292,7 +248,7 @@ static void fra_bytes(const char *name, size_t n, ...)
         put(&s, &b, 1);
     }
     va_end(ap);
-    save(FRA, name, &s);
+    write_seed(FRA, name, &s);
 }
 
 static void seeds_frames(void)

@@ -1,0 +1,26 @@
+/* What the seed generator's two files (gen_seeds.c, gen_seeds_relay.c)
+ * share: a seed being built, appending to it, writing it to
+ * DIR/<target>/<name>, and stopping on a harness error. */
+#ifndef AM_GEN_SEEDS_H
+#define AM_GEN_SEEDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SEED_MAX (256 * 1024)
+
+typedef struct {
+    uint8_t b[SEED_MAX];
+    size_t len;
+} seed_t;
+
+extern const char *out_dir; /* DIR, set by main */
+
+_Noreturn void die(const char *what);
+void put(seed_t *s, const void *p, size_t n);
+void put_u8(seed_t *s, unsigned v);
+void put_be16(seed_t *s, size_t v);
+void put_be32(seed_t *s, size_t v);
+void write_seed(const char *target, const char *name, const seed_t *s);
+
+#endif
