@@ -44,22 +44,25 @@ static int db_err(sqlite3 *db, const char *what)
     return am_errf(AM_EIO, "audit: %s: %s", what, sqlite3_errmsg(db));
 }
 
-/* The facts of message id, as the store has them. */
-static int facts(sqlite3 *db, const uint8_t id[16], char *sender, size_t scap,
-                 char *rcpts, size_t rcap, int64_t *size, int64_t *accepted,
-                 uint8_t hash[32])
-{
-    static const char q[] =
+const char *const am_audit_sql[AM_AUDIT_NSTMT] = {
+    /* the facts of message ?1, as the store has them */
+    [AM_AUDIT_FACTS] =
         "SELECT m.sender, group_concat(d.recipient || ':' || CASE d.state"
         " WHEN 2 THEN 'delivered' WHEN 3 THEN 'expired' ELSE 'pending' END,"
         " ','), length(m.envelope),"
         " m.accepted_at, m.envelope_hash FROM messages m JOIN deliveries d"
-        " ON d.seq = m.seq WHERE m.message_id = ?1 GROUP BY m.seq";
-    sqlite3_stmt *st;
+        " ON d.seq = m.seq WHERE m.message_id = ?1 GROUP BY m.seq",
+    [AM_AUDIT_LAST] = "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1",
+    [AM_AUDIT_INSERT] = "INSERT INTO audit (record, hash) VALUES (?1, ?2)",
+};
+
+/* Statements are reset after each use, so none holds a read open. */
+static int facts(sqlite3_stmt *st, const uint8_t id[16], char *sender,
+                 size_t scap, char *rcpts, size_t rcap, int64_t *size,
+                 int64_t *accepted, uint8_t hash[32])
+{
     int rc = 0;
 
-    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-        return db_err(db, "prepare");
     sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_bytes(st, 4) != 32) {
         rc = am_errf(AM_EIO, "audit: message not found");
@@ -70,52 +73,51 @@ static int facts(sqlite3 *db, const uint8_t id[16], char *sender, size_t scap,
         *accepted = sqlite3_column_int64(st, 3);
         memcpy(hash, sqlite3_column_blob(st, 4), 32);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return rc;
 }
 
-static int last_hash(sqlite3 *db, uint8_t prev[32])
+static int last_hash(sqlite3_stmt *st, uint8_t prev[32])
 {
-    sqlite3_stmt *st;
-    int rc = 0;
+    int rc = 0, step;
 
     memset(prev, 0, 32);
-    if (sqlite3_prepare_v2(db, "SELECT hash FROM audit ORDER BY seq DESC "
-                           "LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-        return db_err(db, "prepare");
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 0) == 32)
             memcpy(prev, sqlite3_column_blob(st, 0), 32);
         else
             rc = am_errf(AM_EIO, "audit: damaged last record");
+    } else if (step != SQLITE_DONE) {
+        rc = db_err(sqlite3_db_handle(st), "read");
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
-int am_audit_append(sqlite3 *db, const uint8_t id[16], int64_t now)
+int am_audit_append(sqlite3_stmt *const st[AM_AUDIT_NSTMT],
+                    const uint8_t id[16], int64_t now)
 {
     char sender[32], rcpts[1024], text[AM_AUDIT_TEXT_MAX];
     uint8_t hash[32], prev[32], link[32];
     int64_t size = 0, accepted = 0;
     size_t len;
-    sqlite3_stmt *st;
+    sqlite3_stmt *ins = st[AM_AUDIT_INSERT];
     int rc;
 
-    if ((rc = facts(db, id, sender, sizeof sender, rcpts, sizeof rcpts, &size,
-                    &accepted, hash)) != 0 ||
+    if ((rc = facts(st[AM_AUDIT_FACTS], id, sender, sizeof sender, rcpts,
+                    sizeof rcpts, &size, &accepted, hash)) != 0 ||
         (rc = am_audit_text(id, sender, rcpts, size, accepted, now, hash, text,
                             sizeof text, &len)) != 0 ||
-        (rc = last_hash(db, prev)) != 0 ||
+        (rc = last_hash(st[AM_AUDIT_LAST], prev)) != 0 ||
         (rc = link_hash(prev, text, len, link)) != 0)
         return rc;
-    if (sqlite3_prepare_v2(db, "INSERT INTO audit (record, hash) VALUES "
-                           "(?1, ?2)", -1, &st, NULL) != SQLITE_OK)
-        return db_err(db, "prepare");
-    sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, link, 32, SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(db, "insert");
-    sqlite3_finalize(st);
+    sqlite3_bind_text(ins, 1, text, (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(ins, 2, link, 32, SQLITE_STATIC);
+    rc = sqlite3_step(ins) == SQLITE_DONE
+             ? 0 : db_err(sqlite3_db_handle(ins), "insert");
+    sqlite3_reset(ins);
+    sqlite3_clear_bindings(ins);
     return rc;
 }
 

@@ -25,8 +25,14 @@ int am_audit_text(const uint8_t id[16], const char *sender,
                   int64_t completed_at, const uint8_t hash[32], char *out,
                   size_t cap, size_t *len);
 
+/* The statements am_audit_append runs, prepared once by their owner (the
+ * store) from am_audit_sql and finalized by it. */
+enum { AM_AUDIT_FACTS, AM_AUDIT_LAST, AM_AUDIT_INSERT, AM_AUDIT_NSTMT };
+extern const char *const am_audit_sql[AM_AUDIT_NSTMT];
+
 /* Append the record of message id (in the caller's transaction). */
-int am_audit_append(sqlite3 *db, const uint8_t id[16], int64_t now);
+int am_audit_append(sqlite3_stmt *const st[AM_AUDIT_NSTMT],
+                    const uint8_t id[16], int64_t now);
 
 /* Walk the chain.  0 when intact (*records set); AM_ECRYPTO when a link
  * is broken, with *bad the sequence number of the first broken record and

@@ -11,17 +11,20 @@
 
 enum { CONN_HS1, CONN_HS3, CONN_HELLO, CONN_READY };
 
-/* Envelopes sent before waiting for their acknowledgements (64 measured
- * no faster: the store's work per acknowledgement is the limit, see
- * docs/PERFORMANCE.md), and pieces of evidence per ReceiptRelay. */
-#define AM_DELIVER_BATCH 16
+/* A receiving session keeps up to AM_DELIVER_WINDOW envelopes on the wire
+ * unacknowledged and fetches AM_DELIVER_BATCH more from the store whenever
+ * that many places are free, so the store's work on acknowledgements
+ * overlaps the network's; AM_NOTICE_BATCH pieces of evidence go in one
+ * ReceiptRelay. */
+#define AM_DELIVER_WINDOW 256
+#define AM_DELIVER_BATCH 64
 #define AM_NOTICE_BATCH 16
 
 /* What a receiving session has delivered and not yet seen acknowledged
- * (allocated only for sessions that receive: idle ones stay small). */
+ * (allocated at its first delivery: idle sessions stay small). */
 typedef struct {
-    uint8_t ids[AM_DELIVER_BATCH][AM_MSG_ID_LEN];
-    char senders[AM_DELIVER_BATCH][AM_AGENCY_ID_MAX + 1];
+    uint8_t ids[AM_DELIVER_WINDOW][AM_MSG_ID_LEN];
+    char senders[AM_DELIVER_WINDOW][AM_AGENCY_ID_MAX + 1];
 } conn_inflight_t;
 
 typedef struct conn {
@@ -38,8 +41,11 @@ typedef struct conn {
     am_cert_t peer;
     char addr[64], ip[48];
     bool receive, fetching, closing, paused;
-    unsigned inflight; /* delivered in the last batch, not yet acked */
-    conn_inflight_t *fl;  /* receiving sessions only */
+    bool refetch;          /* page from the start: an earlier one arrived */
+    bool fetch_deferred;   /* waiting for the socket to take the last batch */
+    unsigned inflight;     /* delivered, not yet acknowledged */
+    am_store_cursor_t cursor; /* the last envelope fetched */
+    conn_inflight_t *fl;
     bool noticing;          /* a notices request or unacked batch is out */
     unsigned notices_owed;  /* sent in the last ReceiptRelay, not acked */
     unsigned store_pending; /* verifications and store requests in flight */
@@ -94,7 +100,10 @@ void conn_lookup(conn_t *c, const Amanat__V1__DirectoryLookup *l);
 
 /* conn_ops.c: frames after authentication */
 void conn_frame(conn_t *c, const uint8_t *body, size_t len);
-void conn_kick(am_server_t *srv, const char *agency_id);
+/* An envelope of that priority was stored for agency_id: deliver it. */
+void conn_kick(am_server_t *srv, const char *agency_id, int priority);
+/* The socket took what was queued: fetch more if that was waiting. */
+void conn_wrote(conn_t *c);
 void conn_kick_notices(am_server_t *srv, const char *sender);
 void conn_kick_notices_all(am_server_t *srv);
 

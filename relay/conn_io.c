@@ -107,10 +107,12 @@ static void on_written(uv_write_t *req, int status)
 
     am_free(w->buf);
     am_free(w);
-    if (status < 0 && status != UV_ECANCELED)
+    if (status < 0 && status != UV_ECANCELED) {
         conn_close(c, uv_strerror(status));
-    else
+    } else {
         conn_flow(c);
+        conn_wrote(c);
+    }
     conn_unref(c);
 }
 

@@ -14,64 +14,117 @@
 
 static void fetch(conn_t *c);
 
-static void on_pending(void *ctx, int rc, const am_store_item_t *items,
-                       size_t n)
+/* Whether id is on the wire already, unacknowledged: the store lists it as
+ * pending until its acknowledgement is stored. */
+static bool in_flight(const conn_t *c, const uint8_t id[AM_MSG_ID_LEN])
 {
-    conn_t *c = ctx;
+    for (unsigned i = 0; i < c->inflight; i++)
+        if (memcmp(c->fl->ids[i], id, AM_MSG_ID_LEN) == 0)
+            return true;
+    return false;
+}
+
+static int deliver(conn_t *c, const am_store_item_t *it)
+{
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__Deliver d = AMANAT__V1__DELIVER__INIT;
     Amanat__V1__Evidence e = AMANAT__V1__EVIDENCE__INIT;
     uint8_t body[AM_EVIDENCE_BODY_MAX], sig[AM_SIG_LEN];
     size_t body_len;
+    int rc;
+
+    /* the accepted evidence is deterministic: signed again, the same */
+    if ((rc = conn_evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
+                            it->message_id, it->envelope_hash, NULL,
+                            it->accepted_at, body, &body_len, sig)) != 0)
+        return rc;
+    e.body = (ProtobufCBinaryData){body_len, body};
+    e.signature = (ProtobufCBinaryData){AM_SIG_LEN, sig};
+    d.envelope = (ProtobufCBinaryData){it->envelope_len, it->envelope};
+    d.accepted = &e;
+    f.op_case = AMANAT__V1__FRAME__OP_DELIVER;
+    f.deliver = &d;
+    if ((rc = conn_send_frame(c, &f)) != 0)
+        return rc;
+    memcpy(c->fl->senders[c->inflight], it->sender, sizeof c->fl->senders[0]);
+    memcpy(c->fl->ids[c->inflight++], it->message_id, AM_MSG_ID_LEN);
+    return 0;
+}
+
+static void on_pending(void *ctx, int rc, const am_store_item_t *items,
+                       size_t n)
+{
+    conn_t *c = ctx;
+    size_t sent = 0;
 
     c->fetching = false;
+    if (rc == 0 && n > 0 && c->fl == NULL &&
+        (c->fl = am_calloc(1, sizeof *c->fl)) == NULL)
+        rc = AM_ENOMEM;
     for (size_t i = 0; rc == 0 && !c->closing && i < n; i++) {
-        /* the accepted evidence is deterministic: signed again, the same */
-        if (conn_evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
-                     items[i].message_id, items[i].envelope_hash, NULL,
-                     items[i].accepted_at, body, &body_len, sig) != 0)
+        if (c->inflight == AM_DELIVER_WINDOW) /* cannot be: fetch keeps room */
             break;
-        e.body = (ProtobufCBinaryData){body_len, body};
-        e.signature = (ProtobufCBinaryData){AM_SIG_LEN, sig};
-        d.envelope = (ProtobufCBinaryData){items[i].envelope_len,
-                                           items[i].envelope};
-        d.accepted = &e;
-        f.op_case = AMANAT__V1__FRAME__OP_DELIVER;
-        f.deliver = &d;
-        if (conn_send_frame(c, &f) != 0) {
+        c->cursor = items[i].at;
+        if (in_flight(c, items[i].message_id))
+            continue;
+        if (deliver(c, &items[i]) != 0) {
             conn_close(c, "cannot send");
             break;
         }
-        memcpy(c->fl->senders[c->inflight], items[i].sender,
-               sizeof c->fl->senders[0]);
-        memcpy(c->fl->ids[c->inflight++], items[i].message_id,
-               AM_MSG_ID_LEN);
+        sent++;
     }
     if (rc != 0 && !c->closing)
         conn_log(c, "store: %s", am_strerror(rc));
+    /* fill the window (fetch stops at its edge and when the socket is
+     * full); all of them were on the wire already: page on */
+    if (rc == 0 && n > 0)
+        fetch(c);
     conn_unref(c);
 }
 
-/* Push pending envelopes when none is waiting for its acknowledgement:
- * the store still lists unacknowledged ones as pending, so fetching more
- * before the acks would send them twice. */
+/* Fetch the next envelopes in delivery order while the window has room
+ * for a batch and the socket has taken the last one.  Paging on from the
+ * last one fetched, unless nothing is unacknowledged (then from the start,
+ * which also retries any whose acknowledgement failed) or one of a higher
+ * priority arrived (from the start too, skipping what is on the wire). */
 static void fetch(conn_t *c)
 {
-    if (!c->receive || c->fetching || c->inflight > 0 || c->closing ||
-        c->state != CONN_READY)
+    const am_store_cursor_t *after = &c->cursor;
+    size_t max = AM_DELIVER_BATCH;
+
+    if (!c->receive || c->fetching || c->closing || c->state != CONN_READY ||
+        c->inflight + AM_DELIVER_BATCH > AM_DELIVER_WINDOW)
         return;
-    if (am_store_next(c->srv->store, c->peer.agency_id, AM_DELIVER_BATCH,
-                      (int64_t)time(NULL), on_pending, c) == 0) {
+    c->fetch_deferred = uv_stream_get_write_queue_size(
+                            (uv_stream_t *)&c->tcp) > AM_STORE_NEXT_BYTES;
+    if (c->fetch_deferred)
+        return;
+    if (c->inflight == 0 || c->refetch) {
+        after = NULL;
+        max += c->inflight;
+        c->refetch = false;
+    }
+    if (am_store_next(c->srv->store, c->peer.agency_id, max,
+                      (int64_t)time(NULL), after, on_pending, c) == 0) {
         c->fetching = true;
         conn_ref(c);
     }
 }
 
-void conn_kick(am_server_t *srv, const char *agency_id)
+void conn_wrote(conn_t *c)
+{
+    if (c->fetch_deferred)
+        fetch(c);
+}
+
+void conn_kick(am_server_t *srv, const char *agency_id, int priority)
 {
     for (conn_t *c = am_sess_first(srv, AM_SESS_AGENCY, agency_id); c != NULL;
-         c = am_sess_next(c, agency_id))
+         c = am_sess_next(c, agency_id)) {
+        if (c->inflight > 0 && priority > c->cursor.priority)
+            c->refetch = true;
         fetch(c);
+    }
 }
 
 static void fetch_notices(conn_t *c);
@@ -289,11 +342,6 @@ static void on_hello(conn_t *c, const Amanat__V1__Hello *h)
         amanat__v1__revocation_list__free_unpacked(a.crl, NULL);
     if (rc != 0) {
         conn_close(c, "cannot send");
-        return;
-    }
-    if (h->receive && (c->fl = am_calloc(1, sizeof *c->fl)) == NULL) {
-        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE, 0, true,
-                        "out of memory for a receiving session");
         return;
     }
     c->state = CONN_READY;

@@ -108,7 +108,8 @@ static void on_stored(void *ctx, int rc, int64_t accepted_at)
 
     if (rc == 0)
         for (size_t i = 0; i < s->put.n_recipients; i++)
-            conn_kick(c->srv, s->put.recipients[i]);
+            conn_kick(c->srv, s->put.recipients[i],
+                      s->put.priority);
     c->store_pending--;
     if (c->closing)
         goto out;

@@ -66,24 +66,38 @@ typedef void (*am_store_put_cb)(void *ctx, int rc, int64_t accepted_at);
 int am_store_put(am_store_t *s, const am_store_put_t *m, int64_t now,
                  am_store_put_cb cb, void *ctx);
 
+/* A place in a recipient's delivery order (priority, then arrival). */
+typedef struct {
+    int priority;
+    int64_t seq; /* 0: before everything */
+} am_store_cursor_t;
+
 typedef struct {
     uint8_t message_id[AM_MSG_ID_LEN];
     uint8_t envelope_hash[AM_HASH_LEN];
     int64_t accepted_at;
     char sender[AM_AGENCY_ID_MAX + 1];
     int priority;
+    am_store_cursor_t at; /* its place in the delivery order */
     uint8_t *envelope;
     size_t envelope_len;
 } am_store_item_t;
 
+/* Envelopes one am_store_next answer holds beyond its first, in bytes. */
+#define AM_STORE_NEXT_BYTES ((size_t)1 << 20)
+
 /* Up to max pending envelopes for recipient that have not expired at now,
- * emergency before urgent before routine, then first in first out.  items
- * live until the callback returns. */
+ * emergency before urgent before routine, then first in first out,
+ * starting after *after (NULL: from the start), and stopping once they
+ * hold AM_STORE_NEXT_BYTES.  A caller that keeps envelopes unacknowledged
+ * on the wire pages on with the last item's place instead of being sent
+ * them again.  items live until the callback returns. */
 typedef void (*am_store_next_cb)(void *ctx, int rc,
                                  const am_store_item_t *items, size_t n);
 
 int am_store_next(am_store_t *s, const char *recipient, size_t max,
-                  int64_t now, am_store_next_cb cb, void *ctx);
+                  int64_t now, const am_store_cursor_t *after,
+                  am_store_next_cb cb, void *ctx);
 
 /* The recipient acknowledged message id: it is no longer pending for it.
  * When every recipient has acknowledged, the envelope bytes are deleted

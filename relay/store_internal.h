@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include "audit.h"
 #include "store.h"
 
 typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK, REQ_NOTICES, REQ_NOTICE_ACK,
@@ -36,20 +37,24 @@ typedef struct req {
     uint8_t *env_copy;
     char recipient[AM_AGENCY_ID_MAX + 1];
     uint8_t id[AM_MSG_ID_LEN];
-    size_t max, n_items;
+    size_t max, n_items, n_bytes;
+    am_store_cursor_t after; /* REQ_NEXT: seq 0 from the start */
     am_store_item_t *items;
     am_store_prekeys_cb prekeys_cb;
     am_store_prekey_t *prekeys; /* REQ_PREKEY_PUT: one; REQ_PREKEYS: max */
 } req_t;
 
-enum { ST_FIND, ST_INSERT_MSG, ST_INSERT_DLV, ST_NEXT, ST_ACK, ST_ACKED,
+enum { ST_FIND, ST_INSERT_MSG, ST_INSERT_DLV, ST_NEXT, ST_NEXT_SAME,
+       ST_NEXT_LOWER, ST_ACK, ST_ACKED,
        ST_REMAINING, ST_DROP_BODY, ST_NOTE, ST_NOTICES, ST_NOTICE_ACK,
-       ST_USAGE, ST_PREKEY_GET, ST_PREKEY_SET, ST_COUNT };
+       ST_USAGE, ST_PREKEY_GET, ST_PREKEY_SET, ST_SAVEPOINT, ST_RELEASE,
+       ST_ROLLBACK_TO, ST_COUNT };
 
 
 struct am_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    sqlite3_stmt *audit[AM_AUDIT_NSTMT]; /* audit.h */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -66,6 +71,8 @@ extern const char am_store_schema[];
 
 int store_db_error(am_store_t *s, const char *what);
 int store_exec(am_store_t *s, const char *q);
+/* Run prepared statement ST_* that returns no rows. */
+int store_run(am_store_t *s, int which);
 
 /* store_ops.c: one request's work, inside the batch's transaction */
 int store_do_put(am_store_t *s, req_t *r);

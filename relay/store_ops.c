@@ -17,11 +17,18 @@ const char *const am_store_sql[ST_COUNT] = {
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_INSERT_DLV] = "INSERT INTO deliveries (seq, recipient, state, "
                       "priority) VALUES (?1, ?2, 0, ?3)",
-    [ST_NEXT] = "SELECT m.message_id, m.priority, m.envelope, "
-                "m.envelope_hash, m.accepted_at, m.sender "
-                "FROM deliveries d JOIN messages m ON m.seq = d.seq "
-                "WHERE d.recipient = ?1 AND d.state = 0 AND m.expires_at > ?3 "
-                "ORDER BY d.priority DESC, d.seq ASC LIMIT ?2",
+#define NEXT_SQL(cond, order)                                                  \
+    "SELECT m.message_id, m.priority, m.envelope, m.envelope_hash, "          \
+    "m.accepted_at, m.sender, d.seq FROM deliveries d JOIN messages m "        \
+    "ON m.seq = d.seq WHERE d.recipient = ?1 AND d.state = 0 AND "            \
+    "m.expires_at > ?3" cond " ORDER BY " order " LIMIT ?2"
+    /* from the start; then, paging on from (?4, ?5), the rest of that
+     * priority and the lower ones: each walks the pending index in order */
+    [ST_NEXT] = NEXT_SQL("", "d.priority DESC, d.seq ASC"),
+    [ST_NEXT_SAME] = NEXT_SQL(" AND d.priority = ?4 AND d.seq > ?5",
+                              "d.seq ASC"),
+    [ST_NEXT_LOWER] = NEXT_SQL(" AND d.priority < ?4",
+                               "d.priority DESC, d.seq ASC"),
     [ST_ACK] = "UPDATE deliveries SET state = 2, acked_at = ?3 "
                "WHERE recipient = ?1 AND state = 0 AND seq = "
                "(SELECT seq FROM messages WHERE message_id = ?2)",
@@ -48,6 +55,10 @@ const char *const am_store_sql[ST_COUNT] = {
     [ST_PREKEY_SET] = "INSERT OR REPLACE INTO prekeys (agency, prekey_id, "
                       "created_at, not_after, signed, cert_serial) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* per request, so prepared once like the rest */
+    [ST_SAVEPOINT] = "SAVEPOINT r",
+    [ST_RELEASE] = "RELEASE r",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO r",
 };
 
 const char am_store_schema[] =
@@ -144,6 +155,14 @@ static int run(am_store_t *s, sqlite3_stmt *st)
     return sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_error(s, "write");
 }
 
+int store_run(am_store_t *s, int which)
+{
+    int rc = run(s, stmt(s, which));
+
+    sqlite3_reset(s->st[which]);
+    return rc;
+}
+
 /* A new envelope must fit in its sender's quota of stored, undelivered
  * messages and bytes. */
 static int check_quota(am_store_t *s, const am_store_put_t *m)
@@ -214,17 +233,21 @@ int store_do_put(am_store_t *s, req_t *r)
     return 0;
 }
 
-int store_do_next(am_store_t *s, req_t *r)
+/* Rows of one next statement, until max items or the byte budget. */
+static int next_rows(am_store_t *s, req_t *r, sqlite3_stmt *st)
 {
-    sqlite3_stmt *st = stmt(s, ST_NEXT);
-    int rc;
+    int rc = SQLITE_DONE;
 
-    if ((r->items = am_calloc(r->max, sizeof *r->items)) == NULL)
-        return AM_ENOMEM;
     sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->max);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)(r->max - r->n_items));
     sqlite3_bind_int64(st, 3, r->now);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n_items < r->max) {
+    if (sqlite3_bind_parameter_count(st) >= 4) {
+        sqlite3_bind_int(st, 4, r->after.priority);
+        if (sqlite3_bind_parameter_count(st) >= 5)
+            sqlite3_bind_int64(st, 5, r->after.seq);
+    }
+    while (r->n_items < r->max && r->n_bytes < AM_STORE_NEXT_BYTES &&
+           (rc = sqlite3_step(st)) == SQLITE_ROW) {
         am_store_item_t *it = &r->items[r->n_items];
         size_t n = (size_t)sqlite3_column_bytes(st, 2);
 
@@ -236,14 +259,32 @@ int store_do_next(am_store_t *s, req_t *r)
         it->accepted_at = sqlite3_column_int64(st, 4);
         snprintf(it->sender, sizeof it->sender, "%s",
                  (const char *)sqlite3_column_text(st, 5));
-        it->priority = sqlite3_column_int(st, 1);
+        it->priority = it->at.priority = sqlite3_column_int(st, 1);
+        it->at.seq = sqlite3_column_int64(st, 6);
         if ((it->envelope = am_malloc(n)) == NULL)
             return AM_ENOMEM;
         memcpy(it->envelope, sqlite3_column_blob(st, 2), n);
         it->envelope_len = n;
         r->n_items++;
+        r->n_bytes += n;
     }
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_error(s, "next");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+                                                 : store_db_error(s, "next");
+}
+
+int store_do_next(am_store_t *s, req_t *r)
+{
+    int rc;
+
+    if ((r->items = am_calloc(r->max, sizeof *r->items)) == NULL)
+        return AM_ENOMEM;
+    if (r->after.seq == 0)
+        return next_rows(s, r, stmt(s, ST_NEXT));
+    if ((rc = next_rows(s, r, stmt(s, ST_NEXT_SAME))) != 0)
+        return rc;
+    if (r->n_items == r->max || r->n_bytes >= AM_STORE_NEXT_BYTES)
+        return 0;
+    return next_rows(s, r, stmt(s, ST_NEXT_LOWER));
 }
 
 int store_do_ack(am_store_t *s, req_t *r)
@@ -280,7 +321,7 @@ int store_do_ack(am_store_t *s, req_t *r)
     if (sqlite3_column_int64(st, 0) > 0)
         return 0;
     /* every recipient has it: keep the record, drop the sealed bytes */
-    if ((rc = am_audit_append(s->db, r->id, r->now)) != 0)
+    if ((rc = am_audit_append(s->audit, r->id, r->now)) != 0)
         return rc;
     st = stmt(s, ST_DROP_BODY);
     sqlite3_bind_blob(st, 1, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
@@ -354,7 +395,8 @@ static int expire_finished(am_store_t *s, req_t *r)
         if (sqlite3_column_bytes(st, 0) != AM_MSG_ID_LEN)
             rc = am_errf(AM_EIO, "store: damaged message id");
         else
-            rc = am_audit_append(s->db, sqlite3_column_blob(st, 0), r->now);
+            rc = am_audit_append(s->audit, sqlite3_column_blob(st, 0),
+                                 r->now);
     }
     if (rc == 0 && step != SQLITE_DONE)
         rc = store_db_error(s, "expire");

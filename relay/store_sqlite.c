@@ -21,7 +21,7 @@
  * does not undo the rest of the batch. */
 static void run_one(am_store_t *s, req_t *r)
 {
-    if (store_exec(s, "SAVEPOINT r") != 0) {
+    if (store_run(s, ST_SAVEPOINT) != 0) {
         r->rc = AM_EIO;
         return;
     }
@@ -35,9 +35,9 @@ static void run_one(am_store_t *s, req_t *r)
     case REQ_PREKEY_PUT: r->rc = store_do_prekey_put(s, r); break;
     case REQ_PREKEYS: r->rc = store_do_prekeys(s, r); break;
     }
-    if (r->rc != 0 && store_exec(s, "ROLLBACK TO r") != 0)
+    if (r->rc != 0 && store_run(s, ST_ROLLBACK_TO) != 0)
         r->rc = AM_EIO;
-    if (store_exec(s, "RELEASE r") != 0)
+    if (store_run(s, ST_RELEASE) != 0)
         r->rc = AM_EIO;
 }
 
@@ -224,6 +224,11 @@ static int open_db(am_store_t *s, const char *dir)
         if (sqlite3_prepare_v3(s->db, am_store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &s->st[i], NULL) != SQLITE_OK)
             return store_db_error(s, am_store_sql[i]);
+    for (int i = 0; i < AM_AUDIT_NSTMT; i++)
+        if (sqlite3_prepare_v3(s->db, am_audit_sql[i], -1,
+                               SQLITE_PREPARE_PERSISTENT, &s->audit[i],
+                               NULL) != SQLITE_OK)
+            return store_db_error(s, am_audit_sql[i]);
     return existed ? 0 : sync_dir(dir);
 }
 
@@ -273,6 +278,8 @@ void am_store_close(am_store_t *s)
     am_store_drain(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < AM_AUDIT_NSTMT; i++)
+        sqlite3_finalize(s->audit[i]);
     sqlite3_close(s->db);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
@@ -327,7 +334,8 @@ int am_store_put(am_store_t *s, const am_store_put_t *m, int64_t now,
 }
 
 int am_store_next(am_store_t *s, const char *recipient, size_t max,
-                  int64_t now, am_store_next_cb cb, void *ctx)
+                  int64_t now, const am_store_cursor_t *after,
+                  am_store_next_cb cb, void *ctx)
 {
     req_t *r;
     int rc;
@@ -337,6 +345,8 @@ int am_store_next(am_store_t *s, const char *recipient, size_t max,
     if ((r = new_req(REQ_NEXT, ctx, now)) == NULL)
         return AM_ENOMEM;
     r->max = max;
+    if (after != NULL)
+        r->after = *after;
     r->next_cb = cb;
     if ((rc = copy_recipient(r->recipient, recipient)) != 0 ||
         (rc = enqueue(s, r)) != 0)

@@ -23,6 +23,7 @@ typedef struct {
     size_t n;
     uint8_t ids[16][AM_MSG_ID_LEN];
     int prio[16];
+    am_store_cursor_t last; /* the place of the last item */
 } result_t;
 
 static void pause_1ms(void)
@@ -61,6 +62,8 @@ static void next_cb(void *ctx, int rc, const am_store_item_t *items, size_t n)
         memcpy(r->ids[i], items[i].message_id, AM_MSG_ID_LEN);
         r->prio[i] = items[i].priority;
         assert_true(items[i].envelope_len > 0);
+        assert_int_equal(items[i].at.priority, items[i].priority);
+        r->last = items[i].at;
     }
 }
 
@@ -115,11 +118,23 @@ static void put(am_store_t *s, const am_store_put_t *m, int64_t now, int want)
     assert_int_equal(r.rc, want);
 }
 
+static result_t next_after(am_store_t *s, const char *who, size_t max,
+                           const am_store_cursor_t *after)
+{
+    result_t r = {0};
+
+    assert_int_equal(am_store_next(s, who, max, 1000, after, next_cb, &r),
+                     AM_OK);
+    wait_for(s, &r, 1);
+    assert_int_equal(r.rc, AM_OK);
+    return r;
+}
+
 static result_t next(am_store_t *s, const char *who)
 {
     result_t r = {0};
 
-    assert_int_equal(am_store_next(s, who, 16, 1000, next_cb, &r), AM_OK);
+    assert_int_equal(am_store_next(s, who, 16, 1000, NULL, next_cb, &r), AM_OK);
     wait_for(s, &r, 1);
     assert_int_equal(r.rc, AM_OK);
     return r;
@@ -163,6 +178,52 @@ static void test_priority_then_fifo(void **state)
     m1.expires_at = 999;
     put(s, &m1, 14, AM_OK);
     assert_int_equal(next(s, "PH-NBI").n, 0);
+    am_store_close(s);
+}
+
+/* Paging on from an item's place: the rest of its priority, then the
+ * lower ones, never one already listed; a later emergency sorts before
+ * the place, so only a fetch from the start finds it. */
+static void test_paging(void **state)
+{
+    static const int prio[] = {AM_PRIORITY_ROUTINE, AM_PRIORITY_URGENT,
+                               AM_PRIORITY_ROUTINE, AM_PRIORITY_EMERGENCY,
+                               AM_PRIORITY_URGENT, AM_PRIORITY_ROUTINE};
+    static const uint8_t order[] = {4, 2, 5, 1, 3, 6};
+    am_store_t *s;
+    am_store_put_t m;
+    result_t r;
+    am_store_cursor_t at = {0, 0};
+
+    (void)state;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    for (uint8_t i = 0; i < 6; i++) {
+        m = msg((uint8_t)(i + 1), prio[i], "DE-BKA", NULL);
+        put(s, &m, 10 + i, AM_OK);
+    }
+    for (size_t k = 0; k < 6; k++) {
+        r = next_after(s, "DE-BKA", 1, k == 0 ? NULL : &at);
+        assert_int_equal(r.n, 1);
+        assert_int_equal(r.ids[0][0], order[k]);
+        at = r.last;
+    }
+    assert_int_equal(next_after(s, "DE-BKA", 4, &at).n, 0);
+    m = msg(7, AM_PRIORITY_EMERGENCY, "DE-BKA", NULL);
+    put(s, &m, 20, AM_OK);
+    assert_int_equal(next_after(s, "DE-BKA", 4, &at).n, 0);
+    r = next_after(s, "DE-BKA", 2, NULL);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.ids[0][0], 4);
+    assert_int_equal(r.ids[1][0], 7);
+    /* two pages cover the five left, in order */
+    r = next_after(s, "DE-BKA", 3, &r.last);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.ids[0][0], 2);
+    assert_int_equal(r.ids[2][0], 1);
+    r = next_after(s, "DE-BKA", 3, &r.last);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.ids[0][0], 3);
+    assert_int_equal(r.ids[1][0], 6);
     am_store_close(s);
 }
 
@@ -417,6 +478,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_priority_then_fifo, make_dir,
                                         remove_dir),
+        cmocka_unit_test_setup_teardown(test_paging, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_idempotent_and_duplicate,
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_ack_and_persistence, make_dir,
