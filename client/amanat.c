@@ -20,6 +20,17 @@ static const char usage[] =
     "  example TYPE            print a valid case message of that kind\n"
     "  convert FILE            case message JSON <-> binary\n"
     "\n"
+    "an agency's officers (profile: --home, AMANAT_HOME or ~/.amanat):\n"
+    "  join                    make the profile from key, certificate, root\n"
+    "  send FILE.json --to ID  validate, seal and send a case message\n"
+    "  sync [--watch]          receive what the relay holds; send queued\n"
+    "  inbox                   received requests, unread and emergency first\n"
+    "  read ID                 one message, as text and JSON\n"
+    "  reply ID FILE.json      answer a received request\n"
+    "  ack ID, refuse ID       signed receipt: taken on, or refused (--reason)\n"
+    "  track [ID]              the requests sent, overdue first; or one's\n"
+    "                          timeline\n"
+    "\n"
     "Each command has --help.  Exit codes: 0 done; 1 refused (invalid,\n"
     "forged, revoked or expired input); 2 wrong command line; 3 system\n"
     "error (file, memory).\n";
@@ -47,5 +58,18 @@ int main(int argc, char **argv)
         return am_cmd_example(argc - 1, argv + 1);
     if (strcmp(argv[1], "convert") == 0)
         return am_cmd_convert(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } officer[] = {
+        {"join", am_cmd_join},   {"send", am_cmd_send},
+        {"sync", am_cmd_sync},   {"inbox", am_cmd_inbox},
+        {"read", am_cmd_read},   {"reply", am_cmd_reply},
+        {"ack", am_cmd_receipt}, {"refuse", am_cmd_receipt},
+        {"track", am_cmd_track},
+    };
+    for (size_t i = 0; i < sizeof officer / sizeof officer[0]; i++)
+        if (strcmp(argv[1], officer[i].name) == 0)
+            return officer[i].run(argc - 1, argv + 1);
     return am_cli_usage("", "unknown command \"%s\"", argv[1]);
 }

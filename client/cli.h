@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdint.h>
 
+#include "case.pb-c.h"
 #include "keyfile.h"
 #include "passphrase.h"
 
@@ -47,6 +48,10 @@ int am_cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 int am_cli_parse_u64(const char *s, uint64_t *out);
+
+/* Read and parse a case message JSON file; on failure the problem is
+ * printed ("FILE: $.path: why") and an exit code returned. */
+int am_cli_load_case(const char *path, Amanat__V1__CaseMessage **out);
 int64_t am_cli_now(void);
 
 /* Subcommands: argv[0] is the subcommand's name. */
@@ -56,5 +61,13 @@ int am_cmd_show(int argc, char **argv, const char *cmd);
 int am_cmd_validate(int argc, char **argv);
 int am_cmd_example(int argc, char **argv);
 int am_cmd_convert(int argc, char **argv);
+int am_cmd_join(int argc, char **argv);
+int am_cmd_send(int argc, char **argv);
+int am_cmd_sync(int argc, char **argv);
+int am_cmd_inbox(int argc, char **argv);
+int am_cmd_read(int argc, char **argv);
+int am_cmd_reply(int argc, char **argv);
+int am_cmd_receipt(int argc, char **argv); /* ack, refuse */
+int am_cmd_track(int argc, char **argv);
 
 #endif

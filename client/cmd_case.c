@@ -51,6 +51,19 @@ static int parse_case(const char *path, const uint8_t *text, size_t len,
     return AM_EXIT_OK;
 }
 
+int am_cli_load_case(const char *path, Amanat__V1__CaseMessage **out)
+{
+    uint8_t *text = NULL;
+    size_t len;
+    int rc;
+
+    if ((rc = read_input(path, AM_JSON_MAX, &text, &len)) != 0)
+        return rc;
+    rc = parse_case(path, text, len, out);
+    am_free(text);
+    return rc;
+}
+
 static int print_problems(const char *path, const am_problems_t *p, bool json)
 {
     json_t *arr = json ? json_array() : NULL;

@@ -1,0 +1,81 @@
+/* Inside the client library: the state client*.c share. */
+#ifndef AM_CLIENT_INT_H
+#define AM_CLIENT_INT_H
+
+#include "client.h"
+#include "prekey.h"
+#include "validate.h"
+
+/* Frames that arrived while an answer to a request was awaited. */
+typedef struct stash {
+    struct stash *next;
+    Amanat__V1__Frame *f;
+} stash_t;
+
+struct am_client {
+    am_profile_t prof;
+    am_cstore_t *store;
+    am_session_t *sess;
+    bool receiving;
+    stash_t *stash, **stash_tail;
+    size_t n_stash;
+    uint64_t next_req;
+    int timeout_ms;
+    am_crl_t *crl;          /* the newest held, verified */
+    uint64_t crl_seq;
+    am_problems_t problems;
+};
+
+/* What a sender needs of a peer agency: its verified certificate, and the
+ * key to seal to (its current prekey, else the certificate's). */
+typedef struct {
+    am_cert_t cert;
+    uint8_t *cert_bytes;
+    size_t cert_len;
+    uint32_t prekey_id;
+    uint8_t dh_pk[32];
+} peer_t;
+
+/* client.c */
+int cl_connect(am_client_t *c, bool receive);
+void cl_disconnect(am_client_t *c);
+/* Send f (its request_id set by the caller from cl_req_id) and wait for
+ * the frame of op want answering it, or an Error for it; other frames go
+ * to the stash.  A refusal comes back as an error with the relay's
+ * sentence. */
+uint64_t cl_req_id(am_client_t *c);
+int cl_call(am_client_t *c, const Amanat__V1__Frame *f, int want,
+            uint64_t req, Amanat__V1__Frame **answer);
+/* The next frame: from the stash first, then the relay. */
+int cl_next_frame(am_client_t *c, int timeout_ms, Amanat__V1__Frame **out);
+/* The peer's certificate (cached, else from the relay's directory). */
+int cl_peer(am_client_t *c, const char *agency, bool need_prekey,
+            peer_t *out);
+void cl_peer_free(peer_t *p);
+/* Take a newer revocation list (verified under the root). */
+int cl_take_crl(am_client_t *c, const uint8_t *b, size_t len);
+int64_t cl_now(void);
+
+/* client_send.c */
+/* Seal content for the recipients, store it as queued, submit it.  Used
+ * for case messages and for receipts. */
+int cl_seal_store_submit(am_client_t *c, const uint8_t *content, size_t len,
+                         const Amanat__V1__CaseMessage *m, const char *const *to,
+                         size_t n_to, int priority, int64_t expires_in,
+                         uint8_t id[AM_MSG_ID_LEN]);
+/* Submit a stored outgoing envelope and record the relay's evidence. */
+int cl_submit(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
+              const uint8_t *env, size_t env_len);
+/* Send every outgoing message the relay has not accepted yet. */
+int cl_flush_unsent(am_client_t *c);
+/* A relay Evidence, checked: signed by the session's relay, naming id and
+ * hash. kind is filled. */
+int cl_check_evidence(am_client_t *c, const Amanat__V1__Evidence *e,
+                      const uint8_t id[AM_MSG_ID_LEN],
+                      const uint8_t *hash, Amanat__V1__EvidenceBody **body);
+
+/* client_sync.c */
+int cl_on_deliver(am_client_t *c, const Amanat__V1__Deliver *d, bool *fresh);
+int cl_on_receipt_relay(am_client_t *c, const Amanat__V1__ReceiptRelay *r);
+
+#endif

@@ -1,0 +1,293 @@
+/* The sync loop (reconnecting with backoff), queued messages sent again,
+ * the relay's delivered and expired evidence, and receipts an officer
+ * sends (acknowledged, refused) or the library sends (received). */
+#include "client_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "frame.h"
+#include "pb.h"
+#include "receipt.h"
+
+#define UNSENT_BATCH 64
+
+int am_client_receipt(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
+                      int status, const char *reason)
+{
+    Amanat__V1__CaseMessage cm = AMANAT__V1__CASE_MESSAGE__INIT;
+    Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    Amanat__V1__SignedReceipt *sr = NULL;
+    uint8_t *bufs = NULL, *signed_r = NULL, *content = NULL, rid[16];
+    size_t slen, clen;
+    am_env_t *env = NULL;
+    peer_t from = {0};
+    am_receipt_t r;
+    am_cmsg_t m;
+    int rc;
+
+    if ((rc = am_cstore_get(c->store, id, &m, &bufs)) != 0)
+        return rc;
+    if (m.outgoing) {
+        rc = am_errf(AM_EINVAL, "that message was sent by %s, not received",
+                     m.sender);
+        goto out;
+    }
+    if ((rc = am_env_parse(m.envelope, m.envelope_len, AM_ENV_MAX, &env)) ||
+        (rc = cl_peer(c, m.sender, false, &from)) ||
+        (rc = am_env_verify(env, &from.cert)) ||
+        (rc = am_receipt_for(env, c->prof.agency_id, status, cl_now(), reason,
+                             &r)) ||
+        (rc = am_receipt_sign(&r, c->prof.sign_sk, &signed_r, &slen)) ||
+        (rc = am_pb_unpack(&amanat__v1__signed_receipt__descriptor, "receipt",
+                           signed_r, slen, AM_RECEIPT_MAX,
+                           (ProtobufCMessage **)&sr)))
+        goto out;
+    cm.schema_version = 1;
+    ts.seconds = cl_now();
+    cm.created_at = &ts;
+    cm.body_case = AMANAT__V1__CASE_MESSAGE__BODY_RECEIPT;
+    cm.receipt = sr;
+    clen = protobuf_c_message_get_packed_size(&cm.base);
+    if ((content = am_malloc(clen)) == NULL) {
+        rc = AM_ENOMEM;
+        goto out;
+    }
+    protobuf_c_message_pack(&cm.base, content);
+    {
+        const char *to[1] = {m.sender};
+
+        rc = cl_seal_store_submit(c, content, clen, &cm, to, 1, m.priority,
+                                  0, rid);
+    }
+out:
+    am_pb_free(sr);
+    am_free(content);
+    am_free(signed_r);
+    am_env_free(env);
+    cl_peer_free(&from);
+    am_free(bufs);
+    return rc;
+}
+
+typedef struct {
+    uint8_t ids[UNSENT_BATCH][AM_MSG_ID_LEN];
+    size_t n;
+} unsent_t;
+
+static int collect(void *ctx, const am_cmsg_t *m)
+{
+    unsent_t *u = ctx;
+
+    if (strcmp(m->state, "failed") == 0)
+        return 0;
+    memcpy(u->ids[u->n++], m->id, AM_MSG_ID_LEN);
+    return u->n == UNSENT_BATCH;
+}
+
+int cl_flush_unsent(am_client_t *c)
+{
+    unsent_t u = {.n = 0};
+    uint8_t *bufs = NULL;
+    am_cmsg_t m;
+    int rc;
+
+    if ((rc = am_cstore_list(c->store, AM_CLIST_UNSENT, collect, &u)) < 0)
+        return rc;
+    for (size_t i = 0; i < u.n; i++) {
+        if ((rc = am_cstore_get(c->store, u.ids[i], &m, &bufs)) != 0)
+            return rc;
+        rc = cl_submit(c, m.id, m.envelope, m.envelope_len);
+        am_free(bufs);
+        if (rc == AM_EIO || rc == AM_ELIMIT)
+            return rc; /* the connection: try again next time */
+        if (rc != 0) {
+            fprintf(stderr, "amanat: the relay refused a queued message: "
+                    "%s\n", am_err_detail());
+            (void)am_cstore_set_state(c->store, u.ids[i], "failed");
+        }
+    }
+    return 0;
+}
+
+/* One piece of relay evidence about one of our envelopes. */
+static int evidence_event(am_client_t *c, const Amanat__V1__Evidence *e)
+{
+    static const char *const kinds[] = {"", "accepted", "delivered",
+                                        "expired"};
+    Amanat__V1__EvidenceBody *b = NULL;
+    uint8_t *bufs = NULL, hash[AM_HASH_LEN], buf[1200];
+    am_cevent_t ev = {0};
+    am_cmsg_t m;
+    size_t len = amanat__v1__evidence__get_packed_size(e);
+    int rc;
+
+    if (len > sizeof buf)
+        return am_errf(AM_ETOOBIG, "evidence too big");
+    amanat__v1__evidence__pack(e, buf);
+    if ((rc = cl_check_evidence(c, e, NULL, NULL, &b)) != 0)
+        return rc;
+    if (b->kind < 1 || b->kind > 3 || b->recipient_id == NULL) {
+        rc = am_errf(AM_EPROTO, "evidence of unknown kind %d", (int)b->kind);
+        goto out;
+    }
+    if ((rc = am_cstore_get(c->store, b->message_id.data, &m, &bufs)) != 0 ||
+        (rc = am_hash256(m.envelope, m.envelope_len, hash)) != 0)
+        goto out;
+    if (b->envelope_hash.len != AM_HASH_LEN ||
+        memcmp(hash, b->envelope_hash.data, AM_HASH_LEN) != 0) {
+        rc = am_errf(AM_ECRYPTO, "evidence names another envelope");
+        goto out;
+    }
+    memcpy(ev.message_id, m.id, AM_MSG_ID_LEN);
+    snprintf(ev.kind, sizeof ev.kind, "%s", kinds[b->kind]);
+    snprintf(ev.party, sizeof ev.party, "%s", b->recipient_id);
+    ev.time = b->time;
+    ev.signed_bytes = buf;
+    ev.signed_len = len;
+    rc = am_cstore_event(c->store, &ev);
+out:
+    am_free(bufs);
+    am_pb_free(b);
+    return rc;
+}
+
+int cl_on_receipt_relay(am_client_t *c, const Amanat__V1__ReceiptRelay *r)
+{
+    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
+    Amanat__V1__ReceiptAck ra = AMANAT__V1__RECEIPT_ACK__INIT;
+    Amanat__V1__EvidenceRef refs[64], *rp[64];
+    Amanat__V1__EvidenceBody *b[64]; /* own the refs' bytes until sent */
+    size_t n = 0;
+    int rc;
+
+    if ((rc = am_cstore_begin(c->store)) != 0)
+        return rc;
+    for (size_t i = 0; i < r->n_evidence && n < 64; i++) {
+        /* evidence we cannot keep is still acknowledged: sent again, it
+         * would fail again */
+        if (evidence_event(c, r->evidence[i]) != 0)
+            fprintf(stderr, "amanat: relay evidence not kept: %s\n",
+                    am_err_detail());
+        if (am_pb_unpack(&amanat__v1__evidence_body__descriptor, "evidence",
+                         r->evidence[i]->body.data, r->evidence[i]->body.len,
+                         1024, (ProtobufCMessage **)&b[n]) != 0)
+            continue;
+        amanat__v1__evidence_ref__init(&refs[n]);
+        refs[n].kind = b[n]->kind;
+        refs[n].message_id = b[n]->message_id;
+        refs[n].recipient_id = b[n]->recipient_id;
+        rp[n] = &refs[n];
+        n++;
+    }
+    if ((rc = am_cstore_commit(c->store)) != 0) {
+        am_cstore_rollback(c->store);
+    } else if (n > 0) {
+        ra.n_refs = n;
+        ra.refs = rp;
+        f.op_case = AMANAT__V1__FRAME__OP_RECEIPT_ACK;
+        f.receipt_ack = &ra;
+        rc = am_session_send(c->sess, &f);
+    }
+    for (size_t i = 0; i < n; i++)
+        am_pb_free(b[i]);
+    return rc;
+}
+
+static void pause_ms(int64_t ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
+
+    nanosleep(&t, NULL);
+}
+
+/* One frame of a receiving session. */
+static int on_frame(am_client_t *c, Amanat__V1__Frame *f, size_t *received)
+{
+    Amanat__V1__Frame pong = AMANAT__V1__FRAME__INIT;
+    Amanat__V1__Pong p = AMANAT__V1__PONG__INIT;
+    bool fresh = false;
+    int rc = 0;
+
+    switch (f->op_case) {
+    case AMANAT__V1__FRAME__OP_DELIVER:
+        if ((rc = cl_on_deliver(c, f->deliver, &fresh)) != 0) {
+            /* not acknowledged: it stays at the relay */
+            fprintf(stderr, "amanat: %s\n", am_err_detail());
+            rc = 0;
+        }
+        *received += fresh;
+        break;
+    case AMANAT__V1__FRAME__OP_RECEIPT_RELAY:
+        rc = cl_on_receipt_relay(c, f->receipt_relay);
+        break;
+    case AMANAT__V1__FRAME__OP_PING:
+        p.nonce = f->ping->nonce;
+        pong.op_case = AMANAT__V1__FRAME__OP_PONG;
+        pong.pong = &p;
+        rc = am_session_send(c->sess, &pong);
+        break;
+    case AMANAT__V1__FRAME__OP_ERROR:
+        if (f->error->fatal)
+            rc = am_errf(AM_EPROTO, "the relay closed the session: %s",
+                         f->error->message ? f->error->message : "");
+        break;
+    default:
+        break; /* late answers to requests given up on */
+    }
+    return rc;
+}
+
+/* One session: queued messages out, then frames until idle. */
+static int session(am_client_t *c, int idle_ms, bool watch,
+                   volatile int *stop, size_t *received)
+{
+    Amanat__V1__Frame *f;
+    int rc;
+
+    if ((rc = cl_connect(c, true)) != 0 || (rc = cl_flush_unsent(c)) != 0)
+        return rc;
+    while (stop == NULL || !*stop) {
+        rc = cl_next_frame(c, watch ? 1000 : idle_ms, &f);
+        if (rc == AM_ELIMIT) {
+            if (!watch)
+                return cl_flush_unsent(c);
+            continue;
+        }
+        if (rc != 0)
+            return rc;
+        rc = on_frame(c, f, received);
+        am_frame_free(f);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int am_client_sync(am_client_t *c, int idle_ms, bool watch,
+                   volatile int *stop, size_t *received)
+{
+    int64_t backoff = 250;
+    int rc;
+
+    *received = 0;
+    for (;;) {
+        rc = session(c, idle_ms, watch, stop, received);
+        if (!watch || (stop != NULL && *stop))
+            return rc;
+        cl_disconnect(c);
+        fprintf(stderr, "amanat: %s; again in %lld ms\n", am_err_detail(),
+                (long long)backoff);
+        /* full jitter, so that agencies cut off together do not all
+         * come back at the same instant */
+        pause_ms(backoff / 2 + (int64_t)randombytes_uniform(
+                                   (uint32_t)(backoff / 2 + 1)));
+        backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+    }
+}

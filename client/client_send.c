@@ -1,0 +1,287 @@
+/* Sending: validate, seal to each recipient, store as queued, submit, and
+ * record the relay's signed accepted evidence. */
+#include "client_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "frame.h"
+#include "pb.h"
+#include "receipt.h"
+#include "sign.h"
+
+#define DEFAULT_EXPIRY (14 * 86400)
+
+int cl_check_evidence(am_client_t *c, const Amanat__V1__Evidence *e,
+                      const uint8_t id[AM_MSG_ID_LEN], const uint8_t *hash,
+                      Amanat__V1__EvidenceBody **body)
+{
+    const am_cert_t *relay = am_session_relay(c->sess);
+    Amanat__V1__EvidenceBody *b = NULL;
+    int rc;
+
+    if (e == NULL || e->signature.len != AM_SIG_LEN)
+        return am_errf(AM_EPROTO, "the relay's evidence is missing");
+    if ((rc = am_sign_verify(AM_TAG_EVIDENCE, e->body.data, e->body.len,
+                             e->signature.data, e->signature.len,
+                             relay->sign_pk)) != 0)
+        return am_errf(AM_ECRYPTO, "the relay's evidence is not signed by "
+                       "%s", relay->agency_id);
+    if ((rc = am_pb_unpack(&amanat__v1__evidence_body__descriptor,
+                           "evidence", e->body.data, e->body.len, 1024,
+                           (ProtobufCMessage **)&b)) != 0)
+        return rc;
+    if (b->message_id.len != AM_MSG_ID_LEN ||
+        (id != NULL && memcmp(b->message_id.data, id, AM_MSG_ID_LEN) != 0) ||
+        (hash != NULL && (b->envelope_hash.len != AM_HASH_LEN ||
+                          memcmp(b->envelope_hash.data, hash,
+                                 AM_HASH_LEN) != 0)) ||
+        b->relay_id == NULL || strcmp(b->relay_id, relay->agency_id) != 0) {
+        am_pb_free(b);
+        return am_errf(AM_ECRYPTO, "the relay's evidence names another "
+                       "envelope");
+    }
+    *body = b;
+    return 0;
+}
+
+static int record_accepted(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
+                           const Amanat__V1__Evidence *e,
+                           const Amanat__V1__EvidenceBody *b)
+{
+    am_cevent_t ev = {0};
+    uint8_t buf[1200];
+    size_t len = amanat__v1__evidence__get_packed_size(e);
+    int rc;
+
+    if (len > sizeof buf)
+        return am_errf(AM_ETOOBIG, "evidence too big");
+    amanat__v1__evidence__pack(e, buf);
+    memcpy(ev.message_id, id, AM_MSG_ID_LEN);
+    snprintf(ev.kind, sizeof ev.kind, "accepted");
+    snprintf(ev.party, sizeof ev.party, "%s", b->relay_id);
+    ev.time = b->time;
+    ev.signed_bytes = buf;
+    ev.signed_len = len;
+    if ((rc = am_cstore_begin(c->store)) != 0)
+        return rc;
+    if ((rc = am_cstore_event(c->store, &ev)) != 0 ||
+        (rc = am_cstore_mark_sent(c->store, id)) != 0 ||
+        (rc = am_cstore_commit(c->store)) != 0)
+        am_cstore_rollback(c->store);
+    return rc;
+}
+
+int cl_submit(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
+              const uint8_t *env, size_t env_len)
+{
+    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT, *a = NULL;
+    Amanat__V1__Submit s = AMANAT__V1__SUBMIT__INIT;
+    Amanat__V1__EvidenceBody *b = NULL;
+    uint8_t hash[AM_HASH_LEN];
+    uint64_t req = cl_req_id(c);
+    int rc;
+
+    if ((rc = am_hash256(env, env_len, hash)) != 0)
+        return rc;
+    s.request_id = req;
+    s.envelope = (ProtobufCBinaryData){env_len, (uint8_t *)env};
+    f.op_case = AMANAT__V1__FRAME__OP_SUBMIT;
+    f.submit = &s;
+    if ((rc = cl_call(c, &f, AMANAT__V1__FRAME__OP_SUBMIT_RESULT, req,
+                      &a)) != 0)
+        return rc;
+    if ((rc = cl_check_evidence(c, a->submit_result->accepted, id, hash,
+                                &b)) == 0) {
+        if (b->kind != AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED)
+            rc = am_errf(AM_EPROTO, "the relay answered a submit with "
+                         "evidence of another kind");
+        else
+            rc = record_accepted(c, id, a->submit_result->accepted, b);
+        am_pb_free(b);
+    }
+    am_frame_free(a);
+    return rc;
+}
+
+static void describe(am_cmsg_t *m, const Amanat__V1__CaseMessage *cm)
+{
+    const char *kind = am_case_kind(cm);
+
+    snprintf(m->kind, sizeof m->kind, "%s", kind ? kind : "unknown");
+    if (cm->case_ref != NULL && cm->case_ref->sender_ref != NULL)
+        snprintf(m->case_ref, sizeof m->case_ref, "%s",
+                 cm->case_ref->sender_ref);
+    if (cm->deadline != NULL)
+        m->deadline = cm->deadline->seconds;
+    else if (cm->created_at != NULL)
+        m->deadline = am_case_default_deadline(cm, cm->created_at->seconds);
+    if (cm->body_case == AMANAT__V1__CASE_MESSAGE__BODY_REPLY &&
+        cm->reply->in_reply_to != NULL &&
+        sodium_hex2bin(m->in_reply_to, AM_MSG_ID_LEN, cm->reply->in_reply_to,
+                       strlen(cm->reply->in_reply_to), NULL, NULL, NULL) == 0)
+        m->has_reply_to = true;
+}
+
+/* The local record of an envelope we sealed, with its queued event. */
+static int store_queued(am_client_t *c, const uint8_t *env, size_t env_len,
+                        const uint8_t *content, size_t len,
+                        const Amanat__V1__CaseMessage *cm, const char *to,
+                        int priority, int64_t expires_at,
+                        const uint8_t id[AM_MSG_ID_LEN])
+{
+    am_cmsg_t m = {0};
+    am_cevent_t ev = {0};
+    int rc;
+
+    memcpy(m.id, id, AM_MSG_ID_LEN);
+    m.outgoing = true;
+    snprintf(m.sender, sizeof m.sender, "%s", c->prof.agency_id);
+    snprintf(m.recipients, sizeof m.recipients, "%s", to);
+    describe(&m, cm);
+    m.priority = priority;
+    m.created_at = m.stored_at = cl_now();
+    m.expires_at = expires_at;
+    m.envelope = env;
+    m.envelope_len = env_len;
+    m.content = content;
+    m.content_len = len;
+    memcpy(ev.message_id, id, AM_MSG_ID_LEN);
+    snprintf(ev.kind, sizeof ev.kind, "queued");
+    snprintf(ev.party, sizeof ev.party, "%s", c->prof.agency_id);
+    ev.time = m.created_at;
+    if ((rc = am_cstore_begin(c->store)) != 0)
+        return rc;
+    if ((rc = am_cstore_put(c->store, &m, NULL)) != 0 ||
+        (rc = am_cstore_event(c->store, &ev)) != 0 ||
+        (rc = am_cstore_commit(c->store)) != 0)
+        am_cstore_rollback(c->store);
+    return rc;
+}
+
+/* Recipients in envelope form, and their ids joined for the store. */
+static int recipients(am_client_t *c, const char *const *to, size_t n,
+                      peer_t *peers, am_env_recipient_t *r, char *joined,
+                      size_t cap)
+{
+    size_t used = 0;
+    int rc;
+
+    joined[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(to[i], to[j]) == 0)
+                return am_errf(AM_EINVAL, "recipient %s is named twice",
+                               to[i]);
+        if (strcmp(to[i], c->prof.agency_id) == 0)
+            return am_errf(AM_EINVAL, "%s cannot send to itself", to[i]);
+        if ((rc = cl_peer(c, to[i], true, &peers[i])) != 0)
+            return rc;
+        r[i].agency_id = peers[i].cert.agency_id;
+        r[i].dh_pk = peers[i].dh_pk;
+        r[i].prekey_id = peers[i].prekey_id;
+        used += (size_t)snprintf(joined + used, cap - used, "%s%s",
+                                 i ? "," : "", to[i]);
+    }
+    return 0;
+}
+
+int cl_seal_store_submit(am_client_t *c, const uint8_t *content, size_t len,
+                         const Amanat__V1__CaseMessage *m,
+                         const char *const *to, size_t n_to, int priority,
+                         int64_t expires_in, uint8_t id[AM_MSG_ID_LEN])
+{
+    peer_t peers[AM_ENV_MAX_RECIPIENTS] = {0};
+    am_env_recipient_t r[AM_ENV_MAX_RECIPIENTS];
+    char joined[AM_CSTORE_RCPTS_MAX];
+    am_env_params_t p = {0};
+    am_env_t *env = NULL;
+    uint8_t *sealed = NULL;
+    size_t sealed_len;
+    int rc;
+
+    if (n_to == 0 || n_to > AM_ENV_MAX_RECIPIENTS)
+        return am_errf(AM_EINVAL, "give 1 to %d recipients",
+                       AM_ENV_MAX_RECIPIENTS);
+    if ((rc = cl_connect(c, c->receiving)) != 0 ||
+        (rc = recipients(c, to, n_to, peers, r, joined, sizeof joined)) != 0)
+        goto out;
+    p.sender_id = c->prof.agency_id;
+    p.sender_serial = c->prof.self.serial;
+    p.sign_sk = c->prof.sign_sk;
+    p.created_at = cl_now();
+    p.expires_at = p.created_at + (expires_in > 0 ? expires_in
+                                                  : DEFAULT_EXPIRY);
+    p.priority = priority;
+    if ((rc = am_env_seal(&p, r, n_to, content, len, &sealed,
+                          &sealed_len)) != 0 ||
+        (rc = am_env_parse(sealed, sealed_len, AM_ENV_MAX, &env)) != 0 ||
+        (rc = am_env_verify(env, &c->prof.self)) != 0)
+        goto out;
+    memcpy(id, am_env_message_id(env), AM_MSG_ID_LEN);
+    if ((rc = store_queued(c, sealed, sealed_len, content, len, m, joined,
+                           priority, p.expires_at, id)) != 0)
+        goto out;
+    if ((rc = cl_submit(c, id, sealed, sealed_len)) != 0 && rc != AM_EIO &&
+        rc != AM_ELIMIT)
+        /* refused by the relay: never to be sent again */
+        (void)am_cstore_set_state(c->store, id, "failed");
+out:
+    for (size_t i = 0; i < n_to && i < AM_ENV_MAX_RECIPIENTS; i++)
+        cl_peer_free(&peers[i]);
+    am_env_free(env);
+    am_free(sealed);
+    return rc;
+}
+
+static int default_priority(const Amanat__V1__CaseMessage *m)
+{
+    switch (m->body_case) {
+    case AMANAT__V1__CASE_MESSAGE__BODY_EMERGENCY: return AM_PRIORITY_EMERGENCY;
+    case AMANAT__V1__CASE_MESSAGE__BODY_PRESERVATION:
+    case AMANAT__V1__CASE_MESSAGE__BODY_VICTIM_IDENTIFICATION:
+        return AM_PRIORITY_URGENT;
+    default: return AM_PRIORITY_ROUTINE;
+    }
+}
+
+int am_client_send(am_client_t *c, Amanat__V1__CaseMessage *m,
+                   const am_send_opts_t *o, uint8_t id[AM_MSG_ID_LEN])
+{
+    static Google__Protobuf__Timestamp now_ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    uint8_t *content;
+    size_t len;
+    int rc, problems;
+
+    if (m->created_at == NULL) {
+        now_ts.seconds = cl_now();
+        m->created_at = &now_ts; /* not owned by m: taken back below */
+    }
+    problems = am_validate_case(m, cl_now(), &c->problems);
+    if (problems != 0) {
+        rc = problems < 0 ? problems
+                          : am_errf(AM_EINVAL, "the case message has %d "
+                                    "problem%s; nothing was sent", problems,
+                                    problems == 1 ? "" : "s");
+        goto out;
+    }
+    len = protobuf_c_message_get_packed_size(&m->base);
+    if ((content = am_malloc(len ? len : 1)) == NULL) {
+        rc = AM_ENOMEM;
+        goto out;
+    }
+    protobuf_c_message_pack(&m->base, content);
+    rc = cl_seal_store_submit(c, content, len, m, o->to, o->n_to,
+                              o->priority ? o->priority : default_priority(m),
+                              o->expires_in, id);
+    am_free(content);
+out:
+    if (m->created_at == &now_ts)
+        m->created_at = NULL;
+    return rc;
+}
+

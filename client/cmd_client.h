@@ -1,0 +1,50 @@
+/* What the officer's subcommands (send, sync, inbox, read, reply, ack,
+ * refuse, track) share: --home, --json, the key options, opening the
+ * agency's client, and printing what was sent. */
+#ifndef AM_CMD_CLIENT_H
+#define AM_CMD_CLIENT_H
+
+#include <stdbool.h>
+
+#include "cli.h"
+#include "client.h"
+
+enum { OPT_HOME = 1100, OPT_JSON };
+
+#define AM_CMD_CLIENT_OPTIONS                                                \
+    {"home", required_argument, NULL, OPT_HOME},                             \
+    {"json", no_argument, NULL, OPT_JSON}, AM_CLI_KEY_OPTIONS
+
+#define AM_CMD_CLIENT_HELP                                                   \
+    "\n"                                                                     \
+    "  --home DIR            the agency's profile (default: AMANAT_HOME,\n" \
+    "                        else ~/.amanat; see amanat join)\n"            \
+    "  --json                output for scripts\n"                          \
+    "  --passphrase-fd N, --passphrase-env VAR, --no-passphrase: where the\n"\
+    "                        agency key's passphrase comes from (default:\n"\
+    "                        asked on the terminal)\n"
+
+typedef struct {
+    const char *home;
+    bool json;
+    am_cli_keys_t keys;
+} am_cmd_client_t;
+
+void am_cmd_client_init(am_cmd_client_t *cc);
+/* -1 when opt was one of AM_CMD_CLIENT_OPTIONS (handled), 0 when not, or
+ * an exit code after printing why. */
+int am_cmd_client_opt(am_cmd_client_t *cc, int opt, const char *arg);
+/* Open the agency's client; an exit code after printing why. */
+int am_cmd_client_open(const am_cmd_client_t *cc, am_client_t **out);
+
+/* "amanat CMD: FILE: $.path: why" for each problem, on stderr. */
+void am_cmd_print_problems(const char *cmd, const char *file,
+                           const am_problems_t *p);
+/* The id of a message just sent and the relay's accepted evidence. */
+int am_cmd_print_sent(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
+                      bool json);
+/* A message id the officer typed (hex prefix). */
+int am_cmd_resolve(am_client_t *c, const char *hex,
+                   uint8_t id[AM_MSG_ID_LEN]);
+
+#endif

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The receiving client killed with SIGKILL at random moments while it
+# stores and acknowledges a backlog: afterwards every message is in its
+# store exactly once, and the relay holds nothing more for it.
+# usage: test-officer-kill.sh PATH/TO/amanat PATH/TO/amanat-relay SOURCE_DIR [ROUNDS]
+set -euo pipefail
+A=$1
+RELAY=$2
+SRC=$3
+ROUNDS=${4:-10}
+N=120
+work=$(mktemp -d)
+relay_pid=
+trap '[ -n "$relay_pid" ] && kill $relay_pid 2>/dev/null; rm -rf "$work"' EXIT
+cd "$work"
+export PASS=test-only-passphrase
+K="--passphrase-env PASS"
+as() { local who=$1; shift; "$A" "$@" --home "$work/$who" $K; }
+
+"$A" admin root-init --dir fed $K --kdf interactive >/dev/null
+for id in PK-RELAY PK-NCCIA DE-BKA; do
+  "$A" keygen --agency $id $K --kdf interactive >/dev/null
+done
+"$A" admin issue --dir fed --pub PK-RELAY.pub --role relay --name relay $K >/dev/null
+for id in PK-NCCIA DE-BKA; do
+  "$A" admin issue --dir fed --pub $id.pub --home-relay PK-RELAY --name $id $K >/dev/null
+done
+mkdir certs && cp PK-NCCIA.cert DE-BKA.cert certs/
+"$RELAY" --data data --root fed/root.pub --cert PK-RELAY.cert --key PK-RELAY.key \
+  --certs certs --port 0 $K >relay.out 2>relay.log &
+relay_pid=$!
+for _ in $(seq 100); do grep -q 'listening on' relay.out 2>/dev/null && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' relay.out)
+[ -n "$port" ] || { cat relay.log; exit 1; }
+for id in PK-NCCIA DE-BKA; do
+  "$A" join --home "$work/$id" --key $id.key --cert $id.cert \
+    --root fed/root.pub --relay 127.0.0.1:$port >/dev/null
+done
+sed '/"createdAt"/d' "$SRC/docs/examples/notification.json" >n.json
+for i in $(seq $N); do
+  as PK-NCCIA send n.json --to DE-BKA >/dev/null
+done
+
+killed=0 progress=""
+count_in() { as DE-BKA inbox --offline --json | grep -o '"id": "[0-9a-f]*"' | wc -l; }
+for r in $(seq "$ROUNDS"); do
+  as DE-BKA sync >/dev/null 2>&1 &
+  pid=$!
+  # somewhere in its first second: mid-handshake, mid-store, mid-ack...
+  sleep "0.$(printf "%03d" $((RANDOM % 700)))"
+  if kill -9 $pid 2>/dev/null; then killed=$((killed + 1)); fi
+  wait $pid 2>/dev/null || true
+  progress="$progress $(count_in)"
+done
+echo "stored after each kill:$progress"
+as DE-BKA sync >/dev/null
+as DE-BKA sync >/dev/null   # nothing more may come
+stored=$(as DE-BKA inbox --offline --json | grep -o '"id": "[0-9a-f]*"' | sort | uniq | wc -l)
+rows=$(as DE-BKA inbox --offline --json | grep -o '"id": "[0-9a-f]*"' | wc -l)
+left=$(as PK-NCCIA track --json | grep -o '"state": "accepted"' | wc -l || true)
+echo "rounds $ROUNDS (killed $killed mid-run), sent $N, stored $stored," \
+     "listed $rows, still undelivered $left"
+[ "$stored" -eq "$N" ] && [ "$rows" -eq "$N" ] && [ "$left" -eq 0 ]

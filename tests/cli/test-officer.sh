@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The officers' commands end to end over a real amanat-relay on 127.0.0.1:
+# join, send, sync, inbox, read, ack, refuse, reply, track (list, one
+# request, --overdue, --to, --json); the states a request goes through;
+# overdue sorted first; a refusal's reason; and bad input: invalid JSON, a
+# schema violation, an unknown recipient, an unreadable key file, a wrong
+# passphrase, an unreachable relay -- each one line naming the problem, a
+# non-zero exit, and nothing sent.
+# usage: test-officer.sh PATH/TO/amanat PATH/TO/amanat-relay SOURCE_DIR
+set -euo pipefail
+A=$1
+RELAY=$2
+SRC=$3
+work=$(mktemp -d)
+relay_pid=
+trap '[ -n "$relay_pid" ] && kill $relay_pid 2>/dev/null; rm -rf "$work"' EXIT
+cd "$work"
+fails=0 checks=0
+export PASS=test-only-passphrase
+K="--passphrase-env PASS"
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# expect CODE TEXT CMD...: exit code CODE and TEXT in the output.
+expect() {
+  local code=$1 text=$2 out rc
+  shift 2
+  checks=$((checks + 1))
+  set +e
+  out=$("$@" 2>&1)
+  rc=$?
+  set -e
+  if [ "$rc" -ne "$code" ] || [[ "$out" != *"$text"* ]]; then
+    fail "$* -> exit $rc (want $code), output:"
+    echo "$out" | head -20 | sed 's/^/    /'
+    echo "    (wanted to see: $text)"
+  fi
+  LAST=$out
+}
+
+# one_line CODE TEXT CMD...: like expect, and the output is one line.
+one_line() {
+  expect "$@"
+  checks=$((checks + 1))
+  [ "$(printf '%s\n' "$LAST" | wc -l)" -eq 1 ] ||
+    fail "$3 $4: more than one line of error: $LAST"
+}
+
+as() { local who=$1; shift; "$A" "$@" --home "$work/$who" $K; }
+
+# A federation: root, relay, four agencies (XX-GONE is revoked later).
+"$A" admin root-init --dir fed $K --kdf interactive >/dev/null
+for id in PK-RELAY PK-NCCIA DE-BKA PH-NBI FR-OCRVP; do
+  "$A" keygen --agency $id $K --kdf interactive >/dev/null
+done
+"$A" admin issue --dir fed --pub PK-RELAY.pub --role relay --name relay $K >/dev/null
+for id in PK-NCCIA DE-BKA PH-NBI FR-OCRVP; do
+  "$A" admin issue --dir fed --pub $id.pub --home-relay PK-RELAY --name $id $K >/dev/null
+done
+mkdir certs
+cp PK-NCCIA.cert DE-BKA.cert PH-NBI.cert certs/  # FR-OCRVP: unknown here
+"$A" admin crl --dir fed --out crl.bin $K >/dev/null
+"$RELAY" --data data --root fed/root.pub --cert PK-RELAY.cert --key PK-RELAY.key \
+  --certs certs --crl crl.bin --port 0 $K >relay.out 2>relay.log &
+relay_pid=$!
+for _ in $(seq 100); do grep -q 'listening on' relay.out 2>/dev/null && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' relay.out)
+[ -n "$port" ] || { cat relay.log; exit 1; }
+for id in PK-NCCIA DE-BKA PH-NBI; do
+  expect 0 "profile ready" "$A" join --home "$work/$id" --key $id.key \
+    --cert $id.cert --root fed/root.pub --relay 127.0.0.1:$port
+done
+expect 2 "needs --key" "$A" join --home "$work/x"
+
+# Case messages written now (the examples carry the day they were written).
+for f in emergency notification reply preservation; do
+  sed '/"createdAt"/d' "$SRC/docs/examples/$f.json" >$f.json
+done
+sent_id() { printf '%s\n' "$LAST" | sed -n 's/^sent \([0-9a-f]*\)$/\1/p'; }
+
+# --- send, receive, states ---------------------------------------------
+expect 0 "accepted by PK-RELAY" as PK-NCCIA send emergency.json --to DE-BKA
+emerg=$(sent_id)
+expect 0 "accepted by PK-RELAY" as PK-NCCIA send notification.json --to DE-BKA,PH-NBI
+notif=$(sent_id)
+expect 0 "sent" as PK-NCCIA send preservation.json --to PH-NBI --priority urgent
+pres=$(sent_id)
+expect 0 "accepted" as PK-NCCIA track --offline
+[[ "$LAST" == *"${emerg:0:8}"*accepted* ]] || fail "track before delivery: $LAST"
+
+expect 0 "EMERGENCY" as DE-BKA inbox
+first=$(printf '%s\n' "$LAST" | head -1)
+[[ "$first" == "* ${emerg:0:12}"* ]] || fail "inbox: emergency not first: $LAST"
+expect 0 '"kind": "emergency"' as DE-BKA inbox --offline --json
+expect 0 "NCCIA/CEU/2026/0415" as DE-BKA read "${emerg:0:8}"
+expect 0 '"emergency"' as DE-BKA read "${emerg:0:8}" --json
+expect 0 "  " as DE-BKA inbox --offline
+[[ "$LAST" != "* ${emerg:0:12}"* ]] || fail "read did not mark it read: $LAST"
+
+# the sender sees delivered and received (DE-BKA's signed receipt)
+expect 0 "received" as PK-NCCIA track "${emerg:0:8}"
+[[ "$LAST" == *"delivered"*"by DE-BKA"* && "$LAST" == *"received"*"by DE-BKA"*"(signed)"* ]] ||
+  fail "timeline lacks delivered/received by DE-BKA: $LAST"
+
+expect 0 "acknowledged" as DE-BKA ack "${emerg:0:8}"
+expect 0 "acknowledged" as PK-NCCIA track "${emerg:0:8}"
+expect 0 "sent" as DE-BKA reply "${emerg:0:8}" reply.json
+expect 0 "in progress" as PK-NCCIA track "${emerg:0:8}"
+
+# an answer: the reply with status ANSWERED moves it to answered
+sed 's/"REPLY_STATUS_PARTIALLY_ANSWERED"/"REPLY_STATUS_ANSWERED"/' reply.json >answer.json
+expect 0 "sent" as DE-BKA reply "${emerg:0:8}" answer.json
+expect 0 "answered" as PK-NCCIA track "${emerg:0:8}"
+
+# a refusal shows its reason
+expect 0 "preservation" as PH-NBI inbox
+expect 0 "refused" as PH-NBI refuse "${pres:0:8}" --reason "no such provider here"
+expect 0 "no such provider here" as PK-NCCIA track "${pres:0:8}"
+expect 0 "refused" as PK-NCCIA track --offline --to PH-NBI --json
+
+# overdue: a deadline two seconds away passes unanswered; it sorts first
+expect 0 "sent" as PK-NCCIA send notification.json --to PH-NBI --deadline \
+  "$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)"
+late=$(sent_id)
+sleep 3
+expect 0 "OVERDUE" as PK-NCCIA track
+row=$(printf '%s\n' "$LAST" | sed -n 2p)
+[[ "$row" == OVERDUE*"${late:0:8}"* ]] || fail "overdue not first: $LAST"
+awk 'length > 80 { bad = 1 } END { exit bad }' <<<"$LAST" || fail "track wider than 80 columns"
+expect 0 "${late:0:8}" as PK-NCCIA track --offline --overdue
+[[ "$LAST" != *"${emerg:0:8}"* ]] || fail "--overdue lists an answered request"
+expect 0 '"overdue": true' as PK-NCCIA track --offline --json
+
+# --- bad input: one line, non-zero, nothing sent ----------------------------
+count() { as PK-NCCIA track --offline --json | grep -o '"id"' | wc -l; }
+before=$(count)
+printf '{"schemaVersion": 1,,}' >broken.json
+one_line 1 "broken.json" as PK-NCCIA send broken.json --to DE-BKA
+sed 's/"NCCIA\/CEU\/2026\/0415"/""/' emergency.json >invalid.json
+expect 1 "caseRef" as PK-NCCIA send invalid.json --to DE-BKA
+one_line 1 "FR-OCRVP" as PK-NCCIA send notification.json --to FR-OCRVP
+expect 2 "--to" as PK-NCCIA send notification.json
+PASS=wrong one_line 1 "passphrase" as PK-NCCIA send notification.json --to DE-BKA
+cp -r PK-NCCIA broken-home
+printf 'not a key file\n' >broken-home/agency.key
+chmod 600 broken-home/agency.key
+one_line 1 "agency.key" "$A" send notification.json --to DE-BKA --home "$work/broken-home" $K
+sed -i "s/127.0.0.1:$port/127.0.0.1:1/" broken-home/client.ini
+cp PK-NCCIA/agency.key broken-home/agency.key
+one_line 3 "unreachable" "$A" send notification.json --to DE-BKA --home "$work/broken-home" $K
+# a revoked recipient: the relay reloads the list (SIGHUP) and hands it
+# to the sender at authentication
+serial=$("$A" show PH-NBI.cert | sed -n 's/^serial *//p')
+"$A" admin revoke --dir fed --serial "$serial" --reason "test: key lost" >/dev/null
+"$A" admin crl --dir fed --out crl2.bin $K >/dev/null
+mv crl2.bin crl.bin
+kill -HUP $relay_pid
+sleep 0.5
+one_line 1 "revoked" as PK-NCCIA send notification.json --to PH-NBI
+[ "$(count)" -eq "$before" ] || fail "a refused send left a message behind"
+checks=$((checks + 1))
+
+echo "checks: $checks, failures: $fails"
+[ "$fails" -eq 0 ]
