@@ -10,10 +10,16 @@
 #include "identity.pb-c.h"
 #include "pb.h"
 
+typedef struct {
+    uint64_t serial;
+    int64_t revoked_at;
+} crl_entry_t;
+
 struct am_crl {
     uint64_t sequence;
+    int64_t issued_at;
     size_t n;
-    uint64_t *serials; /* sorted */
+    crl_entry_t *entries; /* sorted by serial, then revoked_at */
 };
 
 int am_key_id(const uint8_t pk[static AM_SIGN_PK_LEN],
@@ -228,23 +234,40 @@ static int bad_signature(const ProtobufCBinaryData *body,
                          "federation root");
 }
 
+int am_cert_valid_at(const am_cert_t *c, int64_t t)
+{
+    if (c == NULL)
+        return AM_EINVAL;
+    if (t < c->not_before)
+        return am_errf(AM_EEXPIRED, "certificate \"%s\" not valid before "
+                       "%lld (now %lld)", c->agency_id,
+                       (long long)c->not_before, (long long)t);
+    if (t > c->not_after)
+        return am_errf(AM_EEXPIRED, "certificate \"%s\" expired at %lld "
+                       "(now %lld)", c->agency_id, (long long)c->not_after,
+                       (long long)t);
+    return 0;
+}
+
+static int check_role(const am_cert_t *c, unsigned role)
+{
+    if (role != 0 && (c->roles & role) == 0)
+        return am_errf(AM_EROLE, "certificate \"%s\" lacks the %s role",
+                       c->agency_id,
+                       role == AM_ROLE_RELAY   ? "relay"
+                       : role == AM_ROLE_ROOT ? "root"
+                                              : "agency");
+    return 0;
+}
+
 /* Time, role and revocation: the policy, once the fields are known. */
 static int check_policy(const am_cert_t *c, const am_cert_policy_t *p)
 {
-    if (p->now < c->not_before)
-        return am_errf(AM_EEXPIRED, "certificate \"%s\" not valid before "
-                       "%lld (now %lld)", c->agency_id,
-                       (long long)c->not_before, (long long)p->now);
-    if (p->now > c->not_after)
-        return am_errf(AM_EEXPIRED, "certificate \"%s\" expired at %lld "
-                       "(now %lld)", c->agency_id, (long long)c->not_after,
-                       (long long)p->now);
-    if (p->role != 0 && (c->roles & p->role) == 0)
-        return am_errf(AM_EROLE, "certificate \"%s\" lacks the %s role",
-                       c->agency_id,
-                       p->role == AM_ROLE_RELAY   ? "relay"
-                       : p->role == AM_ROLE_ROOT ? "root"
-                                                 : "agency");
+    int rc;
+
+    if ((rc = am_cert_valid_at(c, p->now)) != 0 ||
+        (rc = check_role(c, p->role)) != 0)
+        return rc;
     if (p->crl != NULL && am_crl_revoked(p->crl, c->serial))
         return am_errf(AM_EREVOKED, "certificate \"%s\" (serial %llu) is "
                        "revoked", c->agency_id,
@@ -252,8 +275,10 @@ static int check_policy(const am_cert_t *c, const am_cert_policy_t *p)
     return 0;
 }
 
-int am_cert_verify(const uint8_t *in, size_t len, const am_cert_policy_t *p,
-                   am_cert_t *out)
+/* Steps 1-3 of docs/PROTOCOL.md section 7: size, the root's signature,
+ * the body's fields and issuer.  *out only on success. */
+static int verify_signed(const uint8_t *in, size_t len,
+                         const uint8_t root_pk[AM_SIGN_PK_LEN], am_cert_t *out)
 {
     ProtobufCMessage *sm = NULL, *bm = NULL;
     const Amanat__V1__SignedCertificate *s;
@@ -261,16 +286,13 @@ int am_cert_verify(const uint8_t *in, size_t len, const am_cert_policy_t *p,
     am_cert_t c;
     int rc;
 
-    if ((in == NULL && len > 0) || p == NULL || p->root_pk == NULL ||
-        out == NULL)
-        return AM_EINVAL;
-    if ((rc = am_key_id(p->root_pk, root_id)) != 0 ||
+    if ((rc = am_key_id(root_pk, root_id)) != 0 ||
         (rc = am_pb_unpack(&amanat__v1__signed_certificate__descriptor,
                            "certificate", in, len, AM_CERT_MAX, &sm)) != 0)
         return rc;
     s = (const Amanat__V1__SignedCertificate *)sm;
     if (am_sign_verify(AM_TAG_CERT, s->body.data, s->body.len,
-                       s->signature.data, s->signature.len, p->root_pk) != 0) {
+                       s->signature.data, s->signature.len, root_pk) != 0) {
         rc = bad_signature(&s->body, root_id);
         goto out;
     }
@@ -284,10 +306,68 @@ int am_cert_verify(const uint8_t *in, size_t len, const am_cert_policy_t *p,
                      "root that signed it");
         goto out;
     }
-    if ((rc = check_policy(&c, p)) != 0)
-        goto out;
     *out = c;
 out:
+    am_pb_free(bm);
+    am_pb_free(sm);
+    return rc;
+}
+
+int am_cert_verify(const uint8_t *in, size_t len, const am_cert_policy_t *p,
+                   am_cert_t *out)
+{
+    am_cert_t c;
+    int rc;
+
+    if ((in == NULL && len > 0) || p == NULL || p->root_pk == NULL ||
+        out == NULL)
+        return AM_EINVAL;
+    if ((rc = verify_signed(in, len, p->root_pk, &c)) != 0 ||
+        (rc = check_policy(&c, p)) != 0)
+        return rc;
+    *out = c;
+    return 0;
+}
+
+int am_cert_verify_offline(const uint8_t *in, size_t len,
+                           const uint8_t root_pk[static AM_SIGN_PK_LEN],
+                           unsigned role, am_cert_t *out)
+{
+    am_cert_t c;
+    int rc;
+
+    if ((in == NULL && len > 0) || root_pk == NULL || out == NULL)
+        return AM_EINVAL;
+    if ((rc = verify_signed(in, len, root_pk, &c)) != 0 ||
+        (rc = check_role(&c, role)) != 0)
+        return rc;
+    *out = c;
+    return 0;
+}
+
+int am_cert_peek_id(const uint8_t *in, size_t len,
+                    char id[static AM_AGENCY_ID_MAX + 1])
+{
+    ProtobufCMessage *sm = NULL, *bm = NULL;
+    const Amanat__V1__SignedCertificate *s;
+    const Amanat__V1__AgencyCertificate *b;
+    int rc;
+
+    if ((in == NULL && len > 0) || id == NULL)
+        return AM_EINVAL;
+    if ((rc = am_pb_unpack(&amanat__v1__signed_certificate__descriptor,
+                           "certificate", in, len, AM_CERT_MAX, &sm)) != 0)
+        return rc;
+    s = (const Amanat__V1__SignedCertificate *)sm;
+    if ((rc = am_pb_unpack(&amanat__v1__agency_certificate__descriptor,
+                           "certificate body", s->body.data, s->body.len,
+                           AM_CERT_MAX, &bm)) == 0) {
+        b = (const Amanat__V1__AgencyCertificate *)bm;
+        if (am_agency_id_valid(b->agency_id))
+            memcpy(id, b->agency_id, strlen(b->agency_id) + 1);
+        else
+            rc = am_errf(AM_EPROTO, "certificate agency_id: not an agency id");
+    }
     am_pb_free(bm);
     am_pb_free(sm);
     return rc;
@@ -368,10 +448,13 @@ out:
     return rc;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_entry(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    const crl_entry_t *x = a, *y = b;
+
+    if (x->serial != y->serial)
+        return x->serial < y->serial ? -1 : 1;
+    return x->revoked_at < y->revoked_at ? -1 : x->revoked_at > y->revoked_at;
 }
 
 /* Fields of a list whose signature has verified. */
@@ -394,16 +477,19 @@ static int crl_from_pb(const Amanat__V1__RevocationListBody *b,
     if ((crl = am_calloc(1, sizeof *crl)) == NULL)
         return AM_ENOMEM;
     crl->sequence = b->sequence;
+    crl->issued_at = b->issued_at;
     crl->n = b->n_revoked;
     if (crl->n > 0 &&
-        (crl->serials = am_calloc(crl->n, sizeof *crl->serials)) == NULL) {
+        (crl->entries = am_calloc(crl->n, sizeof *crl->entries)) == NULL) {
         am_crl_free(crl);
         return AM_ENOMEM;
     }
-    for (size_t i = 0; i < crl->n; i++)
-        crl->serials[i] = b->revoked[i]->serial;
+    for (size_t i = 0; i < crl->n; i++) {
+        crl->entries[i].serial = b->revoked[i]->serial;
+        crl->entries[i].revoked_at = b->revoked[i]->revoked_at;
+    }
     if (crl->n > 1)
-        qsort(crl->serials, crl->n, sizeof *crl->serials, cmp_u64);
+        qsort(crl->entries, crl->n, sizeof *crl->entries, cmp_entry);
     *out = crl;
     return 0;
 }
@@ -443,17 +529,42 @@ uint64_t am_crl_sequence(const am_crl_t *crl)
     return crl ? crl->sequence : 0;
 }
 
+int64_t am_crl_issued_at(const am_crl_t *crl)
+{
+    return crl ? crl->issued_at : 0;
+}
+
+bool am_crl_revoked_at(const am_crl_t *crl, uint64_t serial,
+                       int64_t *revoked_at)
+{
+    size_t lo = 0, hi = crl ? crl->n : 0;
+
+    /* the first entry of serial: a serial listed twice counts from its
+     * earliest revocation */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (crl->entries[mid].serial < serial)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (crl == NULL || lo == crl->n || crl->entries[lo].serial != serial)
+        return false;
+    if (revoked_at != NULL)
+        *revoked_at = crl->entries[lo].revoked_at;
+    return true;
+}
+
 bool am_crl_revoked(const am_crl_t *crl, uint64_t serial)
 {
-    return crl != NULL && crl->n > 0 &&
-           bsearch(&serial, crl->serials, crl->n, sizeof *crl->serials,
-                   cmp_u64) != NULL;
+    return am_crl_revoked_at(crl, serial, NULL);
 }
 
 void am_crl_free(am_crl_t *crl)
 {
     if (crl == NULL)
         return;
-    am_free(crl->serials);
+    am_free(crl->entries);
     am_free(crl);
 }

@@ -74,6 +74,26 @@ int am_cert_issue(const am_cert_t *c, const uint8_t root_sk[static 64],
 int am_cert_verify(const uint8_t *in, size_t len, const am_cert_policy_t *p,
                    am_cert_t *out);
 
+/* The offline form, for checking signatures made in the past (evidence
+ * bundles): the size, the root's signature, the fields, the issuer and the
+ * role (0: any), but neither the validity period nor revocation.  The
+ * caller checks am_cert_valid_at for the time of each signature the
+ * certificate is used for, and the revocation list itself.  Errors as
+ * am_cert_verify; *out only on success. */
+int am_cert_verify_offline(const uint8_t *in, size_t len,
+                           const uint8_t root_pk[static AM_SIGN_PK_LEN],
+                           unsigned role, am_cert_t *out);
+
+/* The agency id a serialized SignedCertificate names, WITHOUT checking
+ * the signature or any other field: only to sort or match certificates
+ * before verifying them.  AM_ETOOBIG, AM_EPROTO. */
+int am_cert_peek_id(const uint8_t *in, size_t len,
+                    char id[static AM_AGENCY_ID_MAX + 1]);
+
+/* 0 when not_before <= t <= not_after; AM_EEXPIRED with a sentence
+ * otherwise. */
+int am_cert_valid_at(const am_cert_t *c, int64_t t);
+
 /* One revoked certificate, as issued. */
 typedef struct {
     uint64_t serial;
@@ -94,7 +114,12 @@ int am_crl_verify(const uint8_t *in, size_t len,
                   const uint8_t root_pk[static AM_SIGN_PK_LEN],
                   uint64_t held_sequence, am_crl_t **out);
 uint64_t am_crl_sequence(const am_crl_t *crl);
+int64_t am_crl_issued_at(const am_crl_t *crl);
 bool am_crl_revoked(const am_crl_t *crl, uint64_t serial);
+/* As am_crl_revoked, and *revoked_at (when not NULL) set to the entry's
+ * revoked_at; a serial listed more than once counts from its earliest. */
+bool am_crl_revoked_at(const am_crl_t *crl, uint64_t serial,
+                       int64_t *revoked_at);
 void am_crl_free(am_crl_t *crl);
 
 #endif

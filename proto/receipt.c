@@ -174,3 +174,26 @@ out:
     am_pb_free(sm);
     return rc;
 }
+
+int am_receipt_peek(const uint8_t *in, size_t len, am_receipt_t *out)
+{
+    ProtobufCMessage *sm = NULL, *bm = NULL;
+    const Amanat__V1__SignedReceipt *s;
+    am_receipt_t r;
+    int rc;
+
+    if ((in == NULL && len > 0) || out == NULL)
+        return AM_EINVAL;
+    if ((rc = am_pb_unpack(&amanat__v1__signed_receipt__descriptor, "receipt",
+                           in, len, AM_RECEIPT_MAX, &sm)) != 0)
+        return rc;
+    s = (const Amanat__V1__SignedReceipt *)sm;
+    if ((rc = am_pb_unpack(&amanat__v1__receipt__descriptor, "receipt body",
+                           s->body.data, s->body.len, AM_RECEIPT_MAX,
+                           &bm)) == 0 &&
+        (rc = from_pb((const Amanat__V1__Receipt *)bm, &r)) == 0)
+        *out = r;
+    am_pb_free(bm);
+    am_pb_free(sm);
+    return rc;
+}

@@ -47,4 +47,9 @@ int am_receipt_verify(const uint8_t *in, size_t len,
                       const am_cert_t *recipient, const am_env_t *env,
                       am_receipt_t *out);
 
+/* The fields of untrusted SignedReceipt bytes WITHOUT checking the
+ * signature: only to find the certificate to check it with
+ * (am_receipt_verify).  AM_ETOOBIG, AM_EPROTO, AM_EUNSUPPORTED. */
+int am_receipt_peek(const uint8_t *in, size_t len, am_receipt_t *out);
+
 #endif

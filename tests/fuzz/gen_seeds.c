@@ -19,6 +19,7 @@
 #include "channel.h"
 #include "envelope.h"
 #include "frame.h"
+#include "fuzz_bundle.h"
 #include "fuzz_common.h"
 #include "fuzz_relay.h"
 #include "gen_seeds.h"
@@ -638,5 +639,6 @@ int main(int argc, char **argv)
     seeds_crl();
     seeds_envelope();
     am_fzr_write_seeds(out_dir);
+    am_fzb_write_seeds();
     return 0;
 }

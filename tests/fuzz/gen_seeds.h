@@ -1,6 +1,6 @@
-/* What the seed generator's two files (gen_seeds.c, gen_seeds_relay.c)
- * share: a seed being built, appending to it, writing it to
- * DIR/<target>/<name>, and stopping on a harness error. */
+/* What the seed generator's files (gen_seeds.c, gen_seeds_relay.c,
+ * gen_seeds_bundle.c) share: a seed being built, appending to it, writing
+ * it to DIR/<target>/<name>, and stopping on a harness error. */
 #ifndef AM_GEN_SEEDS_H
 #define AM_GEN_SEEDS_H
 

@@ -165,6 +165,44 @@ static void test_crl_sequence_and_signature(void **state)
     am_free(b);
 }
 
+/* The offline form: no time, no list, only the root and the role; the
+ * list's revocation times, a serial listed twice counting from the
+ * earliest. */
+static void test_offline_and_revocation_times(void **state)
+{
+    fixture_t *f = *state;
+    am_revoked_t r[3] = {{7, "PK-NCCIA", NOW + 50, NULL},
+                         {3, "DE-BKA", NOW, NULL},
+                         {7, "PK-NCCIA", NOW + 20, "again"}};
+    am_cert_t c;
+    am_crl_t *crl;
+    uint8_t *b;
+    size_t len;
+    int64_t at = 0;
+
+    assert_int_equal(am_cert_verify_offline(f->bytes, f->len, f->root_pk,
+                                            AM_ROLE_AGENCY, &c), AM_OK);
+    assert_int_equal(c.serial, 7);
+    assert_int_equal(am_cert_valid_at(&c, NOW + 400 * 86400), AM_EEXPIRED);
+    assert_int_equal(am_cert_valid_at(&c, c.not_before), AM_OK);
+    assert_int_equal(am_cert_valid_at(&c, c.not_before - 1), AM_EEXPIRED);
+    assert_int_equal(am_cert_verify_offline(f->bytes, f->len, f->root_pk,
+                                            AM_ROLE_RELAY, &c), AM_EROLE);
+    assert_int_equal(am_cert_verify_offline(f->bytes, f->len, f->other_pk, 0,
+                                            &c), AM_ECRYPTO);
+    assert_int_equal(am_crl_issue(f->root_sk, 2, NOW + 60, r, 3, &b, &len),
+                     AM_OK);
+    assert_int_equal(am_crl_verify(b, len, f->root_pk, 0, &crl), AM_OK);
+    assert_int_equal(am_crl_issued_at(crl), NOW + 60);
+    assert_true(am_crl_revoked_at(crl, 7, &at));
+    assert_int_equal(at, NOW + 20);
+    assert_true(am_crl_revoked_at(crl, 3, NULL));
+    assert_false(am_crl_revoked_at(crl, 4, &at) || am_crl_revoked(crl, 8));
+    assert_int_equal(at, NOW + 20); /* untouched */
+    am_crl_free(crl);
+    am_free(b);
+}
+
 /* A realistic large list must verify: its many small entries decode into
  * far more memory than a frame would be allowed. */
 static void test_large_crl(void **state)
@@ -238,6 +276,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_crl_sequence_and_signature, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_offline_and_revocation_times,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_crl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issue_refuses_bad_fields, setup,
                                         teardown),
