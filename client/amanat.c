@@ -30,6 +30,8 @@ static const char usage[] =
     "  ack ID, refuse ID       signed receipt: taken on, or refused (--reason)\n"
     "  track [ID]              the requests sent, overdue first; or one's\n"
     "                          timeline\n"
+    "  evidence ID --out FILE  a court-ready evidence bundle of a message;\n"
+    "  evidence verify FILE    checked offline with --root root.pub\n"
     "\n"
     "Each command has --help.  Exit codes: 0 done; 1 refused (invalid,\n"
     "forged, revoked or expired input); 2 wrong command line; 3 system\n"
@@ -66,7 +68,7 @@ int main(int argc, char **argv)
         {"sync", am_cmd_sync},   {"inbox", am_cmd_inbox},
         {"read", am_cmd_read},   {"reply", am_cmd_reply},
         {"ack", am_cmd_receipt}, {"refuse", am_cmd_receipt},
-        {"track", am_cmd_track},
+        {"track", am_cmd_track}, {"evidence", am_cmd_evidence},
     };
     for (size_t i = 0; i < sizeof officer / sizeof officer[0]; i++)
         if (strcmp(argv[1], officer[i].name) == 0)

@@ -153,6 +153,13 @@ int cl_connect(am_client_t *c, bool receive)
         cl_disconnect(c);
         return rc;
     }
+    /* kept for evidence bundles: the relay's signatures need its key */
+    crl = am_session_relay_cert(c->sess, &len);
+    if ((rc = am_cstore_dir_put(c->store, am_session_relay(c->sess)->agency_id,
+                                crl, len, NULL, 0, cl_now())) != 0) {
+        cl_disconnect(c);
+        return rc;
+    }
     return 0;
 }
 

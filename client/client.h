@@ -65,6 +65,11 @@ int am_client_sync(am_client_t *c, int idle_ms, bool watch,
 int am_client_receipt(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
                       int status, const char *reason);
 
+/* An evidence bundle (proto/bundle.h) of message id, sent or received,
+ * from what the store holds: *out is am_free'd by the caller. */
+int am_client_bundle(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
+                     uint8_t **out, size_t *out_len);
+
 /* Hex of a message id (33 bytes with the NUL). */
 void am_client_hex(const uint8_t id[AM_MSG_ID_LEN], char out[33]);
 

@@ -74,6 +74,12 @@ int cl_check_evidence(am_client_t *c, const Amanat__V1__Evidence *e,
                       const uint8_t id[AM_MSG_ID_LEN],
                       const uint8_t *hash, Amanat__V1__EvidenceBody **body);
 
+/* Record a relay Evidence (checked by the caller) as an event. */
+#define AM_EVIDENCE_PACKED_MAX 1024 /* the store's limit for signed bytes */
+int cl_evidence_event(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
+                      const Amanat__V1__Evidence *e, const char *kind,
+                      const char *party, int64_t time);
+
 /* client_sync.c */
 int cl_on_deliver(am_client_t *c, const Amanat__V1__Deliver *d, bool *fresh);
 int cl_on_receipt_relay(am_client_t *c, const Amanat__V1__ReceiptRelay *r);

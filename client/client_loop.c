@@ -122,15 +122,10 @@ static int evidence_event(am_client_t *c, const Amanat__V1__Evidence *e)
     static const char *const kinds[] = {"", "accepted", "delivered",
                                         "expired"};
     Amanat__V1__EvidenceBody *b = NULL;
-    uint8_t *bufs = NULL, hash[AM_HASH_LEN], buf[1200];
-    am_cevent_t ev = {0};
+    uint8_t *bufs = NULL, hash[AM_HASH_LEN];
     am_cmsg_t m;
-    size_t len = amanat__v1__evidence__get_packed_size(e);
     int rc;
 
-    if (len > sizeof buf)
-        return am_errf(AM_ETOOBIG, "evidence too big");
-    amanat__v1__evidence__pack(e, buf);
     if ((rc = cl_check_evidence(c, e, NULL, NULL, &b)) != 0)
         return rc;
     if (b->kind < 1 || b->kind > 3 || b->recipient_id == NULL) {
@@ -145,13 +140,8 @@ static int evidence_event(am_client_t *c, const Amanat__V1__Evidence *e)
         rc = am_errf(AM_ECRYPTO, "evidence names another envelope");
         goto out;
     }
-    memcpy(ev.message_id, m.id, AM_MSG_ID_LEN);
-    snprintf(ev.kind, sizeof ev.kind, "%s", kinds[b->kind]);
-    snprintf(ev.party, sizeof ev.party, "%s", b->recipient_id);
-    ev.time = b->time;
-    ev.signed_bytes = buf;
-    ev.signed_len = len;
-    rc = am_cstore_event(c->store, &ev);
+    rc = cl_evidence_event(c, m.id, e, kinds[b->kind], b->recipient_id,
+                           b->time);
 out:
     am_free(bufs);
     am_pb_free(b);

@@ -49,27 +49,36 @@ int cl_check_evidence(am_client_t *c, const Amanat__V1__Evidence *e,
     return 0;
 }
 
+int cl_evidence_event(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
+                      const Amanat__V1__Evidence *e, const char *kind,
+                      const char *party, int64_t time)
+{
+    am_cevent_t ev = {0};
+    uint8_t buf[AM_EVIDENCE_PACKED_MAX];
+    size_t len = amanat__v1__evidence__get_packed_size(e);
+
+    if (len > sizeof buf)
+        return am_errf(AM_ETOOBIG, "evidence of %zu bytes", len);
+    amanat__v1__evidence__pack(e, buf);
+    memcpy(ev.message_id, id, AM_MSG_ID_LEN);
+    snprintf(ev.kind, sizeof ev.kind, "%s", kind);
+    snprintf(ev.party, sizeof ev.party, "%s", party);
+    ev.time = time;
+    ev.signed_bytes = buf;
+    ev.signed_len = len;
+    return am_cstore_event(c->store, &ev);
+}
+
 static int record_accepted(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
                            const Amanat__V1__Evidence *e,
                            const Amanat__V1__EvidenceBody *b)
 {
-    am_cevent_t ev = {0};
-    uint8_t buf[1200];
-    size_t len = amanat__v1__evidence__get_packed_size(e);
     int rc;
 
-    if (len > sizeof buf)
-        return am_errf(AM_ETOOBIG, "evidence too big");
-    amanat__v1__evidence__pack(e, buf);
-    memcpy(ev.message_id, id, AM_MSG_ID_LEN);
-    snprintf(ev.kind, sizeof ev.kind, "accepted");
-    snprintf(ev.party, sizeof ev.party, "%s", b->relay_id);
-    ev.time = b->time;
-    ev.signed_bytes = buf;
-    ev.signed_len = len;
     if ((rc = am_cstore_begin(c->store)) != 0)
         return rc;
-    if ((rc = am_cstore_event(c->store, &ev)) != 0 ||
+    if ((rc = cl_evidence_event(c, id, e, "accepted", b->relay_id,
+                                b->time)) != 0 ||
         (rc = am_cstore_mark_sent(c->store, id)) != 0 ||
         (rc = am_cstore_commit(c->store)) != 0)
         am_cstore_rollback(c->store);

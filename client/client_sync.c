@@ -186,8 +186,10 @@ static int send_ack(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN])
 /* Store the message and what it says, in one transaction. */
 static int store_in(am_client_t *c, am_cmsg_t *m,
                     const Amanat__V1__CaseMessage *cm, const am_cert_t *from,
+                    const Amanat__V1__Deliver *d, const uint8_t *hash,
                     bool *fresh)
 {
+    Amanat__V1__EvidenceBody *b = NULL;
     bool existed = false;
     int rc;
 
@@ -198,6 +200,13 @@ static int store_in(am_client_t *c, am_cmsg_t *m,
         /* kept, but it says nothing we can check about our requests */
         fprintf(stderr, "amanat: %s from %s not counted: %s\n", m->kind,
                 m->sender, am_err_detail());
+    /* the relay's accepted evidence, for this side's evidence bundles */
+    if (rc == 0 && !existed &&
+        cl_check_evidence(c, d->accepted, m->id, hash, &b) == 0) {
+        rc = cl_evidence_event(c, m->id, d->accepted, "accepted",
+                               b->relay_id, b->time);
+        am_pb_free(b);
+    }
     if (rc != 0 || (rc = am_cstore_commit(c->store)) != 0) {
         am_cstore_rollback(c->store);
         return rc;
@@ -231,7 +240,8 @@ int cl_on_deliver(am_client_t *c, const Amanat__V1__Deliver *d, bool *fresh)
     m.envelope_len = d->envelope.len;
     m.content = plain;
     m.content_len = plain_len;
-    if ((rc = store_in(c, &m, cm, &from.cert, fresh)) != 0 ||
+    if ((rc = store_in(c, &m, cm, &from.cert, d, am_env_hash(env),
+                       fresh)) != 0 ||
         (rc = send_ack(c, m.id)) != 0)
         goto out;
     if (*fresh && cm != NULL &&

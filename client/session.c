@@ -24,6 +24,8 @@ struct am_session {
     int fd;
     am_chan_t *chan;
     am_cert_t relay;
+    uint8_t *relay_cert; /* its SignedCertificate, as sent */
+    size_t relay_cert_len;
     uint8_t *crl;
     size_t crl_len;
     int64_t relay_time;
@@ -162,7 +164,12 @@ static int check_relay(am_session_t *s, const am_profile_t *p,
     }
     amanat__v1__signed_certificate__pack(hp->certificate, cb);
     rc = am_cert_verify(cb, clen, &pol, &s->relay);
-    am_free(cb);
+    if (rc == 0) {
+        s->relay_cert = cb;
+        s->relay_cert_len = clen;
+    } else {
+        am_free(cb);
+    }
     if (rc != 0)
         rc = am_err_wrap(rc, "relay %s", s->name);
     else if (sodium_memcmp(s->relay.dh_pk, rs, 32) != 0)
@@ -342,6 +349,12 @@ const am_cert_t *am_session_relay(const am_session_t *s)
     return &s->relay;
 }
 
+const uint8_t *am_session_relay_cert(const am_session_t *s, size_t *len)
+{
+    *len = s->relay_cert_len;
+    return s->relay_cert;
+}
+
 const uint8_t *am_session_crl(const am_session_t *s, size_t *len)
 {
     *len = s->crl_len;
@@ -360,6 +373,7 @@ void am_session_close(am_session_t *s)
     if (s->fd >= 0)
         close(s->fd);
     am_chan_free(s->chan);
+    am_free(s->relay_cert);
     am_free(s->crl);
     am_free(s);
 }

@@ -36,6 +36,7 @@ int am_session_recv(am_session_t *s, int timeout_ms,
 /* The relay's certificate, verified; and the newer revocation list it
  * sent at authentication (NULL if none), as serialized bytes. */
 const am_cert_t *am_session_relay(const am_session_t *s);
+const uint8_t *am_session_relay_cert(const am_session_t *s, size_t *len);
 const uint8_t *am_session_crl(const am_session_t *s, size_t *len);
 /* The relay's clock at authentication (Unix seconds). */
 int64_t am_session_relay_time(const am_session_t *s);

@@ -112,6 +112,36 @@ sed 's/"REPLY_STATUS_PARTIALLY_ANSWERED"/"REPLY_STATUS_ANSWERED"/' reply.json >a
 expect 0 "sent" as DE-BKA reply "${emerg:0:8}" answer.json
 expect 0 "answered" as PK-NCCIA track "${emerg:0:8}"
 
+# evidence: a bundle of the request, checked offline with the root key
+# alone; any changed byte fails it
+expect 0 "evidence bundle" as PK-NCCIA evidence "${emerg:0:8}" --out emerg.bundle
+expect 0 "valid" "$A" evidence verify emerg.bundle --root fed/root.pub
+for what in "accepted .*signed by PK-RELAY" "delivered .*signed by PK-RELAY *for DE-BKA" \
+            "received .*signed by DE-BKA" "acknowledged .*signed by DE-BKA"; do
+  checks=$((checks + 1))
+  grep -q "$what" <<<"$LAST" || fail "bundle report lacks /$what/: $LAST"
+done
+expect 0 "evidence bundle" as DE-BKA evidence "${emerg:0:8}" --out de.bundle
+expect 0 "signed by PK-RELAY" "$A" evidence verify de.bundle --root fed/root.pub
+"$A" admin root-init --dir other $K --kdf interactive >/dev/null
+one_line 1 "emerg.bundle" "$A" evidence verify emerg.bundle --root other/root.pub
+size=$(stat -c %s emerg.bundle)
+flip() { perl -e 'open(F, "+<", $ARGV[0]) or die; binmode F; seek(F, $ARGV[1], 0);
+  read(F, $c, 1); seek(F, $ARGV[1], 0); print F chr(ord($c) ^ $ARGV[2]);' "$@"; }
+passed=0 tried=0
+for off in $(seq 0 7 $((size - 1))) $((size - 1)); do
+  cp emerg.bundle bad.bundle
+  flip bad.bundle "$off" $((1 << (off % 8)))
+  tried=$((tried + 1))
+  if "$A" evidence verify bad.bundle --root fed/root.pub >/dev/null 2>&1; then
+    passed=$((passed + 1)); echo "changed byte $off still verifies"
+  fi
+done
+checks=$((checks + 1))
+[ "$passed" -eq 0 ] || fail "$passed of $tried changed bundles verified"
+head -c $((size - 1)) emerg.bundle >short.bundle
+expect 1 "short.bundle" "$A" evidence verify short.bundle --root fed/root.pub
+
 # a refusal shows its reason
 expect 0 "preservation" as PH-NBI inbox
 expect 0 "refused" as PH-NBI refuse "${pres:0:8}" --reason "no such provider here"
