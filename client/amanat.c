@@ -32,6 +32,7 @@ static const char usage[] =
     "                          timeline\n"
     "  evidence ID --out FILE  a court-ready evidence bundle of a message;\n"
     "  evidence verify FILE    checked offline with --root root.pub\n"
+    "  prekeys rotate          renew the signed prekey, give it to the relay\n"
     "\n"
     "Each command has --help.  Exit codes: 0 done; 1 refused (invalid,\n"
     "forged, revoked or expired input); 2 wrong command line; 3 system\n"
@@ -69,6 +70,7 @@ int main(int argc, char **argv)
         {"read", am_cmd_read},   {"reply", am_cmd_reply},
         {"ack", am_cmd_receipt}, {"refuse", am_cmd_receipt},
         {"track", am_cmd_track}, {"evidence", am_cmd_evidence},
+        {"prekeys", am_cmd_prekeys},
     };
     for (size_t i = 0; i < sizeof officer / sizeof officer[0]; i++)
         if (strcmp(argv[1], officer[i].name) == 0)

@@ -70,5 +70,6 @@ int am_cmd_reply(int argc, char **argv);
 int am_cmd_receipt(int argc, char **argv); /* ack, refuse */
 int am_cmd_track(int argc, char **argv);
 int am_cmd_evidence(int argc, char **argv);
+int am_cmd_prekeys(int argc, char **argv);
 
 #endif

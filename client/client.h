@@ -19,6 +19,7 @@
 
 #include "case.pb-c.h"
 #include "cstore.h"
+#include "prekeys.h"
 #include "profile.h"
 #include "session.h"
 #include "validate.h"
@@ -69,6 +70,12 @@ int am_client_receipt(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
  * from what the store holds: *out is am_free'd by the caller. */
 int am_client_bundle(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
                      uint8_t **out, size_t *out_len);
+
+/* Make a new prekey when the current one is older than pol->period,
+ * delete secrets replaced more than pol->grace ago, and upload the current
+ * one to the relay (again, if it holds it already). */
+int am_client_prekeys_rotate(am_client_t *c, const am_prekey_policy_t *pol,
+                             am_prekey_rotation_t *out);
 
 /* Hex of a message id (33 bytes with the NUL). */
 void am_client_hex(const uint8_t id[AM_MSG_ID_LEN], char out[33]);

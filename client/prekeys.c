@@ -187,3 +187,21 @@ int am_prekeys_secret(const char *dir, uint32_t id, uint8_t sk[static 32])
     }
     return am_errf(AM_EKEY, "unknown prekey id %u", id);
 }
+
+int am_prekeys_current(const char *dir, uint32_t *id, uint8_t **signed_pk,
+                       size_t *len)
+{
+    entry_t e[MAX_PREKEYS];
+    char path[4200];
+    size_t n;
+    int rc;
+
+    if ((rc = list(dir, e, &n)) != 0)
+        return rc;
+    if (n == 0)
+        return am_errf(AM_EKEY, "no prekey in %s: rotate first", dir);
+    qsort(e, n, sizeof e[0], cmp_entry);
+    name(path, sizeof path, dir, &e[n - 1], "signed");
+    *id = e[n - 1].id;
+    return am_file_read(path, AM_PREKEY_MAX, signed_pk, len, NULL);
+}

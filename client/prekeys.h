@@ -36,4 +36,8 @@ int am_prekeys_rotate(const char *dir, const char *agency_id,
  * prekey id N" when it was never made or was deleted. */
 int am_prekeys_secret(const char *dir, uint32_t id, uint8_t sk[static 32]);
 
+/* The newest prekey: its id and its SignedPrekey bytes (am_free). */
+int am_prekeys_current(const char *dir, uint32_t *id, uint8_t **signed_pk,
+                       size_t *len);
+
 #endif

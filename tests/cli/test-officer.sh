@@ -71,6 +71,10 @@ for id in PK-NCCIA DE-BKA PH-NBI; do
     --cert $id.cert --root fed/root.pub --relay 127.0.0.1:$port
 done
 expect 2 "needs --key" "$A" join --home "$work/x"
+# DE-BKA publishes a prekey before anyone seals to it
+expect 0 "made prekey 1" as DE-BKA prekeys rotate
+expect 0 "prekey 1 is current and held by the relay" as DE-BKA prekeys rotate
+[[ "$LAST" != *made* ]] || fail "a second rotation within the period made a prekey"
 
 # Case messages written now (the examples carry the day they were written).
 for f in emergency notification reply preservation; do
@@ -157,9 +161,30 @@ expect 0 "OVERDUE" as PK-NCCIA track
 row=$(printf '%s\n' "$LAST" | sed -n 2p)
 [[ "$row" == OVERDUE*"${late:0:8}"* ]] || fail "overdue not first: $LAST"
 awk 'length > 80 { bad = 1 } END { exit bad }' <<<"$LAST" || fail "track wider than 80 columns"
+checks=$((checks + 1))
+[[ "$LAST" != *$'\033['* ]] || fail "colour codes when stdout is not a terminal"
+# on a terminal (a pty, via script(1)): overdue in colour, first, 80 columns
+script -qec "'$A' track --offline --home '$work/PK-NCCIA' $K" /dev/null \
+  </dev/null >tty.out 2>&1 || fail "track on a pty: $(cat tty.out)"
+checks=$((checks + 1))
+grep -q $'\033\[1;31mOVERDUE' tty.out || fail "no colour for overdue on a terminal"
+sed 's/\x1b\[[0-9;]*m//g; s/\r$//' tty.out >tty.txt
+checks=$((checks + 1))
+[[ "$(sed -n 2p tty.txt)" == OVERDUE*"${late:0:8}"* ]] || fail "pty: overdue not first: $(cat tty.txt)"
+checks=$((checks + 1))
+awk 'length > 80 { bad = 1 } END { exit bad }' tty.txt || fail "pty: wider than 80 columns"
 expect 0 "${late:0:8}" as PK-NCCIA track --offline --overdue
 [[ "$LAST" != *"${emerg:0:8}"* ]] || fail "--overdue lists an answered request"
 expect 0 '"overdue": true' as PK-NCCIA track --offline --json
+
+# envelopes to DE-BKA were sealed to its prekey: without its secret, a new
+# one cannot be opened (and is left at the relay, not lost)
+mkdir hidden && mv DE-BKA/prekeys/*.secret hidden/
+expect 0 "sent" as PK-NCCIA send notification.json --to DE-BKA
+expect 0 "unknown prekey id 1" as DE-BKA sync
+mv hidden/*.secret DE-BKA/prekeys/
+expect 0 "new message" as DE-BKA sync
+[[ "$LAST" != "0 new"* ]] || fail "the held-back envelope did not come again"
 
 # --- bad input: one line, non-zero, nothing sent ----------------------------
 count() { as PK-NCCIA track --offline --json | grep -o '"id"' | wc -l; }
