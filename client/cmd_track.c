@@ -133,15 +133,22 @@ static int list(am_client_t *c, bool json, bool overdue_only, const char *to)
     return AM_EXIT_OK;
 }
 
+/* One step; a reply's or receipt's own message id, to read it. */
 static int timeline_event(void *ctx, const am_cevent_t *e)
 {
-    char when[AM_TIME_TEXT_MAX] = "";
+    char when[AM_TIME_TEXT_MAX] = "", via[16] = "";
 
     (void)ctx;
     (void)am_time_format(e->time, when);
-    printf("%-20s %-18s by %-10s %s%s%s\n", when, e->kind, e->party,
-           e->signed_len ? "(signed)" : "", e->detail[0] ? " reason: " : "",
-           e->detail);
+    if (e->has_source) {
+        char hex[33];
+
+        am_client_hex(e->source, hex);
+        snprintf(via, sizeof via, " in %.8s", hex);
+    }
+    printf("%-20s %-18s by %-10s%s%s%s%s\n", when, e->kind, e->party,
+           e->signed_len ? " (signed)" : "", via,
+           e->detail[0] ? " reason: " : "", e->detail);
     return 0;
 }
 
@@ -178,7 +185,8 @@ static const char track_help[] =
     "request the agency sent, one line each, overdue first: queued,\n"
     "accepted, delivered, received, acknowledged, in progress, answered,\n"
     "refused, expired.  With ID: that request's timeline, each step with\n"
-    "who signed it.\n" AM_CMD_CLIENT_HELP;
+    "who signed it and the message that carried it (amanat read shows a\n"
+    "reply's content).\n" AM_CMD_CLIENT_HELP;
 
 int am_cmd_track(int argc, char **argv)
 {

@@ -115,6 +115,10 @@ expect 0 "in progress" as PK-NCCIA track "${emerg:0:8}"
 sed 's/"REPLY_STATUS_PARTIALLY_ANSWERED"/"REPLY_STATUS_ANSWERED"/' reply.json >answer.json
 expect 0 "sent" as DE-BKA reply "${emerg:0:8}" answer.json
 expect 0 "answered" as PK-NCCIA track "${emerg:0:8}"
+rid=$(printf '%s\n' "$LAST" | sed -n 's/.* answered .* in \([0-9a-f]\{8\}\).*/\1/p')
+checks=$((checks + 1))
+[ -n "$rid" ] || fail "the timeline does not name the answering reply: $LAST"
+expect 0 '"REPLY_STATUS_ANSWERED"' as PK-NCCIA read "$rid"
 
 # evidence: a bundle of the request, checked offline with the root key
 # alone; any changed byte fails it
