@@ -1,5 +1,6 @@
 /* amanat: the command line of liaison officers and federation
  * administrators.  Each subcommand lives in cmd_<name>.c. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "amanat: libsodium failed to start\n");
         return AM_EXIT_SYSTEM;
     }
+    /* a relay that closes on us is an error to report, not a signal */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);

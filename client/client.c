@@ -144,12 +144,20 @@ int cl_connect(am_client_t *c, bool receive)
     if (c->sess != NULL && (c->receiving || !receive))
         return 0;
     cl_disconnect(c);
-    if ((rc = am_session_open(&c->prof, receive, c->crl_seq, c->timeout_ms,
-                              &c->sess)) != 0)
+    if ((rc = am_session_open(&c->prof, c->crl, receive, c->crl_seq,
+                              c->timeout_ms, &c->sess)) != 0)
         return rc;
     c->receiving = receive;
     if ((crl = am_session_crl(c->sess, &len)) != NULL &&
         (rc = cl_take_crl(c, crl, len)) != 0) {
+        cl_disconnect(c);
+        return rc;
+    }
+    /* the list it just handed over may revoke the relay itself */
+    if (c->crl != NULL &&
+        am_crl_revoked(c->crl, am_session_relay(c->sess)->serial)) {
+        rc = am_errf(AM_EREVOKED, "relay %s: its certificate is revoked",
+                     am_session_relay(c->sess)->agency_id);
         cl_disconnect(c);
         return rc;
     }
@@ -220,6 +228,7 @@ int cl_call(am_client_t *c, const Amanat__V1__Frame *f, int want,
     Amanat__V1__Frame *a;
     int rc;
 
+    c->relay_error = 0;
     if ((rc = am_session_send(c->sess, f)) != 0)
         return rc;
     for (;;) {
@@ -233,6 +242,7 @@ int cl_call(am_client_t *c, const Amanat__V1__Frame *f, int want,
                              : AM_EPROTO,
                          "the relay refused: %s",
                          a->error->message ? a->error->message : "no reason");
+            c->relay_error = a->error->code ? (int)a->error->code : -1;
             am_frame_free(a);
             return rc;
         }
@@ -242,5 +252,18 @@ int cl_call(am_client_t *c, const Amanat__V1__Frame *f, int want,
         }
         if ((rc = keep(c, a)) != 0)
             return rc;
+    }
+}
+
+bool cl_refused_for_good(const am_client_t *c)
+{
+    switch (c->relay_error) {
+    case 0: /* no answer: the connection */
+    case AMANAT__V1__ERROR_CODE__ERROR_QUOTA:
+    case AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE:
+    case AMANAT__V1__ERROR_CODE__ERROR_BUSY:
+        return false;
+    default:
+        return true;
     }
 }

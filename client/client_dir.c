@@ -134,7 +134,7 @@ static int lookup(am_client_t *c, const char *agency)
 }
 
 int cl_peer(am_client_t *c, const char *agency, bool need_prekey,
-            peer_t *out)
+            bool force, peer_t *out)
 {
     bool fresh = false;
     int rc;
@@ -143,14 +143,27 @@ int cl_peer(am_client_t *c, const char *agency, bool need_prekey,
     if (!am_agency_id_valid(agency))
         return am_errf(AM_EINVAL, "\"%s\" is not an agency id (like DE-BKA)",
                        agency);
-    rc = from_cache(c, agency, out, &fresh);
+    rc = force ? AM_EKEY : from_cache(c, agency, out, &fresh);
     if (rc == 0 && (fresh || !need_prekey))
         return 0;
     cl_peer_free(out);
-    if (rc == AM_EREVOKED)
-        return rc; /* the list held says so: no relay answer changes it */
-    if ((rc = cl_connect(c, c->receiving)) != 0 ||
-        (rc = lookup(c, agency)) != 0)
-        return rc;
+    /* missing, stale, revoked or expired here: the relay may hold a newer
+     * certificate (re-issued after a revocation, renewed) */
+    {
+        int cached = rc;
+
+        if ((rc = cl_connect(c, c->receiving)) != 0)
+            return rc;
+        rc = lookup(c, agency);
+        if (rc == AM_EKEY &&
+            (cached == AM_EREVOKED || cached == AM_EEXPIRED)) {
+            /* nothing newer at the relay: say why the one held fails */
+            (void)from_cache(c, agency, out, &fresh);
+            cl_peer_free(out);
+            return cached;
+        }
+        if (rc != 0)
+            return rc;
+    }
     return from_cache(c, agency, out, &fresh);
 }

@@ -18,31 +18,20 @@
 
 #define UNSENT_BATCH 64
 
-int am_client_receipt(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
-                      int status, const char *reason)
+int cl_receipt_content(am_client_t *c, const am_env_t *env, int status,
+                       const char *reason, uint8_t **content, size_t *len,
+                       Amanat__V1__CaseMessage **out)
 {
     Amanat__V1__CaseMessage cm = AMANAT__V1__CASE_MESSAGE__INIT;
     Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
     Amanat__V1__SignedReceipt *sr = NULL;
-    uint8_t *bufs = NULL, *signed_r = NULL, *content = NULL, rid[16];
-    size_t slen, clen;
-    am_env_t *env = NULL;
-    peer_t from = {0};
+    uint8_t *signed_r = NULL;
+    size_t slen;
     am_receipt_t r;
-    am_cmsg_t m;
     int rc;
 
-    if ((rc = am_cstore_get(c->store, id, &m, &bufs)) != 0)
-        return rc;
-    if (m.outgoing) {
-        rc = am_errf(AM_EINVAL, "that message was sent by %s, not received",
-                     m.sender);
-        goto out;
-    }
-    if ((rc = am_env_parse(m.envelope, m.envelope_len, AM_ENV_MAX, &env)) ||
-        (rc = cl_peer(c, m.sender, false, &from)) ||
-        (rc = am_env_verify(env, &from.cert)) ||
-        (rc = am_receipt_for(env, c->prof.agency_id, status, cl_now(), reason,
+    *content = NULL;
+    if ((rc = am_receipt_for(env, c->prof.agency_id, status, cl_now(), reason,
                              &r)) ||
         (rc = am_receipt_sign(&r, c->prof.sign_sk, &signed_r, &slen)) ||
         (rc = am_pb_unpack(&amanat__v1__signed_receipt__descriptor, "receipt",
@@ -54,22 +43,60 @@ int am_client_receipt(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
     cm.created_at = &ts;
     cm.body_case = AMANAT__V1__CASE_MESSAGE__BODY_RECEIPT;
     cm.receipt = sr;
-    clen = protobuf_c_message_get_packed_size(&cm.base);
-    if ((content = am_malloc(clen)) == NULL) {
+    *len = protobuf_c_message_get_packed_size(&cm.base);
+    if ((*content = am_malloc(*len)) == NULL) {
         rc = AM_ENOMEM;
         goto out;
     }
-    protobuf_c_message_pack(&cm.base, content);
+    protobuf_c_message_pack(&cm.base, *content);
+    /* read back: what is stored is exactly what was sealed */
+    rc = am_pb_unpack(&amanat__v1__case_message__descriptor, "case message",
+                      *content, *len, AM_RECEIPT_MAX * 2,
+                      (ProtobufCMessage **)out);
+out:
+    if (rc != 0) {
+        am_free(*content);
+        *content = NULL;
+    }
+    am_pb_free(sr);
+    am_free(signed_r);
+    return rc;
+}
+
+int am_client_receipt(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
+                      int status, const char *reason)
+{
+    Amanat__V1__CaseMessage *cm = NULL;
+    uint8_t *bufs = NULL, *content = NULL, rid[AM_MSG_ID_LEN];
+    size_t clen = 0;
+    am_env_t *env = NULL;
+    peer_t from = {0};
+    am_cmsg_t m;
+    int rc;
+
+    if ((rc = am_cstore_get(c->store, id, &m, &bufs)) != 0)
+        return rc;
+    if (m.outgoing || strcmp(m.kind, "rejected") == 0) {
+        rc = am_errf(AM_EINVAL, "%s", m.outgoing
+                     ? "that message was sent by this agency, not received"
+                     : "that envelope was set aside unread: no receipt");
+        goto out;
+    }
+    if ((rc = am_env_parse(m.envelope, m.envelope_len, AM_ENV_MAX, &env)) ||
+        (rc = cl_peer(c, m.sender, false, false, &from)) ||
+        (rc = am_env_verify(env, &from.cert)) ||
+        (rc = cl_receipt_content(c, env, status, reason, &content, &clen,
+                                 &cm)))
+        goto out;
     {
         const char *to[1] = {m.sender};
 
-        rc = cl_seal_store_submit(c, content, clen, &cm, to, 1, m.priority,
-                                  0, rid);
+        rc = cl_seal_store_submit(c, content, clen, cm, to, 1, m.priority, 0,
+                                  rid);
     }
 out:
-    am_pb_free(sr);
+    am_pb_free(cm);
     am_free(content);
-    am_free(signed_r);
     am_env_free(env);
     cl_peer_free(&from);
     am_free(bufs);
@@ -91,13 +118,15 @@ static int collect(void *ctx, const am_cmsg_t *m)
     return u->n == UNSENT_BATCH;
 }
 
-int cl_flush_unsent(am_client_t *c)
+/* One batch of queued messages; *all: every one was accepted. */
+static int flush_batch(am_client_t *c, bool *more)
 {
     unsent_t u = {.n = 0};
     uint8_t *bufs = NULL;
     am_cmsg_t m;
     int rc;
 
+    *more = false;
     if ((rc = am_cstore_list(c->store, AM_CLIST_UNSENT, collect, &u)) < 0)
         return rc;
     for (size_t i = 0; i < u.n; i++) {
@@ -105,15 +134,27 @@ int cl_flush_unsent(am_client_t *c)
             return rc;
         rc = cl_submit(c, m.id, m.envelope, m.envelope_len);
         am_free(bufs);
-        if (rc == AM_EIO || rc == AM_ELIMIT)
-            return rc; /* the connection: try again next time */
-        if (rc != 0) {
-            fprintf(stderr, "amanat: the relay refused a queued message: "
-                    "%s\n", am_err_detail());
-            (void)am_cstore_set_state(c->store, u.ids[i], "failed");
-        }
+        if (rc == 0)
+            continue;
+        rc = cl_not_accepted(c, u.ids[i], rc);
+        if (c->relay_error == 0)
+            return rc; /* the connection: the next session tries again */
+        fprintf(stderr, "amanat: %s\n", am_err_detail());
+        if (!cl_refused_for_good(c))
+            return 0; /* quota, storage: later */
     }
+    *more = u.n == UNSENT_BATCH;
     return 0;
+}
+
+int cl_flush_unsent(am_client_t *c)
+{
+    bool more = true;
+    int rc = 0;
+
+    while (more && rc == 0)
+        rc = flush_batch(c, &more);
+    return rc;
 }
 
 /* One piece of relay evidence about one of our envelopes. */
@@ -136,8 +177,10 @@ static int evidence_event(am_client_t *c, const Amanat__V1__Evidence *e)
         (rc = am_hash256(m.envelope, m.envelope_len, hash)) != 0)
         goto out;
     if (b->envelope_hash.len != AM_HASH_LEN ||
-        memcmp(hash, b->envelope_hash.data, AM_HASH_LEN) != 0) {
-        rc = am_errf(AM_ECRYPTO, "evidence names another envelope");
+        memcmp(hash, b->envelope_hash.data, AM_HASH_LEN) != 0 ||
+        !m.outgoing || !cl_listed(m.recipients, b->recipient_id)) {
+        rc = am_errf(AM_ECRYPTO, "evidence names another envelope or "
+                     "recipient");
         goto out;
     }
     rc = cl_evidence_event(c, m.id, e, kinds[b->kind], b->recipient_id,
@@ -162,9 +205,12 @@ int cl_on_receipt_relay(am_client_t *c, const Amanat__V1__ReceiptRelay *r)
     for (size_t i = 0; i < r->n_evidence && n < 64; i++) {
         /* evidence we cannot keep is still acknowledged: sent again, it
          * would fail again */
-        if (evidence_event(c, r->evidence[i]) != 0)
+        if ((rc = evidence_event(c, r->evidence[i])) != 0) {
             fprintf(stderr, "amanat: relay evidence not kept: %s\n",
                     am_err_detail());
+            if (rc == AM_EIO || rc == AM_ENOMEM)
+                continue; /* not acknowledged: it comes again */
+        }
         if (am_pb_unpack(&amanat__v1__evidence_body__descriptor, "evidence",
                          r->evidence[i]->body.data, r->evidence[i]->body.len,
                          1024, (ProtobufCMessage **)&b[n]) != 0)
@@ -246,8 +292,10 @@ static int session(am_client_t *c, int idle_ms, bool watch,
     while (stop == NULL || !*stop) {
         rc = cl_next_frame(c, watch ? 1000 : idle_ms, &f);
         if (rc == AM_ELIMIT) {
-            if (!watch)
-                return cl_flush_unsent(c);
+            /* quiet: send what was queued meanwhile (receipts whose
+             * submit failed, messages from other commands) */
+            if ((rc = cl_flush_unsent(c)) != 0 || !watch)
+                return rc;
             continue;
         }
         if (rc != 0)

@@ -136,40 +136,64 @@ static void describe(am_cmsg_t *m, const Amanat__V1__CaseMessage *cm)
         m->has_reply_to = true;
 }
 
-/* The local record of an envelope we sealed, with its queued event. */
-static int store_queued(am_client_t *c, const uint8_t *env, size_t env_len,
-                        const uint8_t *content, size_t len,
-                        const Amanat__V1__CaseMessage *cm, const char *to,
-                        int priority, int64_t expires_at,
-                        const uint8_t id[AM_MSG_ID_LEN])
+int cl_not_accepted(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc)
+{
+    char hex[33], why[256];
+    am_cevent_t ev = {0};
+
+    am_client_hex(id, hex);
+    snprintf(why, sizeof why, "%s", am_err_detail());
+    if (!cl_refused_for_good(c))
+        /* stored and queued: the next session sends it */
+        return am_errf(rc == AM_ELIMIT ? AM_EIO : rc, "queued as %s, not yet "
+                       "accepted (%s); amanat sync will send it", hex, why);
+    memcpy(ev.message_id, id, AM_MSG_ID_LEN);
+    snprintf(ev.kind, sizeof ev.kind, "failed");
+    snprintf(ev.party, sizeof ev.party, "%s",
+             c->sess ? am_session_relay(c->sess)->agency_id : "relay");
+    ev.time = cl_now();
+    snprintf(ev.detail, sizeof ev.detail, "%s", why);
+    /* refused for good: kept as a record, never sent again */
+    if (am_cstore_set_state(c->store, id, "failed") != 0 ||
+        am_cstore_event(c->store, &ev) != 0)
+        fprintf(stderr, "amanat: %s not marked as refused: %s\n", hex,
+                am_err_detail());
+    return am_errf(rc, "%s", why);
+}
+
+/* The local record of an envelope we sealed, with its queued event, in
+ * the caller's transaction. */
+int cl_store_outgoing(am_client_t *c, const outgoing_t *o)
 {
     am_cmsg_t m = {0};
     am_cevent_t ev = {0};
     int rc;
 
-    memcpy(m.id, id, AM_MSG_ID_LEN);
+    memcpy(m.id, o->id, AM_MSG_ID_LEN);
     m.outgoing = true;
     snprintf(m.sender, sizeof m.sender, "%s", c->prof.agency_id);
-    snprintf(m.recipients, sizeof m.recipients, "%s", to);
-    describe(&m, cm);
-    m.priority = priority;
+    snprintf(m.recipients, sizeof m.recipients, "%s", o->to);
+    describe(&m, o->cm);
+    m.priority = o->priority;
     m.created_at = m.stored_at = cl_now();
-    m.expires_at = expires_at;
-    m.envelope = env;
-    m.envelope_len = env_len;
-    m.content = content;
-    m.content_len = len;
-    memcpy(ev.message_id, id, AM_MSG_ID_LEN);
+    m.expires_at = o->expires_at;
+    m.envelope = o->sealed;
+    m.envelope_len = o->sealed_len;
+    m.content = o->content;
+    m.content_len = o->content_len;
+    memcpy(ev.message_id, o->id, AM_MSG_ID_LEN);
     snprintf(ev.kind, sizeof ev.kind, "queued");
     snprintf(ev.party, sizeof ev.party, "%s", c->prof.agency_id);
     ev.time = m.created_at;
-    if ((rc = am_cstore_begin(c->store)) != 0)
+    if ((rc = am_cstore_put(c->store, &m, NULL)) != 0)
         return rc;
-    if ((rc = am_cstore_put(c->store, &m, NULL)) != 0 ||
-        (rc = am_cstore_event(c->store, &ev)) != 0 ||
-        (rc = am_cstore_commit(c->store)) != 0)
-        am_cstore_rollback(c->store);
-    return rc;
+    return am_cstore_event(c->store, &ev);
+}
+
+void cl_outgoing_free(outgoing_t *o)
+{
+    am_free(o->sealed);
+    o->sealed = NULL;
 }
 
 /* Recipients in envelope form, and their ids joined for the store. */
@@ -188,7 +212,7 @@ static int recipients(am_client_t *c, const char *const *to, size_t n,
                                to[i]);
         if (strcmp(to[i], c->prof.agency_id) == 0)
             return am_errf(AM_EINVAL, "%s cannot send to itself", to[i]);
-        if ((rc = cl_peer(c, to[i], true, &peers[i])) != 0)
+        if ((rc = cl_peer(c, to[i], true, false, &peers[i])) != 0)
             return rc;
         r[i].agency_id = peers[i].cert.agency_id;
         r[i].dh_pk = peers[i].dh_pk;
@@ -199,51 +223,79 @@ static int recipients(am_client_t *c, const char *const *to, size_t n,
     return 0;
 }
 
-int cl_seal_store_submit(am_client_t *c, const uint8_t *content, size_t len,
-                         const Amanat__V1__CaseMessage *m,
-                         const char *const *to, size_t n_to, int priority,
-                         int64_t expires_in, uint8_t id[AM_MSG_ID_LEN])
+static int seal_to(am_client_t *c, const am_env_recipient_t *r, size_t n,
+                   int64_t expires_in, outgoing_t *o)
 {
-    peer_t peers[AM_ENV_MAX_RECIPIENTS] = {0};
-    am_env_recipient_t r[AM_ENV_MAX_RECIPIENTS];
-    char joined[AM_CSTORE_RCPTS_MAX];
     am_env_params_t p = {0};
     am_env_t *env = NULL;
-    uint8_t *sealed = NULL;
-    size_t sealed_len;
     int rc;
 
-    if (n_to == 0 || n_to > AM_ENV_MAX_RECIPIENTS)
-        return am_errf(AM_EINVAL, "give 1 to %d recipients",
-                       AM_ENV_MAX_RECIPIENTS);
-    if ((rc = cl_connect(c, c->receiving)) != 0 ||
-        (rc = recipients(c, to, n_to, peers, r, joined, sizeof joined)) != 0)
-        goto out;
     p.sender_id = c->prof.agency_id;
     p.sender_serial = c->prof.self.serial;
     p.sign_sk = c->prof.sign_sk;
     p.created_at = cl_now();
     p.expires_at = p.created_at + (expires_in > 0 ? expires_in
                                                   : DEFAULT_EXPIRY);
-    p.priority = priority;
-    if ((rc = am_env_seal(&p, r, n_to, content, len, &sealed,
-                          &sealed_len)) != 0 ||
-        (rc = am_env_parse(sealed, sealed_len, AM_ENV_MAX, &env)) != 0 ||
+    p.priority = o->priority;
+    o->expires_at = p.expires_at;
+    if ((rc = am_env_seal(&p, r, n, o->content, o->content_len, &o->sealed,
+                          &o->sealed_len)) != 0 ||
+        (rc = am_env_parse(o->sealed, o->sealed_len, AM_ENV_MAX, &env)) != 0 ||
         (rc = am_env_verify(env, &c->prof.self)) != 0)
         goto out;
-    memcpy(id, am_env_message_id(env), AM_MSG_ID_LEN);
-    if ((rc = store_queued(c, sealed, sealed_len, content, len, m, joined,
-                           priority, p.expires_at, id)) != 0)
+    if (o->sealed_len + 1024 > am_session_max_frame(c->sess)) {
+        rc = am_errf(AM_ETOOBIG, "sealed, the message is %zu bytes; relay %s "
+                     "takes frames of up to %zu", o->sealed_len,
+                     am_session_relay(c->sess)->agency_id,
+                     am_session_max_frame(c->sess));
         goto out;
-    if ((rc = cl_submit(c, id, sealed, sealed_len)) != 0 && rc != AM_EIO &&
-        rc != AM_ELIMIT)
-        /* refused by the relay: never to be sent again */
-        (void)am_cstore_set_state(c->store, id, "failed");
+    }
+    memcpy(o->id, am_env_message_id(env), AM_MSG_ID_LEN);
 out:
-    for (size_t i = 0; i < n_to && i < AM_ENV_MAX_RECIPIENTS; i++)
-        cl_peer_free(&peers[i]);
     am_env_free(env);
-    am_free(sealed);
+    return rc;
+}
+
+int cl_seal(am_client_t *c, const char *const *to, size_t n_to,
+            int64_t expires_in, outgoing_t *o)
+{
+    peer_t peers[AM_ENV_MAX_RECIPIENTS] = {0};
+    am_env_recipient_t r[AM_ENV_MAX_RECIPIENTS];
+    int rc;
+
+    if (n_to == 0 || n_to > AM_ENV_MAX_RECIPIENTS)
+        return am_errf(AM_EINVAL, "give 1 to %d recipients",
+                       AM_ENV_MAX_RECIPIENTS);
+    if ((rc = cl_connect(c, c->receiving)) == 0 &&
+        (rc = recipients(c, to, n_to, peers, r, o->to, sizeof o->to)) == 0)
+        rc = seal_to(c, r, n_to, expires_in, o);
+    for (size_t i = 0; i < n_to; i++)
+        cl_peer_free(&peers[i]);
+    return rc;
+}
+
+int cl_seal_store_submit(am_client_t *c, const uint8_t *content, size_t len,
+                         const Amanat__V1__CaseMessage *m,
+                         const char *const *to, size_t n_to, int priority,
+                         int64_t expires_in, uint8_t id[AM_MSG_ID_LEN])
+{
+    outgoing_t o = {.content = content, .content_len = len, .cm = m,
+                    .priority = priority};
+    int rc;
+
+    if ((rc = cl_seal(c, to, n_to, expires_in, &o)) != 0 ||
+        (rc = am_cstore_begin(c->store)) != 0)
+        goto out;
+    if ((rc = cl_store_outgoing(c, &o)) != 0 ||
+        (rc = am_cstore_commit(c->store)) != 0) {
+        am_cstore_rollback(c->store);
+        goto out;
+    }
+    memcpy(id, o.id, AM_MSG_ID_LEN);
+    if ((rc = cl_submit(c, o.id, o.sealed, o.sealed_len)) != 0)
+        rc = cl_not_accepted(c, o.id, rc);
+out:
+    cl_outgoing_free(&o);
     return rc;
 }
 

@@ -116,17 +116,50 @@ static const char *reply_kind(Amanat__V1__ReplyStatus s)
 }
 
 /* What a received case message says about one of our requests. */
+/* Whether agency is one of a comma-separated list. */
+bool cl_listed(const char *list, const char *agency)
+{
+    size_t n = strlen(agency);
+
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+
+        if (len == n && memcmp(p, agency, n) == 0)
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* A reply counts for a request of ours that was sent to its sender. */
+static int check_reply_to(am_client_t *c, const am_cmsg_t *m)
+{
+    uint8_t *bufs = NULL;
+    am_cmsg_t req;
+    int rc = am_cstore_get(c->store, m->in_reply_to, &req, &bufs);
+
+    if (rc == 0 && (!req.outgoing || !cl_listed(req.recipients, m->sender)))
+        rc = am_errf(AM_EKEY, "the reply from %s names a message that was "
+                     "not sent to it", m->sender);
+    am_free(bufs);
+    return rc;
+}
+
 static int answer_events(am_client_t *c, const am_cmsg_t *m,
                          const Amanat__V1__CaseMessage *cm,
                          const am_cert_t *sender)
 {
     am_cevent_t ev;
+    int rc;
 
     if (cm->body_case == AMANAT__V1__CASE_MESSAGE__BODY_RECEIPT)
         return receipt_event(c, cm->receipt, sender, m->id);
     if (cm->body_case != AMANAT__V1__CASE_MESSAGE__BODY_REPLY ||
         !m->has_reply_to)
         return 0;
+    if ((rc = check_reply_to(c, m)) != 0)
+        return rc;
     set_event(&ev, m->in_reply_to, reply_kind(cm->reply->status), m->sender,
               m->created_at, m->id);
     if (cm->reply->explanation != NULL)
@@ -183,81 +216,191 @@ static int send_ack(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN])
     return am_session_send(c->sess, &f);
 }
 
-/* Store the message and what it says, in one transaction. */
-static int store_in(am_client_t *c, am_cmsg_t *m,
+/* In one transaction: the message, what it says about our requests, the
+ * relay's accepted evidence, and the receipt owed to its sender (queued:
+ * submitted after the acknowledgement, else by the next session). */
+static int store_in(am_client_t *c, const am_cmsg_t *m,
                     const Amanat__V1__CaseMessage *cm, const am_cert_t *from,
                     const Amanat__V1__Deliver *d, const uint8_t *hash,
-                    bool *fresh)
+                    const outgoing_t *receipt)
 {
     Amanat__V1__EvidenceBody *b = NULL;
-    bool existed = false;
     int rc;
 
     if ((rc = am_cstore_begin(c->store)) != 0)
         return rc;
-    if ((rc = am_cstore_put(c->store, m, &existed)) == 0 && !existed &&
-        cm != NULL && answer_events(c, m, cm, from) != 0)
+    if ((rc = am_cstore_put(c->store, m, NULL)) == 0 && cm != NULL &&
+        answer_events(c, m, cm, from) != 0)
         /* kept, but it says nothing we can check about our requests */
         fprintf(stderr, "amanat: %s from %s not counted: %s\n", m->kind,
                 m->sender, am_err_detail());
     /* the relay's accepted evidence, for this side's evidence bundles */
-    if (rc == 0 && !existed &&
-        cl_check_evidence(c, d->accepted, m->id, hash, &b) == 0) {
-        rc = cl_evidence_event(c, m->id, d->accepted, "accepted",
-                               b->relay_id, b->time);
+    if (rc == 0 && cl_check_evidence(c, d->accepted, m->id, hash, &b) == 0) {
+        if (b->kind == AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED)
+            rc = cl_evidence_event(c, m->id, d->accepted, "accepted",
+                                   b->relay_id, b->time);
         am_pb_free(b);
     }
-    if (rc != 0 || (rc = am_cstore_commit(c->store)) != 0) {
+    if (rc == 0 && receipt != NULL)
+        rc = cl_store_outgoing(c, receipt);
+    if (rc != 0 || (rc = am_cstore_commit(c->store)) != 0)
+        am_cstore_rollback(c->store);
+    return rc;
+}
+
+/* Failures that may pass: the connection, the disk, memory. */
+static bool transient(int rc)
+{
+    return rc == AM_EIO || rc == AM_ELIMIT || rc == AM_ENOMEM ||
+           rc == AM_ESTATE;
+}
+
+/* Set aside an envelope this agency cannot verify or open: stored with
+ * the reason, then acknowledged, so that it neither holds the relay's
+ * window nor comes back; the inbox lists it as rejected. */
+static int reject(am_client_t *c, const am_env_t *env,
+                  const Amanat__V1__Deliver *d)
+{
+    am_cmsg_t m = {0};
+    am_cevent_t ev;
+    char why[320];
+    int rc;
+
+    snprintf(why, sizeof why, "%s", am_err_detail());
+    memcpy(m.id, am_env_claimed_id(env), AM_MSG_ID_LEN);
+    snprintf(m.sender, sizeof m.sender, "%s", am_env_sender(env));
+    snprintf(m.recipients, sizeof m.recipients, "%s", c->prof.agency_id);
+    snprintf(m.kind, sizeof m.kind, "rejected");
+    snprintf(m.state, sizeof m.state, "rejected");
+    m.priority = AM_PRIORITY_ROUTINE;
+    m.created_at = m.stored_at = cl_now();
+    m.envelope = d->envelope.data;
+    m.envelope_len = d->envelope.len;
+    set_event(&ev, m.id, "rejected", m.sender, m.created_at, NULL);
+    snprintf(ev.detail, sizeof ev.detail, "%s", why);
+    if ((rc = am_cstore_begin(c->store)) != 0)
+        return rc;
+    if ((rc = am_cstore_put(c->store, &m, NULL)) != 0 ||
+        (rc = am_cstore_event(c->store, &ev)) != 0 ||
+        (rc = am_cstore_commit(c->store)) != 0) {
         am_cstore_rollback(c->store);
         return rc;
     }
-    *fresh = !existed;
-    return 0;
+    fprintf(stderr, "amanat: an envelope claiming to come from %s was set "
+            "aside unread: %s\n", m.sender, why);
+    return send_ack(c, m.id);
 }
 
-int cl_on_deliver(am_client_t *c, const Amanat__V1__Deliver *d, bool *fresh)
+/* The sender's certificate verifies the envelope: the cached one, else a
+ * fresh one from the relay (re-issued, renewed). */
+static int verify(am_client_t *c, am_env_t *env, peer_t *from)
 {
-    Amanat__V1__CaseMessage *cm = NULL;
-    am_env_t *env = NULL;
-    uint8_t *plain = NULL;
-    size_t plain_len = 0;
-    am_cmsg_t m = {0};
-    peer_t from = {0};
+    int rc = cl_peer(c, am_env_sender(env), true, false, from);
+
+    if (rc == 0 && (rc = am_env_verify(env, &from->cert)) == 0)
+        return 0;
+    if (transient(rc))
+        return rc;
+    cl_peer_free(from);
+    if ((rc = cl_peer(c, am_env_sender(env), true, true, from)) != 0)
+        return rc;
+    return am_env_verify(env, &from->cert);
+}
+
+/* The automatic received receipt, sealed to the sender, ready to store. */
+static int owe_receipt(am_client_t *c, const am_env_t *env, outgoing_t *o,
+                       uint8_t **content, Amanat__V1__CaseMessage **rcm)
+{
+    const char *to[1] = {am_env_sender(env)};
     int rc;
 
-    *fresh = false;
-    if ((rc = am_env_parse(d->envelope.data, d->envelope.len, AM_ENV_MAX,
-                           &env)) != 0 ||
-        (rc = cl_peer(c, am_env_sender(env), false, &from)) != 0 ||
-        (rc = am_env_verify(env, &from.cert)) != 0 ||
-        (rc = open_env(c, env, &plain, &plain_len)) != 0)
-        goto out;
+    if ((rc = cl_receipt_content(c, env, AM_RECEIPT_RECEIVED, NULL, content,
+                                 &o->content_len, rcm)) != 0)
+        return rc;
+    o->content = *content;
+    o->cm = *rcm;
+    o->priority = am_env_priority(env);
+    return cl_seal(c, to, 1, 0, o);
+}
+
+/* Verified, opened, stored: the message and what it carries. */
+static int take(am_client_t *c, const Amanat__V1__Deliver *d, am_env_t *env,
+                const peer_t *from, const uint8_t *plain, size_t plain_len)
+{
+    Amanat__V1__CaseMessage *cm = NULL, *rcm = NULL;
+    outgoing_t o = {0};
+    uint8_t *rcontent = NULL;
+    am_cmsg_t m = {0};
+    bool receipt;
+    int rc;
+
     /* an unreadable body is still kept: it is signed, and evidence */
     (void)am_pb_unpack(&amanat__v1__case_message__descriptor, "case message",
                        plain, plain_len, AM_ENV_MAX, (ProtobufCMessage **)&cm);
+    receipt = cm == NULL ||
+              cm->body_case != AMANAT__V1__CASE_MESSAGE__BODY_RECEIPT;
+    if (receipt && (rc = owe_receipt(c, env, &o, &rcontent, &rcm)) != 0) {
+        if (transient(rc))
+            goto out;
+        fprintf(stderr, "amanat: no receipt for %s: %s\n",
+                am_env_sender(env), am_err_detail());
+        receipt = false;
+    }
     describe_in(&m, env, cm);
     m.envelope = d->envelope.data;
     m.envelope_len = d->envelope.len;
     m.content = plain;
     m.content_len = plain_len;
-    if ((rc = store_in(c, &m, cm, &from.cert, d, am_env_hash(env),
-                       fresh)) != 0 ||
+    if ((rc = store_in(c, &m, cm, &from->cert, d, am_env_hash(env),
+                       receipt ? &o : NULL)) != 0 ||
         (rc = send_ack(c, m.id)) != 0)
         goto out;
-    if (*fresh && cm != NULL &&
-        cm->body_case != AMANAT__V1__CASE_MESSAGE__BODY_RECEIPT &&
-        (rc = am_client_receipt(c, m.id, AM_RECEIPT_RECEIVED, NULL)) != 0)
-        fprintf(stderr, "amanat: receipt for %s not sent yet: %s\n",
-                m.sender, am_err_detail());
-    rc = 0;
+    if (receipt && (rc = cl_submit(c, o.id, o.sealed, o.sealed_len)) != 0) {
+        (void)cl_not_accepted(c, o.id, rc); /* queued, or marked failed */
+        fprintf(stderr, "amanat: receipt: %s\n", am_err_detail());
+        rc = 0;
+    }
 out:
-    if (rc != 0)
-        rc = am_err_wrap(rc, "envelope from %s",
-                         env && am_env_sender(env) ? am_env_sender(env) : "?");
+    cl_outgoing_free(&o);
+    am_pb_free(rcm);
+    am_free(rcontent);
     am_pb_free(cm);
+    return rc;
+}
+
+int cl_on_deliver(am_client_t *c, const Amanat__V1__Deliver *d, bool *fresh)
+{
+    am_env_t *env = NULL;
+    uint8_t *plain = NULL, *bufs = NULL;
+    size_t plain_len = 0;
+    peer_t from = {0};
+    am_cmsg_t old;
+    int rc;
+
+    *fresh = false;
+    if ((rc = am_env_parse(d->envelope.data, d->envelope.len, AM_ENV_MAX,
+                           &env)) != 0)
+        return am_err_wrap(rc, "envelope from the relay");
+    /* stored before (the acknowledgement was lost): acknowledge again */
+    if (am_cstore_get(c->store, am_env_claimed_id(env), &old, &bufs) == 0) {
+        rc = send_ack(c, old.id);
+        goto out;
+    }
+    if ((rc = verify(c, env, &from)) == 0)
+        rc = open_env(c, env, &plain, &plain_len);
+    if (rc != 0) {
+        rc = transient(rc) ? am_err_wrap(rc, "envelope from %s",
+                                         am_env_sender(env))
+                           : reject(c, env, d);
+        goto out;
+    }
+    if ((rc = take(c, d, env, &from, plain, plain_len)) == 0)
+        *fresh = true;
+out:
     if (plain != NULL)
         sodium_memzero(plain, plain_len);
     am_free(plain);
+    am_free(bufs);
     am_env_free(env);
     cl_peer_free(&from);
     return rc;

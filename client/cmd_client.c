@@ -93,3 +93,16 @@ int am_cmd_resolve(am_client_t *c, const char *hex,
 
     return rc == 0 ? AM_EXIT_OK : am_cli_fail(rc);
 }
+
+const char *am_cmd_clean(const char *in, char *out, size_t cap)
+{
+    size_t i = 0;
+
+    for (; in != NULL && in[i] != '\0' && i + 1 < cap; i++) {
+        unsigned char ch = (unsigned char)in[i];
+
+        out[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    out[i] = '\0';
+    return out;
+}

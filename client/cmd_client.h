@@ -47,4 +47,8 @@ int am_cmd_print_sent(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
 int am_cmd_resolve(am_client_t *c, const char *hex,
                    uint8_t id[AM_MSG_ID_LEN]);
 
+/* Text another agency wrote, made safe for a terminal: control
+ * characters (escape sequences, carriage returns) become '?'. */
+const char *am_cmd_clean(const char *in, char *out, size_t cap);
+
 #endif

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "alloc.h"
 #include "cmd_client.h"
 #include "err.h"
@@ -58,22 +60,31 @@ typedef struct {
 static int print_row(void *ctx, const am_cmsg_t *m)
 {
     rows_t *r = ctx;
-    bool json = r->json;
-    char hex[33], when[AM_TIME_TEXT_MAX] = "";
+    char hex[33], when[AM_TIME_TEXT_MAX] = "", ref[sizeof m->case_ref];
+    char state[sizeof m->state], *text;
+    json_t *o;
 
     am_client_hex(m->id, hex);
     (void)am_time_format(m->created_at, when);
-    if (json)
-        printf("%s{\"id\": \"%s\", \"from\": \"%s\", \"kind\": \"%s\", "
-               "\"priority\": \"%s\", \"received\": \"%s\", \"read\": %s, "
-               "\"state\": \"%s\", \"case\": \"%s\"}",
-               r->n++ ? ",\n " : "", hex, m->sender, m->kind,
-               prio_name(m->priority), when, m->read_at ? "true" : "false",
-               m->state, m->case_ref);
-    else
+    if (!r->json) {
         printf("%s %.12s  %-9s %-11s %-20s from %-10s %s %s\n",
                m->read_at ? " " : "*", hex, prio_name(m->priority), m->kind,
-               when, m->sender, m->case_ref, m->state);
+               when, m->sender, am_cmd_clean(m->case_ref, ref, sizeof ref),
+               am_cmd_clean(m->state, state, sizeof state));
+        return 0;
+    }
+    /* jansson escapes what another agency wrote */
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "id", hex,
+                  "from", m->sender, "kind", m->kind, "priority",
+                  prio_name(m->priority), "received", when, "read",
+                  m->read_at != 0, "state", m->state, "case", m->case_ref);
+    if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
+        json_decref(o);
+        return AM_ENOMEM;
+    }
+    printf("%s%s", r->n++ ? ",\n " : "", text);
+    free(text);
+    json_decref(o);
     return 0;
 }
 
@@ -114,6 +125,7 @@ int am_cmd_inbox(int argc, char **argv)
 static void print_header(const am_cmsg_t *m, const char *hex)
 {
     char when[AM_TIME_TEXT_MAX] = "", due[AM_TIME_TEXT_MAX] = "none";
+    char ref[sizeof m->case_ref];
 
     (void)am_time_format(m->created_at, when);
     if (m->deadline > 0)
@@ -122,7 +134,8 @@ static void print_header(const am_cmsg_t *m, const char *hex)
            "priority  %s\nsent      %s\ndeadline  %s\ncase      %s\n"
            "signature verified (sender's certificate, federation root)\n\n",
            hex, m->sender, m->recipients, m->kind, prio_name(m->priority),
-           when, due, m->case_ref[0] ? m->case_ref : "-");
+           when, due, m->case_ref[0] ? am_cmd_clean(m->case_ref, ref,
+                                                    sizeof ref) : "-");
 }
 
 static const char read_help[] =

@@ -136,7 +136,7 @@ static int list(am_client_t *c, bool json, bool overdue_only, const char *to)
 /* One step; a reply's or receipt's own message id, to read it. */
 static int timeline_event(void *ctx, const am_cevent_t *e)
 {
-    char when[AM_TIME_TEXT_MAX] = "", via[16] = "";
+    char when[AM_TIME_TEXT_MAX] = "", via[16] = "", why[sizeof e->detail];
 
     (void)ctx;
     (void)am_time_format(e->time, when);
@@ -148,7 +148,8 @@ static int timeline_event(void *ctx, const am_cevent_t *e)
     }
     printf("%-20s %-18s by %-10s%s%s%s%s\n", when, e->kind, e->party,
            e->signed_len ? " (signed)" : "", via,
-           e->detail[0] ? " reason: " : "", e->detail);
+           e->detail[0] ? " reason: " : "",
+           am_cmd_clean(e->detail, why, sizeof why));
     return 0;
 }
 
@@ -168,10 +169,14 @@ static int timeline(am_client_t *c, const char *arg)
     }
     am_free(bufs);
     print_line(&t, false);
-    for (size_t i = 0; i < t.n; i++)
+    for (size_t i = 0; i < t.n; i++) {
+        char why[sizeof t.r[i].reason];
+
         printf("  %-10s %s%s%s\n", t.r[i].agency,
                am_track_state_name(t.r[i].state),
-               t.r[i].reason[0] ? ": " : "", t.r[i].reason);
+               t.r[i].reason[0] ? ": " : "",
+               am_cmd_clean(t.r[i].reason, why, sizeof why));
+    }
     printf("\n");
     rc = am_cstore_events(am_client_store(c), id, timeline_event, NULL);
     return rc < 0 ? am_cli_fail(rc) : AM_EXIT_OK;

@@ -29,6 +29,7 @@ struct am_session {
     uint8_t *crl;
     size_t crl_len;
     int64_t relay_time;
+    size_t max_frame; /* the relay's, from AuthResult */
     char name[AM_RELAY_HOST_MAX + 16]; /* host:port, for messages */
     uint8_t wire[65536];
     size_t wire_len, wire_pos;
@@ -138,11 +139,12 @@ static int read_hs(am_session_t *s, uint8_t *msg, size_t *len,
 
 /* Handshake message 2's payload: the relay's certificate, checked. */
 static int check_relay(am_session_t *s, const am_profile_t *p,
-                       const uint8_t *pl, size_t len, const uint8_t rs[32])
+                       const am_crl_t *crl, const uint8_t *pl, size_t len,
+                       const uint8_t rs[32])
 {
     Amanat__V1__HandshakePayload *hp;
     am_cert_policy_t pol = {p->root_pk, (int64_t)time(NULL), AM_ROLE_RELAY,
-                            NULL};
+                            crl};
     uint8_t *cb;
     size_t clen;
     int rc;
@@ -150,6 +152,11 @@ static int check_relay(am_session_t *s, const am_profile_t *p,
     if ((hp = amanat__v1__handshake_payload__unpack(NULL, len, pl)) == NULL ||
         hp->certificate == NULL) {
         rc = am_errf(AM_EPROTO, "relay %s sent no certificate", s->name);
+        goto out;
+    }
+    if (hp->software != NULL && strlen(hp->software) > 64) {
+        rc = am_errf(AM_EPROTO, "relay %s: software name over 64 bytes",
+                     s->name);
         goto out;
     }
     if (hp->protocol_version != 1) {
@@ -175,6 +182,11 @@ static int check_relay(am_session_t *s, const am_profile_t *p,
     else if (sodium_memcmp(s->relay.dh_pk, rs, 32) != 0)
         rc = am_errf(AM_ECRYPTO, "relay %s: its certificate is not for the "
                      "key it used", s->name);
+    /* only the agency's home relay speaks for it */
+    else if (strcmp(s->relay.agency_id, p->self.home_relay) != 0)
+        rc = am_errf(AM_EROLE, "relay %s is %s, not %s's home relay %s",
+                     s->name, s->relay.agency_id, p->agency_id,
+                     p->self.home_relay);
 out:
     if (hp != NULL)
         amanat__v1__handshake_payload__free_unpacked(hp, NULL);
@@ -200,7 +212,8 @@ static int our_payload(const am_profile_t *p, uint8_t *out, size_t cap,
     return *len <= cap ? 0 : am_errf(AM_ETOOBIG, "certificate too big");
 }
 
-static int handshake(am_session_t *s, const am_profile_t *p, int64_t deadline)
+static int handshake(am_session_t *s, const am_profile_t *p,
+                     const am_crl_t *crl, int64_t deadline)
 {
     am_noise_hs_t *hs = NULL;
     am_noise_cs_t *tx = NULL, *rx = NULL;
@@ -218,12 +231,12 @@ static int handshake(am_session_t *s, const am_profile_t *p, int64_t deadline)
         (rc = read_hs(s, msg, &len, deadline)) != 0 ||
         (rc = am_noise_hs_read(hs, msg, len, pl, sizeof pl, &got)) != 0 ||
         (rc = am_noise_hs_remote_static(hs, rs)) != 0 ||
-        (rc = check_relay(s, p, pl, got, rs)) != 0 ||
+        (rc = check_relay(s, p, crl, pl, got, rs)) != 0 ||
         (rc = our_payload(p, pl, sizeof pl, &plen)) != 0 ||
         (rc = am_noise_hs_write(hs, pl, plen, msg, sizeof msg, &len)) != 0 ||
         (rc = send_hs(s, msg, len)) != 0 ||
         (rc = am_noise_hs_split(hs, &tx, &rx)) != 0 ||
-        (rc = am_chan_new(&s->chan, tx, rx, AM_FRAME_MAX_DEFAULT)) != 0) {
+        (rc = am_chan_new(&s->chan, tx, rx, AM_FRAME_MAX_CEILING)) != 0) {
         am_noise_cs_free(tx);
         am_noise_cs_free(rx);
     }
@@ -243,14 +256,15 @@ static int relay_error(const am_session_t *s, const Amanat__V1__Error *e)
                    e->message ? e->message : "(no reason given)");
 }
 
-static int hello(am_session_t *s, bool receive, uint64_t crl_seq,
-                 int timeout_ms)
+static int hello(am_session_t *s, const char *self, bool receive,
+                 uint64_t crl_seq, int timeout_ms)
 {
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT, *a = NULL;
     Amanat__V1__Hello h = AMANAT__V1__HELLO__INIT;
     int rc;
 
     h.protocol_version = 1;
+    h.max_frame = (uint32_t)AM_FRAME_MAX_CEILING;
     h.receive = receive;
     h.crl_sequence = crl_seq;
     f.op_case = AMANAT__V1__FRAME__OP_HELLO;
@@ -263,8 +277,17 @@ static int hello(am_session_t *s, bool receive, uint64_t crl_seq,
     else if (a->op_case != AMANAT__V1__FRAME__OP_AUTH_RESULT ||
              !a->auth_result->ok)
         rc = am_errf(AM_EPROTO, "relay %s did not authenticate us", s->name);
-    else
+    else if (a->auth_result->peer_id == NULL ||
+             strcmp(a->auth_result->peer_id, self) != 0)
+        rc = am_errf(AM_EPROTO, "relay %s authenticated someone else than "
+                     "%s", s->name, self);
+    else if (a->auth_result->max_frame < 65536)
+        rc = am_errf(AM_EPROTO, "relay %s takes frames of %u bytes only",
+                     s->name, a->auth_result->max_frame);
+    else {
         s->relay_time = a->auth_result->relay_time;
+        s->max_frame = a->auth_result->max_frame;
+    }
     if (rc == 0 && a->auth_result->crl != NULL) {
         s->crl_len = amanat__v1__revocation_list__get_packed_size(
             a->auth_result->crl);
@@ -278,8 +301,8 @@ static int hello(am_session_t *s, bool receive, uint64_t crl_seq,
     return rc;
 }
 
-int am_session_open(const am_profile_t *p, bool receive,
-                    uint64_t crl_sequence, int timeout_ms,
+int am_session_open(const am_profile_t *p, const am_crl_t *crl,
+                    bool receive, uint64_t crl_sequence, int timeout_ms,
                     am_session_t **out)
 {
     am_session_t *s;
@@ -293,8 +316,9 @@ int am_session_open(const am_profile_t *p, bool receive,
     snprintf(s->name, sizeof s->name, "%s:%u", p->relay_host,
              (unsigned)p->relay_port);
     if ((rc = dial(s, p, timeout_ms)) != 0 ||
-        (rc = handshake(s, p, now_ms() + timeout_ms)) != 0 ||
-        (rc = hello(s, receive, crl_sequence, timeout_ms)) != 0) {
+        (rc = handshake(s, p, crl, now_ms() + timeout_ms)) != 0 ||
+        (rc = hello(s, p->agency_id, receive, crl_sequence,
+                    timeout_ms)) != 0) {
         am_session_close(s);
         return rc;
     }
@@ -339,7 +363,7 @@ int am_session_recv(am_session_t *s, int timeout_ms,
     }
     if ((rc = am_chan_take(s->chan, &body, &len)) != 0)
         return rc;
-    rc = am_frame_parse(body, len, AM_FRAME_MAX_DEFAULT, out);
+    rc = am_frame_parse(body, len, AM_FRAME_MAX_CEILING, out);
     am_free(body);
     return rc;
 }
@@ -359,6 +383,11 @@ const uint8_t *am_session_crl(const am_session_t *s, size_t *len)
 {
     *len = s->crl_len;
     return s->crl;
+}
+
+size_t am_session_max_frame(const am_session_t *s)
+{
+    return s->max_frame;
 }
 
 int64_t am_session_relay_time(const am_session_t *s)

@@ -15,14 +15,18 @@
 
 typedef struct am_session am_session_t;
 
-/* Connect to p's relay (p unlocked) and authenticate; receive: ask the
+/* Connect to p's relay (p unlocked): it must be the agency's home relay,
+ * its certificate valid and not revoked in crl (the newest held, may be
+ * NULL); then authenticate; receive: ask the
  * relay to push pending envelopes.  crl_sequence: the revocation list
  * held (the relay sends a newer one in AuthResult: am_session_crl).
  * Errors name the relay and the reason: unreachable, refused (the
  * relay's Error frame, e.g. "certificate revoked"), timeout. */
-int am_session_open(const am_profile_t *p, bool receive,
-                    uint64_t crl_sequence, int timeout_ms,
+int am_session_open(const am_profile_t *p, const am_crl_t *crl,
+                    bool receive, uint64_t crl_sequence, int timeout_ms,
                     am_session_t **out);
+/* The largest frame the relay accepts (AuthResult.max_frame). */
+size_t am_session_max_frame(const am_session_t *s);
 
 /* Send one frame. */
 int am_session_send(am_session_t *s, const Amanat__V1__Frame *f);

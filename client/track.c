@@ -11,11 +11,12 @@ static const char *const names[] = {
     [AM_T_ACKNOWLEDGED] = "acknowledged",
     [AM_T_IN_PROGRESS] = "in progress", [AM_T_ANSWERED] = "answered",
     [AM_T_REFUSED] = "refused",         [AM_T_EXPIRED] = "expired",
+    [AM_T_FAILED] = "failed",
 };
 
 const char *am_track_state_name(int state)
 {
-    return state >= 0 && state <= AM_T_EXPIRED ? names[state] : "?";
+    return state >= 0 && state <= AM_T_FAILED ? names[state] : "?";
 }
 
 /* The step an event kind records. */
@@ -68,23 +69,32 @@ static int on_event(void *ctx, const am_cevent_t *e)
     return 0;
 }
 
+static bool done(int s)
+{
+    return s == AM_T_ANSWERED || s == AM_T_REFUSED || s == AM_T_EXPIRED;
+}
+
 static void overall(am_track_t *t, int64_t now)
 {
-    bool all_final = true, any_refused = false;
-    int least = AM_T_ANSWERED;
+    bool any_refused = false, any_expired = false, all_answered = true;
+    int least = -1;
 
     for (size_t i = 0; i < t->n; i++) {
         int s = t->r[i].state;
 
-        if (s == AM_T_REFUSED)
-            any_refused = true;
-        else if (s != AM_T_ANSWERED)
-            all_final = false;
-        if (s < least || (s == AM_T_EXPIRED && least == AM_T_ANSWERED))
+        any_refused |= s == AM_T_REFUSED;
+        any_expired |= s == AM_T_EXPIRED;
+        if (s != AM_T_ANSWERED && s != AM_T_REFUSED)
+            all_answered = false;
+        if (!done(s) && (least < 0 || s < least))
             least = s;
     }
-    t->state = any_refused ? AM_T_REFUSED : least;
-    t->overdue = t->deadline > 0 && now > t->deadline && !all_final;
+    if (least >= 0)
+        t->state = least;
+    else
+        t->state = any_refused ? AM_T_REFUSED
+                   : any_expired ? AM_T_EXPIRED : AM_T_ANSWERED;
+    t->overdue = t->deadline > 0 && now > t->deadline && !all_answered;
 }
 
 int am_track_of(am_cstore_t *s, const am_cmsg_t *m, int64_t now,
@@ -109,6 +119,10 @@ int am_track_of(am_cstore_t *s, const am_cmsg_t *m, int64_t now,
     if ((rc = am_cstore_events(s, m->id, on_event, out)) < 0)
         return rc;
     overall(out, now);
+    if (strcmp(m->state, "failed") == 0) {
+        out->state = AM_T_FAILED; /* the relay refused it: never sent */
+        out->overdue = false;
+    }
     return 0;
 }
 

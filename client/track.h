@@ -1,7 +1,10 @@
 /* Where a request stands, derived from its events in the local store
- * (cstore.h): for each recipient the furthest step signed so far, and
- * for the request the step its slowest recipient has reached; overdue
- * when its deadline passed before every recipient answered or refused. */
+ * (cstore.h): for each recipient the furthest step signed so far; for the
+ * request, while some recipient is not done (answered, refused, expired),
+ * the step the slowest of those has reached, and once all are done,
+ * refused if one refused, else expired if one expired, else answered;
+ * failed when the relay refused the message itself.  Overdue when its
+ * deadline passed before every recipient answered or refused. */
 #ifndef AM_TRACK_H
 #define AM_TRACK_H
 
@@ -13,7 +16,7 @@
 /* In the order a request advances; refused and expired end it. */
 enum { AM_T_QUEUED, AM_T_ACCEPTED, AM_T_DELIVERED, AM_T_RECEIVED,
        AM_T_ACKNOWLEDGED, AM_T_IN_PROGRESS, AM_T_ANSWERED, AM_T_REFUSED,
-       AM_T_EXPIRED };
+       AM_T_EXPIRED, AM_T_FAILED };
 
 typedef struct {
     char agency[AM_AGENCY_ID_MAX + 1];

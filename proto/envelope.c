@@ -368,6 +368,11 @@ int am_env_verify(am_env_t *env, const am_cert_t *sender)
     return 0;
 }
 
+const uint8_t *am_env_claimed_id(const am_env_t *env)
+{
+    return env ? env->hdr->message_id.data : NULL;
+}
+
 const uint8_t *am_env_message_id(const am_env_t *env)
 {
     return env && env->verified ? env->hdr->message_id.data : NULL;

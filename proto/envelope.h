@@ -78,6 +78,11 @@ const char *am_env_sender(const am_env_t *env);
  * sender_serial.  Check the certificate itself (am_cert_verify) first. */
 int am_env_verify(am_env_t *env, const am_cert_t *sender);
 
+/* The message id the header claims (16 bytes, syntax checked by
+ * am_env_parse, NOT authenticated): only to name an envelope that failed
+ * verification, e.g. to acknowledge and set it aside. */
+const uint8_t *am_env_claimed_id(const am_env_t *env);
+
 /* Accessors; valid only after a successful am_env_verify (else NULL/0). */
 const uint8_t *am_env_message_id(const am_env_t *env);
 int am_env_priority(const am_env_t *env);

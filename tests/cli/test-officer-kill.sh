@@ -11,7 +11,7 @@ ROUNDS=${4:-10}
 N=120
 work=$(mktemp -d)
 relay_pid=
-trap '[ -n "$relay_pid" ] && kill $relay_pid 2>/dev/null; rm -rf "$work"' EXIT
+trap '[ -n "$relay_pid" ] && { kill $relay_pid 2>/dev/null || true; }; rm -rf "$work"' EXIT
 cd "$work"
 export PASS=test-only-passphrase
 K="--passphrase-env PASS"
@@ -42,7 +42,7 @@ for i in $(seq $N); do
 done
 
 killed=0 progress=""
-count_in() { as DE-BKA inbox --offline --json | grep -o '"id": "[0-9a-f]*"' | wc -l; }
+count_in() { as DE-BKA inbox --offline --json | grep -o '"id":"[0-9a-f]*"' | wc -l; }
 for r in $(seq "$ROUNDS"); do
   as DE-BKA sync >/dev/null 2>&1 &
   pid=$!
@@ -55,8 +55,8 @@ done
 echo "stored after each kill:$progress"
 as DE-BKA sync >/dev/null
 as DE-BKA sync >/dev/null   # nothing more may come
-stored=$(as DE-BKA inbox --offline --json | grep -o '"id": "[0-9a-f]*"' | sort | uniq | wc -l)
-rows=$(as DE-BKA inbox --offline --json | grep -o '"id": "[0-9a-f]*"' | wc -l)
+stored=$(as DE-BKA inbox --offline --json | grep -o '"id":"[0-9a-f]*"' | sort | uniq | wc -l)
+rows=$(as DE-BKA inbox --offline --json | grep -o '"id":"[0-9a-f]*"' | wc -l)
 left=$(as PK-NCCIA track --json | grep -o '"state": "accepted"' | wc -l || true)
 echo "rounds $ROUNDS (killed $killed mid-run), sent $N, stored $stored," \
      "listed $rows, still undelivered $left"

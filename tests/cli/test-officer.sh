@@ -13,7 +13,7 @@ RELAY=$2
 SRC=$3
 work=$(mktemp -d)
 relay_pid=
-trap '[ -n "$relay_pid" ] && kill $relay_pid 2>/dev/null; rm -rf "$work"' EXIT
+trap '[ -n "$relay_pid" ] && { kill $relay_pid 2>/dev/null || true; }; rm -rf "$work"' EXIT
 cd "$work"
 fails=0 checks=0
 export PASS=test-only-passphrase
@@ -95,7 +95,7 @@ expect 0 "accepted" as PK-NCCIA track --offline
 expect 0 "EMERGENCY" as DE-BKA inbox
 first=$(printf '%s\n' "$LAST" | head -1)
 [[ "$first" == "* ${emerg:0:12}"* ]] || fail "inbox: emergency not first: $LAST"
-expect 0 '"kind": "emergency"' as DE-BKA inbox --offline --json
+expect 0 '"kind":"emergency"' as DE-BKA inbox --offline --json
 expect 0 "NCCIA/CEU/2026/0415" as DE-BKA read "${emerg:0:8}"
 expect 0 '"emergency"' as DE-BKA read "${emerg:0:8}" --json
 expect 0 "  " as DE-BKA inbox --offline
@@ -182,13 +182,22 @@ expect 0 "${late:0:8}" as PK-NCCIA track --offline --overdue
 expect 0 '"overdue": true' as PK-NCCIA track --offline --json
 
 # envelopes to DE-BKA were sealed to its prekey: without its secret, a new
-# one cannot be opened (and is left at the relay, not lost)
+# one cannot be opened; it is set aside (kept, listed as rejected, and
+# acknowledged so it does not block what comes after it)
 mkdir hidden && mv DE-BKA/prekeys/*.secret hidden/
 expect 0 "sent" as PK-NCCIA send notification.json --to DE-BKA
 expect 0 "unknown prekey id 1" as DE-BKA sync
 mv hidden/*.secret DE-BKA/prekeys/
-expect 0 "new message" as DE-BKA sync
-[[ "$LAST" != "0 new"* ]] || fail "the held-back envelope did not come again"
+expect 0 "rejected" as DE-BKA inbox
+expect 0 "0 new messages" as DE-BKA sync
+
+# what another agency wrote cannot drive the terminal or break --json
+sed 's|"NCCIA/CEU/2026/0415"|"X\\u001b[2K\\r\\"fake"|' notification.json >esc.json
+expect 0 "sent" as PK-NCCIA send esc.json --to DE-BKA
+expect 0 "X?[2K?\"fake" as DE-BKA inbox
+checks=$((checks + 1))
+[[ "$LAST" != *$'\033'* && "$LAST" != *$'\r'* ]] || fail "control characters reached the terminal"
+expect 0 '"case":"X\u001B[2K\r\"fake"' as DE-BKA inbox --offline --json
 
 # --- bad input: one line, non-zero, nothing sent ----------------------------
 count() { as PK-NCCIA track --offline --json | grep -o '"id"' | wc -l; }
