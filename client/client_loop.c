@@ -254,7 +254,8 @@ static int on_frame(am_client_t *c, Amanat__V1__Frame *f, size_t *received)
     switch (f->op_case) {
     case AMANAT__V1__FRAME__OP_DELIVER:
         if ((rc = cl_on_deliver(c, f->deliver, &fresh)) != 0) {
-            /* not acknowledged: it stays at the relay */
+            /* a failure that may pass: not acknowledged, it comes again
+             * (what can never be read was set aside and acknowledged) */
             fprintf(stderr, "amanat: %s\n", am_err_detail());
             rc = 0;
         }

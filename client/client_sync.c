@@ -248,6 +248,16 @@ static int store_in(am_client_t *c, const am_cmsg_t *m,
     return rc;
 }
 
+/* The id a set-aside or conflicting envelope is stored under: the first
+ * 16 bytes of the BLAKE2b of its exact bytes, which no sender chooses. */
+static int own_id(const Amanat__V1__Deliver *d, uint8_t id[AM_MSG_ID_LEN])
+{
+    return crypto_generichash(id, AM_MSG_ID_LEN, d->envelope.data,
+                              d->envelope.len, NULL, 0) == 0
+               ? 0
+               : am_errf(AM_ECRYPTO, "BLAKE2b failed");
+}
+
 /* Failures that may pass: the connection, the disk, memory. */
 static bool transient(int rc)
 {
@@ -267,7 +277,9 @@ static int reject(am_client_t *c, const am_env_t *env,
     int rc;
 
     snprintf(why, sizeof why, "%s", am_err_detail());
-    memcpy(m.id, am_env_claimed_id(env), AM_MSG_ID_LEN);
+    /* never under the id it claims: that id may be a genuine message's */
+    if ((rc = own_id(d, m.id)) != 0)
+        return rc;
     snprintf(m.sender, sizeof m.sender, "%s", am_env_sender(env));
     snprintf(m.recipients, sizeof m.recipients, "%s", c->prof.agency_id);
     snprintf(m.kind, sizeof m.kind, "rejected");
@@ -288,7 +300,7 @@ static int reject(am_client_t *c, const am_env_t *env,
     }
     fprintf(stderr, "amanat: an envelope claiming to come from %s was set "
             "aside unread: %s\n", m.sender, why);
-    return send_ack(c, m.id);
+    return send_ack(c, am_env_claimed_id(env));
 }
 
 /* The sender's certificate verifies the envelope: the cached one, else a
@@ -325,7 +337,8 @@ static int owe_receipt(am_client_t *c, const am_env_t *env, outgoing_t *o,
 
 /* Verified, opened, stored: the message and what it carries. */
 static int take(am_client_t *c, const Amanat__V1__Deliver *d, am_env_t *env,
-                const peer_t *from, const uint8_t *plain, size_t plain_len)
+                const peer_t *from, const uint8_t *plain, size_t plain_len,
+                bool conflict)
 {
     Amanat__V1__CaseMessage *cm = NULL, *rcm = NULL;
     outgoing_t o = {0};
@@ -351,9 +364,17 @@ static int take(am_client_t *c, const Amanat__V1__Deliver *d, am_env_t *env,
     m.envelope_len = d->envelope.len;
     m.content = plain;
     m.content_len = plain_len;
+    if (conflict) {
+        /* another envelope already holds its id: keep both */
+        if ((rc = own_id(d, m.id)) != 0)
+            goto out;
+        snprintf(m.state, sizeof m.state, "conflict");
+        fprintf(stderr, "amanat: %s reused a message id already stored; "
+                "kept apart, marked conflict\n", m.sender);
+    }
     if ((rc = store_in(c, &m, cm, &from->cert, d, am_env_hash(env),
                        receipt ? &o : NULL)) != 0 ||
-        (rc = send_ack(c, m.id)) != 0)
+        (rc = send_ack(c, am_env_message_id(env))) != 0)
         goto out;
     if (receipt && (rc = cl_submit(c, o.id, o.sealed, o.sealed_len)) != 0) {
         (void)cl_not_accepted(c, o.id, rc); /* queued, or marked failed */
@@ -368,22 +389,51 @@ out:
     return rc;
 }
 
+/* Whether this very envelope is stored already (the acknowledgement was
+ * lost): then it is acknowledged again and 1 returned.  *conflict: a
+ * different envelope holds the id it claims. */
+static int seen(am_client_t *c, const Amanat__V1__Deliver *d,
+                const am_env_t *env, bool *conflict)
+{
+    uint8_t *bufs = NULL, alt[AM_MSG_ID_LEN];
+    am_cmsg_t old;
+    bool same;
+    int rc;
+
+    *conflict = false;
+    if (am_cstore_get(c->store, am_env_claimed_id(env), &old, &bufs) != 0)
+        return 0;
+    same = old.envelope_len == d->envelope.len &&
+           memcmp(old.envelope, d->envelope.data, d->envelope.len) == 0;
+    am_free(bufs);
+    bufs = NULL;
+    if (!same) {
+        if ((rc = own_id(d, alt)) != 0)
+            return rc;
+        same = am_cstore_get(c->store, alt, &old, &bufs) == 0;
+        am_free(bufs);
+        *conflict = !same;
+    }
+    if (!same)
+        return 0;
+    return (rc = send_ack(c, am_env_claimed_id(env))) != 0 ? rc : 1;
+}
+
 int cl_on_deliver(am_client_t *c, const Amanat__V1__Deliver *d, bool *fresh)
 {
     am_env_t *env = NULL;
-    uint8_t *plain = NULL, *bufs = NULL;
+    uint8_t *plain = NULL;
     size_t plain_len = 0;
     peer_t from = {0};
-    am_cmsg_t old;
+    bool conflict = false;
     int rc;
 
     *fresh = false;
     if ((rc = am_env_parse(d->envelope.data, d->envelope.len, AM_ENV_MAX,
                            &env)) != 0)
         return am_err_wrap(rc, "envelope from the relay");
-    /* stored before (the acknowledgement was lost): acknowledge again */
-    if (am_cstore_get(c->store, am_env_claimed_id(env), &old, &bufs) == 0) {
-        rc = send_ack(c, old.id);
+    if ((rc = seen(c, d, env, &conflict)) != 0) {
+        rc = rc > 0 ? 0 : rc; /* stored before: acknowledged again */
         goto out;
     }
     if ((rc = verify(c, env, &from)) == 0)
@@ -394,13 +444,12 @@ int cl_on_deliver(am_client_t *c, const Amanat__V1__Deliver *d, bool *fresh)
                            : reject(c, env, d);
         goto out;
     }
-    if ((rc = take(c, d, env, &from, plain, plain_len)) == 0)
+    if ((rc = take(c, d, env, &from, plain, plain_len, conflict)) == 0)
         *fresh = true;
 out:
     if (plain != NULL)
         sodium_memzero(plain, plain_len);
     am_free(plain);
-    am_free(bufs);
     am_env_free(env);
     cl_peer_free(&from);
     return rc;

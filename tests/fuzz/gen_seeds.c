@@ -20,6 +20,7 @@
 #include "envelope.h"
 #include "frame.h"
 #include "fuzz_bundle.h"
+#include "fuzz_client.h"
 #include "fuzz_common.h"
 #include "fuzz_relay.h"
 #include "gen_seeds.h"
@@ -640,5 +641,6 @@ int main(int argc, char **argv)
     seeds_envelope();
     am_fzr_write_seeds(out_dir);
     am_fzb_write_seeds();
+    am_fzc_write_seeds();
     return 0;
 }
