@@ -261,10 +261,12 @@ static int check_role(const am_cert_t *c, unsigned role)
 }
 
 /* Time, role and revocation: the policy, once the fields are known. */
-static int check_policy(const am_cert_t *c, const am_cert_policy_t *p)
+int am_cert_check_policy(const am_cert_t *c, const am_cert_policy_t *p)
 {
     int rc;
 
+    if (c == NULL || p == NULL)
+        return AM_EINVAL;
     if ((rc = am_cert_valid_at(c, p->now)) != 0 ||
         (rc = check_role(c, p->role)) != 0)
         return rc;
@@ -277,8 +279,9 @@ static int check_policy(const am_cert_t *c, const am_cert_policy_t *p)
 
 /* Steps 1-3 of docs/PROTOCOL.md section 7: size, the root's signature,
  * the body's fields and issuer.  *out only on success. */
-static int verify_signed(const uint8_t *in, size_t len,
-                         const uint8_t root_pk[AM_SIGN_PK_LEN], am_cert_t *out)
+int am_cert_verify_signed(const uint8_t *in, size_t len,
+                          const uint8_t root_pk[static AM_SIGN_PK_LEN],
+                          am_cert_t *out)
 {
     ProtobufCMessage *sm = NULL, *bm = NULL;
     const Amanat__V1__SignedCertificate *s;
@@ -286,6 +289,8 @@ static int verify_signed(const uint8_t *in, size_t len,
     am_cert_t c;
     int rc;
 
+    if ((in == NULL && len > 0) || root_pk == NULL || out == NULL)
+        return AM_EINVAL;
     if ((rc = am_key_id(root_pk, root_id)) != 0 ||
         (rc = am_pb_unpack(&amanat__v1__signed_certificate__descriptor,
                            "certificate", in, len, AM_CERT_MAX, &sm)) != 0)
@@ -319,11 +324,10 @@ int am_cert_verify(const uint8_t *in, size_t len, const am_cert_policy_t *p,
     am_cert_t c;
     int rc;
 
-    if ((in == NULL && len > 0) || p == NULL || p->root_pk == NULL ||
-        out == NULL)
+    if (p == NULL || p->root_pk == NULL || out == NULL)
         return AM_EINVAL;
-    if ((rc = verify_signed(in, len, p->root_pk, &c)) != 0 ||
-        (rc = check_policy(&c, p)) != 0)
+    if ((rc = am_cert_verify_signed(in, len, p->root_pk, &c)) != 0 ||
+        (rc = am_cert_check_policy(&c, p)) != 0)
         return rc;
     *out = c;
     return 0;
@@ -338,7 +342,7 @@ int am_cert_verify_offline(const uint8_t *in, size_t len,
 
     if ((in == NULL && len > 0) || root_pk == NULL || out == NULL)
         return AM_EINVAL;
-    if ((rc = verify_signed(in, len, root_pk, &c)) != 0 ||
+    if ((rc = am_cert_verify_signed(in, len, root_pk, &c)) != 0 ||
         (rc = check_role(&c, role)) != 0)
         return rc;
     *out = c;

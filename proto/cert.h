@@ -94,6 +94,18 @@ int am_cert_peek_id(const uint8_t *in, size_t len,
  * otherwise. */
 int am_cert_valid_at(const am_cert_t *c, int64_t t);
 
+/* The two halves of am_cert_verify, for a verifier that caches the first
+ * (the root's signature does not change; the clock and the revocation list
+ * do).  am_cert_verify_signed: bound, the root's signature, the fields and
+ * the issuer, with the same errors except AM_EEXPIRED, AM_EROLE and
+ * AM_EREVOKED; *out is set only on success.  am_cert_check_policy: the
+ * validity at p->now, p->role and p->crl (p->root_pk is not used) of
+ * fields that came from am_cert_verify_signed. */
+int am_cert_verify_signed(const uint8_t *in, size_t len,
+                          const uint8_t root_pk[static AM_SIGN_PK_LEN],
+                          am_cert_t *out);
+int am_cert_check_policy(const am_cert_t *c, const am_cert_policy_t *p);
+
 /* One revoked certificate, as issued. */
 typedef struct {
     uint64_t serial;

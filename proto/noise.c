@@ -96,6 +96,20 @@ int am_noise_hs_set_local_static(am_noise_hs_t *hs,
     return 0;
 }
 
+int am_noise_hs_set_local_keypair(am_noise_hs_t *hs,
+                                  const uint8_t sk[static AM_NOISE_DHLEN],
+                                  const uint8_t pk[static AM_NOISE_DHLEN])
+{
+    if (hs == NULL)
+        return AM_EINVAL;
+    if (hs->started || hs->failed)
+        return AM_ESTATE;
+    memcpy(hs->s_pk, pk, AM_NOISE_DHLEN);
+    memcpy(hs->s_sk, sk, AM_NOISE_DHLEN);
+    hs->has_s = true;
+    return 0;
+}
+
 int am_noise_hs_set_remote_static(am_noise_hs_t *hs,
                                   const uint8_t pk[static AM_NOISE_DHLEN])
 {

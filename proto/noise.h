@@ -66,6 +66,15 @@ int am_noise_hs_new(am_noise_hs_t **out, const char *protocol,
  * the public key is derived.  AM_ESTATE after start. */
 int am_noise_hs_set_local_static(am_noise_hs_t *hs,
                                  const uint8_t sk[static AM_NOISE_DHLEN]);
+/* The same with the public half given, for a side that makes many
+ * handshakes with one static key: it derives pk once (an X25519 base
+ * multiplication, as costly as a DH) instead of per handshake.  pk must be
+ * X25519(sk); the caller checked that when it loaded the key.  A pk that
+ * is not makes every handshake fail at the peer (its es or se differs),
+ * never succeed under the wrong key. */
+int am_noise_hs_set_local_keypair(am_noise_hs_t *hs,
+                                  const uint8_t sk[static AM_NOISE_DHLEN],
+                                  const uint8_t pk[static AM_NOISE_DHLEN]);
 int am_noise_hs_set_remote_static(am_noise_hs_t *hs,
                                   const uint8_t pk[static AM_NOISE_DHLEN]);
 /* PSKs in the order the pattern's psk tokens use them. */

@@ -35,8 +35,11 @@ typedef struct conn {
     struct conn *snext, **sprevp;      /* one chain of srv->sess */
     int sess_kind;                     /* AM_SESS_* */
     int state;
-    am_noise_hs_t *hs;
+    am_noise_hs_t *hs;     /* a thread-pool worker's while hs_job */
     am_framedec_t *hsdec;
+    bool hs_job;           /* handshake work queued (conn_hs.c) */
+    uint8_t *stash;        /* bytes read behind that message, unread */
+    size_t stash_len;
     am_chan_t *chan;
     am_cert_t peer;
     char addr[64], ip[48];
@@ -76,10 +79,17 @@ void conn_log(const conn_t *c, const char *fmt, ...)
 
 /* server.c: reading again once a paused connection's writes drained */
 void conn_resume(conn_t *c);
+/* Bytes from the peer, as read (or taken back from c->stash). */
+void conn_input(conn_t *c, const uint8_t *p, size_t len);
 /* Pause reading while writes or store requests pile up; resume after. */
 void conn_flow(conn_t *c);
 
-/* conn_hs.c: the Noise handshake and the peer's certificate */
+/* conn_hs.c: the Noise handshake and the peer's certificate.  A message
+ * may be handed to a thread-pool worker (c->hs_job): what is read behind
+ * it waits in c->stash until the worker's answer has been acted on, and
+ * is then fed back.  Beyond AM_STASH_MAX bytes reading stops meanwhile
+ * (an honest client sends at most Hello before it hears back). */
+#define AM_STASH_MAX ((size_t)64 << 10)
 int conn_hs_start(conn_t *c);
 void conn_hs_message(conn_t *c, const uint8_t *msg, size_t len);
 

@@ -26,15 +26,19 @@ typedef struct {
 void conn_flow(conn_t *c)
 {
     size_t q;
+    bool full;
 
     if (c->closing || c->state < 0)
         return;
     q = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
-    if (!c->paused &&
-        (q > WQ_HIGH || c->store_pending > STORE_PENDING_MAX)) {
+    /* while a handshake message is out on the thread pool, what arrives
+     * waits in c->stash (server.c), up to AM_STASH_MAX */
+    full = c->hs_job && c->stash_len >= AM_STASH_MAX;
+    if (!c->paused && (full || q > WQ_HIGH ||
+                       c->store_pending > STORE_PENDING_MAX)) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->paused = true;
-    } else if (c->paused && q < WQ_LOW &&
+    } else if (c->paused && !full && q < WQ_LOW &&
                c->store_pending <= STORE_PENDING_MAX / 2) {
         conn_resume(c);
     }
@@ -72,6 +76,7 @@ void conn_unref(conn_t *c)
     am_noise_hs_free(c->hs);
     am_framedec_free(c->hsdec);
     am_chan_free(c->chan);
+    am_free(c->stash);
     am_free(c->fl);
     am_free(c);
 }
@@ -121,18 +126,29 @@ static int send_buf(conn_t *c, uint8_t *buf, size_t len)
 {
     write_t *w;
     uv_buf_t b;
+    int n;
 
     if (c->closing) {
         am_free(buf);
         return AM_ESTATE;
     }
+    /* Most messages fit the socket's buffer at once: written now, they
+     * need no request, no callback and no poller change.  libuv refuses
+     * (UV_EAGAIN) while earlier writes wait, so the order holds; on any
+     * error the queued write below meets it and reports it as before. */
+    b = uv_buf_init((char *)buf, (unsigned)len);
+    if ((n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1)) == (int)len) {
+        am_free(buf);
+        return 0;
+    }
+    if (n > 0)
+        b = uv_buf_init((char *)buf + n, (unsigned)(len - (size_t)n));
     if ((w = am_calloc(1, sizeof *w)) == NULL) {
         am_free(buf);
         return AM_ENOMEM;
     }
     w->buf = buf;
     w->req.data = c;
-    b = uv_buf_init((char *)buf, (unsigned)len);
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
         am_free(buf);
         am_free(w);

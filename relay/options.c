@@ -21,7 +21,7 @@ const char am_relay_usage[] =
     "                    [--expire-interval-ms MS] [--max-conns N]\n"
     "                    [--max-preauth-per-ip N] [--handshake-timeout-ms MS]\n"
     "                    [--idle-timeout-ms MS] [--quota-messages N]\n"
-    "                    [--quota-bytes BYTES]\n"
+    "                    [--quota-bytes BYTES] [--handshake-offload 0|1|2]\n"
     "\n"
     "  --config FILE     INI file, section [relay], keys as the flags with '_'\n"
     "                    (data = /var/lib/amanat); flags win over the file\n"
@@ -30,6 +30,9 @@ const char am_relay_usage[] =
     "  --port N          0 (default): any free port; the port is printed\n"
     "  --quota-messages, --quota-bytes: what one agency may have stored and\n"
     "                    undelivered at once (default 100000 and 1 GiB)\n"
+    "  --handshake-offload 0: handshake cryptography on the event loop; 1: on\n"
+    "                    the thread pool; 2 (default): the pool when the\n"
+    "                    machine has more than 2 CPUs\n"
     "\n"
     "       amanat-relay audit verify --data DIR\n"
     "  checks the audit log's hash chain; exit 1 at the first broken link\n"
@@ -61,6 +64,7 @@ static size_t table(am_relay_opts_t *o, opt_t *t, uint64_t *v)
         {"idle-timeout-ms", 300000, 1000, 86400000},
         {"quota-messages", 100000, 1, UINT64_C(1) << 40},
         {"quota-bytes", UINT64_C(1) << 30, 65536, UINT64_C(1) << 50},
+        {"handshake-offload", AM_HS_OFFLOAD_AUTO, 0, AM_HS_OFFLOAD_AUTO},
     };
     const char **strs[] = {&o->data, &o->dir.root_pub, &o->dir.cert,
                            &o->dir.key, &o->dir.certs_dir, &o->dir.crl,
@@ -235,6 +239,7 @@ int am_relay_opts_parse(int argc, char **argv, am_relay_opts_t *o)
     o->srv.idle_ms = p.v[6];
     o->srv.quota_messages = p.v[7];
     o->srv.quota_bytes = p.v[8];
+    o->srv.hs_offload = (int)p.v[9];
     if (o->data == NULL || o->dir.root_pub == NULL || o->dir.cert == NULL ||
         o->dir.key == NULL || o->dir.certs_dir == NULL) {
         fprintf(stderr, "amanat-relay: --data, --root, --cert, --key and "

@@ -6,6 +6,7 @@
 #include "server.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -26,8 +27,28 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void restart_timer(conn_t *c, uint64_t ms);
 
+/* Keep what the peer sent behind a handshake message handed to the
+ * thread pool until its answer is back.  An honest client sends nothing
+ * meanwhile but Hello after message 3; past AM_STASH_MAX reading stops
+ * (conn_flow).  p never points into c->stash: conn_hs.c takes the stash
+ * from c before feeding it back. */
+static void stash(conn_t *c, const uint8_t *p, size_t left)
+{
+    uint8_t *keep;
+
+    if (left > SIZE_MAX - c->stash_len ||
+        (keep = am_realloc(c->stash, c->stash_len + left)) == NULL) {
+        conn_close(c, "out of memory");
+        return;
+    }
+    memcpy(keep + c->stash_len, p, left);
+    c->stash = keep;
+    c->stash_len += left;
+    conn_flow(c);
+}
+
 /* Bytes from the peer: handshake records first, then the channel. */
-static void consume(conn_t *c, const uint8_t *p, size_t left)
+void conn_input(conn_t *c, const uint8_t *p, size_t left)
 {
     uint8_t *rec, *body;
     size_t used, len;
@@ -35,6 +56,10 @@ static void consume(conn_t *c, const uint8_t *p, size_t left)
 
     while (!c->closing && c->state >= CONN_HS1 && c->state < CONN_HELLO &&
            left > 0) {
+        if (c->hs_job) {
+            stash(c, p, left);
+            return;
+        }
         if ((rc = am_framedec_feed(c->hsdec, p, left, &used)) < 0) {
             conn_close(c, am_err_detail());
             return;
@@ -80,7 +105,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n < 0)
         conn_close(c, n == UV_EOF ? "peer closed" : uv_strerror((int)n));
     else if (n > 0)
-        consume(c, (const uint8_t *)buf->base, (size_t)n);
+        conn_input(c, (const uint8_t *)buf->base, (size_t)n);
 }
 
 void conn_resume(conn_t *c)
@@ -427,7 +452,14 @@ int am_server_run(const am_server_config_t *cfg, const am_dir_config_t *dc,
     srv->cfg = *cfg;
     srv->dir_cfg = *dc;
     srv->dir = dir;
-    rc = serve(srv, data_dir);
+    if (srv->cfg.hs_offload == AM_HS_OFFLOAD_AUTO)
+        srv->cfg.hs_offload = uv_available_parallelism() > 2;
+    fprintf(stderr, "amanat-relay: handshakes on the %s\n",
+            srv->cfg.hs_offload ? "thread pool" : "event loop");
+    if ((rc = am_certcache_new(&srv->certs)) == 0)
+        rc = serve(srv, data_dir);
+    /* the loop has run dry: no worker holds the cache any more */
+    am_certcache_free(srv->certs);
     am_dir_free(srv->dir);
     am_free(srv);
     return rc;

@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "certcache.h"
 #include "directory.h"
 #include "pb.h"
 #include "store.h"
@@ -27,7 +28,18 @@ typedef struct {
     uint64_t expire_ms;        /* how often expired envelopes are swept */
     uint64_t quota_messages;   /* stored, undelivered, per sending agency */
     uint64_t quota_bytes;      /* the same, in envelope bytes */
+    int hs_offload;            /* 0, 1 or AM_HS_OFFLOAD_AUTO: below */
 } am_server_config_t;
+
+/* Where the handshake's X25519 operations and certificate check run
+ * (conn_hs.c): 0 on the event loop, 1 on libuv's thread pool.  The pool
+ * keeps the loop free for other sessions and can give handshakes the
+ * cores the loop cannot use, but each hand-over costs wake-ups and context
+ * switches (about a tenth of a handshake's CPU) and, when no core is
+ * spare, only adds them: on the 2-vCPU reference machine, shared with the
+ * load generator, handshakes on the loop were measured about a quarter
+ * faster.  AUTO: the pool when the machine has more than 2 CPUs. */
+#define AM_HS_OFFLOAD_AUTO 2
 
 /* Chains of the session index (sessions.c); a power of two is not needed
  * since the hash is keyed. */
@@ -47,6 +59,7 @@ typedef struct am_server {
     int reloading;
     am_store_t *store;
     Amanat__V1__SignedCertificate *self_cert; /* for handshake payloads */
+    am_certcache_t *certs;   /* agency certificates whose signature verified */
     size_t n_conns;
     struct conn *conns;                      /* list, for shutdown */
     struct conn *sess[AM_SESS_KINDS][AM_SESS_BUCKETS]; /* sessions.c */

@@ -353,7 +353,9 @@ static int on_connected(rb_conn_t *c)
     if ((rc = am_noise_hs_new(&c->hs, AM_NOISE_PROTOCOL, AM_NOISE_INITIATOR,
                               (const uint8_t *)AM_NOISE_PROLOGUE,
                               strlen(AM_NOISE_PROLOGUE))) != 0 ||
-        (rc = am_noise_hs_set_local_static(c->hs, c->who->dh_sk)) != 0 ||
+        /* the public half was derived once, with the federation */
+        (rc = am_noise_hs_set_local_keypair(c->hs, c->who->dh_sk,
+                                            c->who->dh_pk)) != 0 ||
         (rc = am_noise_hs_start(c->hs)) != 0 ||
         (rc = am_noise_hs_write(c->hs, NULL, 0, msg, sizeof msg, &len)) != 0 ||
         (rc = am_framedec_new(&c->hsdec, AM_TRANSPORT_PREFIX, 1,

@@ -285,3 +285,48 @@ uint8_t *seal(const party_t *signer, const party_t *claimed,
     return out;
 }
 
+
+/* Submit; returns the answering frame (caller frees). */
+Amanat__V1__Frame *submit(rc_client_t *c, const uint8_t *env,
+                                 size_t len, uint64_t req)
+{
+    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT, *answer;
+    Amanat__V1__Submit s = AMANAT__V1__SUBMIT__INIT;
+
+    s.request_id = req;
+    s.envelope = (ProtobufCBinaryData){len, (uint8_t *)env};
+    f.op_case = AMANAT__V1__FRAME__OP_SUBMIT;
+    f.submit = &s;
+    assert_int_equal(rc_send(c, &f), AM_OK);
+    assert_int_equal(rc_recv(c, 5000, &answer), AM_OK);
+    return answer;
+}
+
+/* The accepted evidence must be the relay's signature over a body naming
+ * this envelope. */
+void check_accepted(const Amanat__V1__Frame *f, const uint8_t *env,
+                           size_t len, uint64_t req)
+{
+    Amanat__V1__EvidenceBody *b;
+    uint8_t hash[32];
+
+    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_SUBMIT_RESULT);
+    assert_int_equal(f->submit_result->request_id, req);
+    assert_non_null(f->submit_result->accepted);
+    assert_int_equal(am_sign_verify(AM_TAG_EVIDENCE,
+                                    f->submit_result->accepted->body.data,
+                                    f->submit_result->accepted->body.len,
+                                    f->submit_result->accepted->signature.data,
+                                    f->submit_result->accepted->signature.len,
+                                    relay.sign_pk), AM_OK);
+    b = amanat__v1__evidence_body__unpack(
+        NULL, f->submit_result->accepted->body.len,
+        f->submit_result->accepted->body.data);
+    assert_non_null(b);
+    assert_int_equal(b->kind, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED);
+    assert_int_equal(am_hash256(env, len, hash), AM_OK);
+    assert_memory_equal(b->envelope_hash.data, hash, 32);
+    assert_string_equal(b->relay_id, "PK-RELAY");
+    amanat__v1__evidence_body__free_unpacked(b, NULL);
+}
+

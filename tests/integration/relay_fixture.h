@@ -52,4 +52,12 @@ void connect_as(rc_client_t *c, int port, const party_t *p, bool receive);
 uint8_t *seal(const party_t *signer, const party_t *claimed, const char *to,
               int prio, const char *text, size_t *len);
 
+/* Submit an envelope; the answering frame (am_frame_free). */
+Amanat__V1__Frame *submit(rc_client_t *c, const uint8_t *env, size_t len,
+                          uint64_t req);
+/* f must be a SubmitResult for req whose accepted evidence is the relay's
+ * signature over a body naming this envelope. */
+void check_accepted(const Amanat__V1__Frame *f, const uint8_t *env,
+                    size_t len, uint64_t req);
+
 #endif

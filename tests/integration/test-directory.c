@@ -257,11 +257,93 @@ static void test_crl_in_auth_result(void **state)
     stop_relay(&r);
 }
 
+/* A handshake as `as_key` presenting `cert`, then the relay's refusal:
+ * the Error it sends at once, without waiting for Hello (NULL if none
+ * came within wait_ms: the relay accepted). */
+static Amanat__V1__Frame *refusal(rc_client_t *c, int port,
+                                  const party_t *as_key, const party_t *cert,
+                                  int wait_ms)
+{
+    Amanat__V1__Frame *f = NULL;
+
+    assert_int_equal(rc_connect_hs(c, port, as_key->dh_sk, cert->cert,
+                                   cert->cert_len), AM_OK);
+    if (rc_recv(c, wait_ms, &f) != AM_OK)
+        return NULL;
+    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_ERROR);
+    return f;
+}
+
+static void write_crl(uint64_t sequence, const party_t *revoked)
+{
+    am_revoked_t rv = {revoked->serial, revoked->id,
+                       (int64_t)time(NULL) - 10, "test"};
+    uint8_t *crl;
+    size_t len;
+
+    assert_int_equal(am_crl_issue(root_sk, sequence, time(NULL), &rv, 1, &crl,
+                                  &len), AM_OK);
+    fx_write("crl.bin", crl, len);
+    am_free(crl);
+}
+
+/* The relay keeps the root signatures it verified; every handshake still
+ * checks the certificate's key and its revocation under the list held
+ * now: a certificate verified before is refused with another key, and
+ * once a reloaded list revokes it. */
+static void known_certificate_checked_again(const char *offload)
+{
+    char path[128];
+    const char *flags[] = {"--crl", path, "--handshake-offload", offload,
+                           NULL};
+    rc_client_t c;
+    Amanat__V1__Frame *f = NULL;
+    relay_t r;
+
+    write_crl(6, &fr);
+    snprintf(path, sizeof path, "%s/crl.bin", dir);
+    r = start_relay_with(flags);
+    for (int i = 0; i < 2; i++) {
+        f = hello(&c, r.port, &pk, 6);
+        assert_true(f->auth_result->ok);
+        am_frame_free(f);
+        rc_close(&c);
+    }
+    expect_error(refusal(&c, r.port, &de, &pk, 5000),
+                 AMANAT__V1__ERROR_CODE__ERROR_AUTH, "not for the key");
+    rc_close(&c);
+    write_crl(7, &pk);
+    kill(r.pid, SIGHUP);
+    /* the reload runs off the loop: try again for up to 10 s */
+    f = NULL;
+    for (int i = 0; i < 25 && f == NULL; i++) {
+        f = refusal(&c, r.port, &pk, &pk, 400);
+        rc_close(&c);
+    }
+    assert_non_null(f);
+    expect_error(f, AMANAT__V1__ERROR_CODE__ERROR_REVOKED, "revoked");
+    f = hello(&c, r.port, &de, 7);
+    assert_true(f->auth_result->ok);
+    am_frame_free(f);
+    rc_close(&c);
+    stop_relay(&r);
+}
+
+/* On the event loop, then on the thread pool (conn_hs.c). */
+static void test_known_certificate_checked_again(void **state)
+{
+    (void)state;
+    known_certificate_checked_again("0");
+    known_certificate_checked_again("1");
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_prekeys_and_lookup, fx_kill_leftovers),
         cmocka_unit_test_teardown(test_crl_in_auth_result, fx_kill_leftovers),
+        cmocka_unit_test_teardown(test_known_certificate_checked_again,
+                                  fx_kill_leftovers),
     };
 
     if (argc != 2) {

@@ -32,50 +32,6 @@
 #include "relay_client.h"
 #include "relay_fixture.h"
 
-/* Submit; returns the answering frame (caller frees). */
-static Amanat__V1__Frame *submit(rc_client_t *c, const uint8_t *env,
-                                 size_t len, uint64_t req)
-{
-    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT, *answer;
-    Amanat__V1__Submit s = AMANAT__V1__SUBMIT__INIT;
-
-    s.request_id = req;
-    s.envelope = (ProtobufCBinaryData){len, (uint8_t *)env};
-    f.op_case = AMANAT__V1__FRAME__OP_SUBMIT;
-    f.submit = &s;
-    assert_int_equal(rc_send(c, &f), AM_OK);
-    assert_int_equal(rc_recv(c, 5000, &answer), AM_OK);
-    return answer;
-}
-
-/* The accepted evidence must be the relay's signature over a body naming
- * this envelope. */
-static void check_accepted(const Amanat__V1__Frame *f, const uint8_t *env,
-                           size_t len, uint64_t req)
-{
-    Amanat__V1__EvidenceBody *b;
-    uint8_t hash[32];
-
-    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_SUBMIT_RESULT);
-    assert_int_equal(f->submit_result->request_id, req);
-    assert_non_null(f->submit_result->accepted);
-    assert_int_equal(am_sign_verify(AM_TAG_EVIDENCE,
-                                    f->submit_result->accepted->body.data,
-                                    f->submit_result->accepted->body.len,
-                                    f->submit_result->accepted->signature.data,
-                                    f->submit_result->accepted->signature.len,
-                                    relay.sign_pk), AM_OK);
-    b = amanat__v1__evidence_body__unpack(
-        NULL, f->submit_result->accepted->body.len,
-        f->submit_result->accepted->body.data);
-    assert_non_null(b);
-    assert_int_equal(b->kind, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED);
-    assert_int_equal(am_hash256(env, len, hash), AM_OK);
-    assert_memory_equal(b->envelope_hash.data, hash, 32);
-    assert_string_equal(b->relay_id, "PK-RELAY");
-    amanat__v1__evidence_body__free_unpacked(b, NULL);
-}
-
 static void expect_error(Amanat__V1__Frame *f, Amanat__V1__ErrorCode code,
                          const char *text)
 {
@@ -175,141 +131,19 @@ static void test_store_restart_priority(void **state)
         am_free(env[i]);
 }
 
-/* The next Deliver's text and message id, opened as DE-BKA, not acked;
- * false when none came within ms. */
-static bool next_deliver_wait(rc_client_t *c, int ms, char *text, size_t cap,
-                              uint8_t id[AM_MSG_ID_LEN])
-{
-    Amanat__V1__Frame *f;
-    am_cert_policy_t pol = {root_pk, time(NULL), 0, NULL};
-    uint8_t *plain;
-    size_t plain_len;
-    am_env_t *env;
-    am_cert_t sender;
+/* The handshake on the event loop and on the thread pool (conn_hs.c). */
+static const char *const on_loop[] = {"--handshake-offload", "0", NULL};
+static const char *const on_pool[] = {"--handshake-offload", "1", NULL};
 
-    if (rc_recv(c, ms, &f) != AM_OK)
-        return false;
-    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_DELIVER);
-    assert_int_equal(am_env_parse(f->deliver->envelope.data,
-                                  f->deliver->envelope.len, AM_ENV_MAX, &env),
-                     AM_OK);
-    assert_int_equal(am_cert_verify(pk.cert, pk.cert_len, &pol, &sender),
-                     AM_OK);
-    assert_int_equal(am_env_verify(env, &sender), AM_OK);
-    assert_int_equal(am_env_open(env, "DE-BKA", de.dh_sk, &plain, &plain_len),
-                     AM_OK);
-    snprintf(text, cap, "%.*s", (int)plain_len, (char *)plain);
-    memcpy(id, am_env_message_id(env), AM_MSG_ID_LEN);
-    am_free(plain);
-    am_env_free(env);
-    am_frame_free(f);
-    return true;
-}
-
-static void next_deliver(rc_client_t *c, char *text, size_t cap,
-                         uint8_t id[AM_MSG_ID_LEN])
-{
-    assert_true(next_deliver_wait(c, 5000, text, cap, id));
-}
-
-static void send_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN])
-{
-    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
-    Amanat__V1__DeliveryAck a = AMANAT__V1__DELIVERY_ACK__INIT;
-
-    a.message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN, (uint8_t *)id};
-    f.op_case = AMANAT__V1__FRAME__OP_DELIVERY_ACK;
-    f.delivery_ack = &a;
-    assert_int_equal(rc_send(c, &f), AM_OK);
-}
-
-/* A backlog larger than the relay's window of unacknowledged envelopes:
- * the relay stops at the window; an emergency submitted meanwhile is the
- * next envelope once acknowledgements make room, before the rest of the
- * backlog; every envelope arrives exactly once. */
-static void test_window_and_late_emergency(void **state)
-{
-    enum { BACKLOG = 300 };
-    static uint8_t ids[BACKLOG][AM_MSG_ID_LEN];
-    static bool seen[BACKLOG];
-    rc_client_t pkc, dec;
-    relay_t r = start_relay();
-    Amanat__V1__Frame *f;
-    char text[64];
-    uint8_t *env, id[AM_MSG_ID_LEN];
-    size_t len, n = 0, k;
-
-    (void)state;
-    connect_as(&pkc, r.port, &pk, false);
-    for (k = 0; k < BACKLOG; k++) {
-        snprintf(text, sizeof text, "routine %zu", k);
-        env = seal(&pk, &pk, "DE-BKA", AM_PRIORITY_ROUTINE, text, &len);
-        f = submit(&pkc, env, len, k + 1);
-        check_accepted(f, env, len, k + 1);
-        am_frame_free(f);
-        am_free(env);
-    }
-    connect_as(&dec, r.port, &de, true);
-    while (rc_recv(&dec, 700, &f) == AM_OK) { /* the window, in order */
-        assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_DELIVER);
-        am_frame_free(f);
-        n++;
-    }
-    assert_true(n > 0 && n < BACKLOG);
-    env = seal(&pk, &pk, "DE-BKA", AM_PRIORITY_EMERGENCY, "emergency", &len);
-    f = submit(&pkc, env, len, 999);
-    check_accepted(f, env, len, 999);
-    am_frame_free(f);
-    am_free(env);
-    rc_close(&pkc);
-    rc_close(&dec); /* unacknowledged: all of them come again */
-    connect_as(&dec, r.port, &de, true);
-    next_deliver(&dec, text, sizeof text, id);
-    assert_string_equal(text, "emergency");
-    send_ack(&dec, id);
-    /* the window again, in order, not acknowledged */
-    for (n = 0; n < BACKLOG && next_deliver_wait(&dec, 700, text,
-                                                 sizeof text, ids[n]); n++)
-        assert_int_equal(strtoul(text + 8, NULL, 10), n);
-    assert_true(n > 0 && n < BACKLOG);
-    /* the window is full: a later emergency waits for room, then comes
-     * before the rest of the backlog, and nothing is sent twice */
-    connect_as(&pkc, r.port, &pk, false);
-    env = seal(&pk, &pk, "DE-BKA", AM_PRIORITY_EMERGENCY, "emergency 2", &len);
-    f = submit(&pkc, env, len, 1000);
-    check_accepted(f, env, len, 1000);
-    am_frame_free(f);
-    am_free(env);
-    rc_close(&pkc);
-    for (k = 0; k < n; k++)
-        send_ack(&dec, ids[k]);
-    next_deliver(&dec, text, sizeof text, id);
-    assert_string_equal(text, "emergency 2");
-    send_ack(&dec, id);
-    for (k = n; k < BACKLOG; k++) {
-        size_t which;
-
-        next_deliver(&dec, text, sizeof text, id);
-        which = strtoul(text + 8, NULL, 10);
-        assert_true(which >= n && which < BACKLOG && !seen[which]);
-        seen[which] = true;
-        send_ack(&dec, id);
-    }
-    assert_int_equal(rc_recv(&dec, 500, &f), AM_EIO);
-    rc_close(&dec);
-    stop_relay(&r);
-}
-
-static void test_refusals_and_live_delivery(void **state)
+static void refusals_and_live_delivery(const char *const *flags)
 {
     rc_client_t c, rx, bad;
-    relay_t r = start_relay();
+    relay_t r = start_relay_with(flags);
     uint8_t *e;
     size_t len;
     char got[64];
     Amanat__V1__Frame *f;
 
-    (void)state;
     connect_as(&c, r.port, &pk, false);
     /* DE-BKA's key speaking in DE-BKA's name, over PK-NCCIA's session */
     e = seal(&de, &de, "DE-BKA", AM_PRIORITY_URGENT, "x", &len);
@@ -347,6 +181,13 @@ static void test_refusals_and_live_delivery(void **state)
     rc_close(&rx);
     rc_close(&c);
     stop_relay(&r);
+}
+
+static void test_refusals_and_live_delivery(void **state)
+{
+    (void)state;
+    refusals_and_live_delivery(on_loop);
+    refusals_and_live_delivery(on_pool);
 }
 
 /* A sender may keep only so much stored undelivered: past its quota a
@@ -555,15 +396,14 @@ static int closed_after(int port, const uint8_t *bytes, size_t len)
 
 /* Hostile bytes before authentication: each connection is closed, and an
  * honest agency is served all the same. */
-static void test_hostile_peers(void **state)
+static void hostile_peers(const char *const *flags)
 {
     uint8_t junk[600], msg1[34] = {0, 32};
     rc_client_t c;
-    relay_t r = start_relay();
+    relay_t r = start_relay_with(flags);
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT, *ans;
     Amanat__V1__Ping ping = AMANAT__V1__PING__INIT;
 
-    (void)state;
     randombytes_buf(junk, sizeof junk);
     junk[0] = 0xff; /* a 65535-byte handshake message: over the 4096 cap */
     junk[1] = 0xff;
@@ -588,6 +428,13 @@ static void test_hostile_peers(void **state)
     am_frame_free(ans);
     rc_close(&c);
     stop_relay(&r);
+}
+
+static void test_hostile_peers(void **state)
+{
+    (void)state;
+    hostile_peers(on_loop);
+    hostile_peers(on_pool);
 }
 
 /* An envelope that expires undelivered: the sender is told, with the
@@ -737,8 +584,6 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_expiry_notice, fx_kill_leftovers),
         cmocka_unit_test_teardown(test_hostile_peers, fx_kill_leftovers),
         cmocka_unit_test_teardown(test_quota, fx_kill_leftovers),
-        cmocka_unit_test_teardown(test_window_and_late_emergency,
-                                  fx_kill_leftovers),
     };
 
     if (argc != 2) {

@@ -139,6 +139,36 @@ static void test_validity_role_revocation(void **state)
     am_free(crl_bytes);
 }
 
+/* The two halves of am_cert_verify: the signed part knows no clock, role
+ * or list; the policy half refuses what am_cert_verify refuses. */
+static void test_signed_then_policy(void **state)
+{
+    fixture_t *f = *state;
+    am_cert_policy_t p = policy(f);
+    am_cert_t c, whole;
+
+    assert_int_equal(am_cert_verify_signed(f->bytes, f->len, f->other_pk, &c),
+                     AM_ECRYPTO);
+    f->bytes[f->len - 1] ^= 0x01;
+    assert_int_equal(am_cert_verify_signed(f->bytes, f->len, f->root_pk, &c),
+                     AM_ECRYPTO);
+    f->bytes[f->len - 1] ^= 0x01;
+    assert_int_equal(am_cert_verify_signed(f->bytes, f->len, f->root_pk, &c),
+                     AM_OK);
+    assert_int_equal(am_cert_verify(f->bytes, f->len, &p, &whole), AM_OK);
+    assert_string_equal(c.agency_id, whole.agency_id);
+    assert_memory_equal(c.dh_pk, whole.dh_pk, 32);
+    assert_int_equal(c.serial, whole.serial);
+    assert_int_equal(c.not_after, whole.not_after);
+    assert_int_equal(am_cert_check_policy(&c, &p), AM_OK);
+    p.now = f->cert.not_after + 1;
+    assert_int_equal(am_cert_check_policy(&c, &p), AM_EEXPIRED);
+    p = policy(f);
+    p.role = AM_ROLE_RELAY;
+    assert_int_equal(am_cert_check_policy(&c, &p), AM_EROLE);
+    assert_int_equal(am_cert_check_policy(NULL, &p), AM_EINVAL);
+}
+
 static void test_crl_sequence_and_signature(void **state)
 {
     fixture_t *f = *state;
@@ -273,6 +303,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validity_role_revocation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_signed_then_policy, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_crl_sequence_and_signature, setup,
                                         teardown),

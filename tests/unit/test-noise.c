@@ -415,6 +415,41 @@ static void test_missing_keys(void **state)
     am_noise_hs_free(hs);
 }
 
+/* A responder given its key pair (public half derived once by the caller)
+ * completes the handshake like one given only the secret; a public half
+ * that is not the secret's fails the handshake at the initiator. */
+static void test_local_keypair(void **state)
+{
+    uint8_t wrong[32];
+    xx_t x;
+
+    (void)state;
+    for (int bad = 0; bad < 2; bad++) {
+        xx_new(&x, AM_NOISE_PROLOGUE, AM_NOISE_PROLOGUE);
+        am_noise_hs_free(x.hs[1]);
+        assert_int_equal(am_noise_hs_new(&x.hs[1], AM_NOISE_PROTOCOL,
+                                         AM_NOISE_RESPONDER, PRO, PRO_LEN),
+                         AM_OK);
+        memcpy(wrong, x.pk[1], 32);
+        wrong[5] ^= 0x10;
+        assert_int_equal(am_noise_hs_set_local_keypair(
+                             x.hs[1], x.sk[1], bad ? wrong : x.pk[1]),
+                         AM_OK);
+        assert_int_equal(am_noise_hs_start(x.hs[1]), AM_OK);
+        assert_int_equal(am_noise_hs_set_local_keypair(x.hs[1], x.sk[1],
+                                                       x.pk[1]), AM_ESTATE);
+        assert_int_equal(xx_step(&x, 0, -1), AM_OK);
+        if (bad) {
+            assert_int_equal(xx_step(&x, 1, -1), AM_ECRYPTO);
+            assert_wiped(x.hs[0]);
+        } else {
+            for (int m = 1; m < 3; m++)
+                assert_int_equal(xx_step(&x, m, -1), AM_OK);
+        }
+        xx_free(&x);
+    }
+}
+
 static void test_unsupported_names(void **state)
 {
     static const char *bad[] = {
@@ -500,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_nonce_exhaustion),
         cmocka_unit_test(test_rekey),
         cmocka_unit_test(test_missing_keys),
+        cmocka_unit_test(test_local_keypair),
         cmocka_unit_test(test_unsupported_names),
         cmocka_unit_test(test_short_buffers_leave_state_usable),
         cmocka_unit_test(test_alloc_failure),
