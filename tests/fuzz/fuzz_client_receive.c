@@ -552,8 +552,19 @@ static void run_sealed(am_fz_in_t *in, bool scripted)
                         sig);
         d.accepted = &e;
     }
-    if (deliver(&d, from != NULL && !scripted) && from != NULL)
-        check_answer(plain, plain_len, am_fzc_session_log()->ack_id, from);
+    if (deliver(&d, from != NULL && !scripted) && from != NULL) {
+        /* events name the message as stored: under its id, or apart
+         * under the BLAKE2b of its bytes when another held the id */
+        uint8_t src[AM_MSG_ID_LEN], *bufs = NULL;
+        am_cmsg_t m;
+
+        memcpy(src, am_fzc_session_log()->ack_id, AM_MSG_ID_LEN);
+        if (!kept_as(&d, src, &m, &bufs) &&
+            crypto_generichash(src, sizeof src, env, len, NULL, 0) != 0)
+            am_fzc_die("BLAKE2b", AM_ECRYPTO);
+        am_free(bufs);
+        check_answer(plain, plain_len, src, from);
+    }
     am_free(body);
     am_free(env);
 }
