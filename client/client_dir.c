@@ -80,6 +80,33 @@ static int packed(const ProtobufCMessage *m, size_t max, uint8_t **b,
     return 0;
 }
 
+/* The relay gave no usable prekey for the certificate cached already:
+ * keep the cached prekey while it is valid, rather than fall back to
+ * sealing to the long-term certificate key. */
+static void keep_prekey(am_client_t *c, const char *agency, const peer_t *p,
+                        const uint8_t *cb, size_t clen, uint8_t **pb,
+                        size_t *plen)
+{
+    uint8_t *ccb = NULL, *cpb = NULL;
+    size_t cclen = 0, cplen = 0;
+    int64_t at;
+    am_prekey_t pk;
+
+    if (p->prekey_id != 0 ||
+        am_cstore_dir_get(c->store, agency, &ccb, &cclen, &cpb, &cplen,
+                          &at) != 0)
+        return;
+    if (cpb != NULL && cclen == clen && memcmp(ccb, cb, clen) == 0 &&
+        am_prekey_verify(cpb, cplen, &p->cert, cl_now(), &pk) == 0) {
+        am_free(*pb);
+        *pb = cpb;
+        *plen = cplen;
+        cpb = NULL;
+    }
+    am_free(ccb);
+    am_free(cpb);
+}
+
 static int take_entry(am_client_t *c, const char *agency,
                       const Amanat__V1__DirectoryEntry *e)
 {
@@ -96,9 +123,11 @@ static int take_entry(am_client_t *c, const char *agency,
          (rc = packed(&e->prekey->base, AM_PREKEY_MAX, &pb, &plen)) != 0))
         goto out;
     /* cache only what verifies */
-    if ((rc = check_peer(c, agency, cb, clen, pb, plen, &p)) == 0)
+    if ((rc = check_peer(c, agency, cb, clen, pb, plen, &p)) == 0) {
+        keep_prekey(c, agency, &p, cb, clen, &pb, &plen);
         rc = am_cstore_dir_put(c->store, agency, cb, clen, pb, plen,
                                cl_now());
+    }
 out:
     cl_peer_free(&p);
     am_free(cb);
