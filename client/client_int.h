@@ -3,6 +3,7 @@
 #define AM_CLIENT_INT_H
 
 #include "client.h"
+#include "evidence.h"
 #include "prekey.h"
 #include "validate.h"
 
@@ -96,17 +97,21 @@ int cl_submit(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
               const uint8_t *env, size_t env_len);
 /* Send every outgoing message the relay has not accepted yet. */
 int cl_flush_unsent(am_client_t *c);
-/* A relay Evidence, checked: signed by the session's relay, naming id and
- * hash. kind is filled. */
+/* A relay Evidence from the session's relay, checked with
+ * am_evidence_verify and, when id/hash are given, naming them: its fields
+ * and its exact bytes (what the store keeps as signed). */
+typedef struct {
+    am_evidence_t ev;
+    uint8_t bytes[AM_EVIDENCE_MAX];
+    size_t len;
+} cl_evidence_t;
 int cl_check_evidence(am_client_t *c, const Amanat__V1__Evidence *e,
-                      const uint8_t id[AM_MSG_ID_LEN],
-                      const uint8_t *hash, Amanat__V1__EvidenceBody **body);
-
-/* Record a relay Evidence (checked by the caller) as an event. */
-#define AM_EVIDENCE_PACKED_MAX 1024 /* the store's limit for signed bytes */
+                      const uint8_t id[AM_MSG_ID_LEN], const uint8_t *hash,
+                      cl_evidence_t *out);
+/* Record checked evidence as an event of message id. */
 int cl_evidence_event(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
-                      const Amanat__V1__Evidence *e, const char *kind,
-                      const char *party, int64_t time);
+                      const cl_evidence_t *e, const char *kind,
+                      const char *party);
 
 /* client_loop.c: a signed receipt about verified env, as the content of
  * a case message (*content am_free, *cm am_pb_free). */

@@ -158,37 +158,46 @@ int cl_flush_unsent(am_client_t *c)
 }
 
 /* One piece of relay evidence about one of our envelopes. */
-static int evidence_event(am_client_t *c, const Amanat__V1__Evidence *e)
+static int evidence_event(am_client_t *c, const Amanat__V1__Evidence *e,
+                          cl_evidence_t *ev)
 {
     static const char *const kinds[] = {"", "accepted", "delivered",
                                         "expired"};
-    Amanat__V1__EvidenceBody *b = NULL;
     uint8_t *bufs = NULL, hash[AM_HASH_LEN];
     am_cmsg_t m;
     int rc;
 
-    if ((rc = cl_check_evidence(c, e, NULL, NULL, &b)) != 0)
+    if ((rc = cl_check_evidence(c, e, NULL, NULL, ev)) != 0)
         return rc;
-    if (b->kind < 1 || b->kind > 3 || b->recipient_id == NULL) {
-        rc = am_errf(AM_EPROTO, "evidence of unknown kind %d", (int)b->kind);
-        goto out;
-    }
-    if ((rc = am_cstore_get(c->store, b->message_id.data, &m, &bufs)) != 0 ||
+    if (ev->ev.kind < AM_EVIDENCE_ACCEPTED ||
+        ev->ev.kind > AM_EVIDENCE_EXPIRED)
+        return am_errf(AM_EPROTO, "evidence of unknown kind %d", ev->ev.kind);
+    if ((rc = am_cstore_get(c->store, ev->ev.message_id, &m, &bufs)) != 0 ||
         (rc = am_hash256(m.envelope, m.envelope_len, hash)) != 0)
         goto out;
-    if (b->envelope_hash.len != AM_HASH_LEN ||
-        memcmp(hash, b->envelope_hash.data, AM_HASH_LEN) != 0 ||
-        !m.outgoing || !cl_listed(m.recipients, b->recipient_id)) {
+    if (memcmp(hash, ev->ev.envelope_hash, AM_HASH_LEN) != 0 ||
+        !m.outgoing || !cl_listed(m.recipients, ev->ev.recipient_id)) {
         rc = am_errf(AM_ECRYPTO, "evidence names another envelope or "
                      "recipient");
         goto out;
     }
-    rc = cl_evidence_event(c, m.id, e, kinds[b->kind], b->recipient_id,
-                           b->time);
+    rc = cl_evidence_event(c, m.id, ev, kinds[ev->ev.kind],
+                           ev->ev.recipient_id);
 out:
     am_free(bufs);
-    am_pb_free(b);
     return rc;
+}
+
+/* What a piece of evidence names, to acknowledge it (not verified). */
+static int peek(const Amanat__V1__Evidence *e, am_evidence_t *out)
+{
+    uint8_t buf[AM_EVIDENCE_MAX];
+    size_t len = amanat__v1__evidence__get_packed_size(e);
+
+    if (len > sizeof buf)
+        return AM_ETOOBIG;
+    amanat__v1__evidence__pack(e, buf);
+    return am_evidence_peek(buf, len, out);
 }
 
 int cl_on_receipt_relay(am_client_t *c, const Amanat__V1__ReceiptRelay *r)
@@ -196,29 +205,30 @@ int cl_on_receipt_relay(am_client_t *c, const Amanat__V1__ReceiptRelay *r)
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__ReceiptAck ra = AMANAT__V1__RECEIPT_ACK__INIT;
     Amanat__V1__EvidenceRef refs[64], *rp[64];
-    Amanat__V1__EvidenceBody *b[64]; /* own the refs' bytes until sent */
+    am_evidence_t named[64]; /* what each ref names */
+    cl_evidence_t ev;
     size_t n = 0;
     int rc;
 
     if ((rc = am_cstore_begin(c->store)) != 0)
         return rc;
     for (size_t i = 0; i < r->n_evidence && n < 64; i++) {
-        /* evidence we cannot keep is still acknowledged: sent again, it
-         * would fail again */
-        if ((rc = evidence_event(c, r->evidence[i])) != 0) {
+        if ((rc = evidence_event(c, r->evidence[i], &ev)) == 0) {
+            named[n] = ev.ev;
+        } else {
             fprintf(stderr, "amanat: relay evidence not kept: %s\n",
                     am_err_detail());
-            if (rc == AM_EIO || rc == AM_ENOMEM)
-                continue; /* not acknowledged: it comes again */
+            /* for now: not acknowledged, it comes again; for good: it
+             * would fail again, so it is acknowledged */
+            if (rc == AM_EIO || rc == AM_ENOMEM ||
+                peek(r->evidence[i], &named[n]) != 0)
+                continue;
         }
-        if (am_pb_unpack(&amanat__v1__evidence_body__descriptor, "evidence",
-                         r->evidence[i]->body.data, r->evidence[i]->body.len,
-                         1024, (ProtobufCMessage **)&b[n]) != 0)
-            continue;
         amanat__v1__evidence_ref__init(&refs[n]);
-        refs[n].kind = b[n]->kind;
-        refs[n].message_id = b[n]->message_id;
-        refs[n].recipient_id = b[n]->recipient_id;
+        refs[n].kind = (Amanat__V1__EvidenceKind)named[n].kind;
+        refs[n].message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN,
+                                                   named[n].message_id};
+        refs[n].recipient_id = named[n].recipient_id;
         rp[n] = &refs[n];
         n++;
     }
@@ -231,8 +241,6 @@ int cl_on_receipt_relay(am_client_t *c, const Amanat__V1__ReceiptRelay *r)
         f.receipt_ack = &ra;
         rc = am_session_send(c->sess, &f);
     }
-    for (size_t i = 0; i < n; i++)
-        am_pb_free(b[i]);
     return rc;
 }
 

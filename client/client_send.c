@@ -18,67 +18,51 @@
 
 int cl_check_evidence(am_client_t *c, const Amanat__V1__Evidence *e,
                       const uint8_t id[AM_MSG_ID_LEN], const uint8_t *hash,
-                      Amanat__V1__EvidenceBody **body)
+                      cl_evidence_t *out)
 {
-    const am_cert_t *relay = am_session_relay(c->sess);
-    Amanat__V1__EvidenceBody *b = NULL;
     int rc;
 
-    if (e == NULL || e->signature.len != AM_SIG_LEN)
+    if (e == NULL)
         return am_errf(AM_EPROTO, "the relay's evidence is missing");
-    if ((rc = am_sign_verify(AM_TAG_EVIDENCE, e->body.data, e->body.len,
-                             e->signature.data, e->signature.len,
-                             relay->sign_pk)) != 0)
-        return am_errf(AM_ECRYPTO, "the relay's evidence is not signed by "
-                       "%s", relay->agency_id);
-    if ((rc = am_pb_unpack(&amanat__v1__evidence_body__descriptor,
-                           "evidence", e->body.data, e->body.len, 1024,
-                           (ProtobufCMessage **)&b)) != 0)
+    if ((out->len = amanat__v1__evidence__get_packed_size(e)) >
+        sizeof out->bytes)
+        return am_errf(AM_ETOOBIG, "relay evidence of %zu bytes", out->len);
+    amanat__v1__evidence__pack(e, out->bytes);
+    /* signed by the session's relay, naming itself (proto/evidence.h) */
+    if ((rc = am_evidence_verify(out->bytes, out->len,
+                                 am_session_relay(c->sess), &out->ev)) != 0)
         return rc;
-    if (b->message_id.len != AM_MSG_ID_LEN ||
-        (id != NULL && memcmp(b->message_id.data, id, AM_MSG_ID_LEN) != 0) ||
-        (hash != NULL && (b->envelope_hash.len != AM_HASH_LEN ||
-                          memcmp(b->envelope_hash.data, hash,
-                                 AM_HASH_LEN) != 0)) ||
-        b->relay_id == NULL || strcmp(b->relay_id, relay->agency_id) != 0) {
-        am_pb_free(b);
+    if ((id != NULL && memcmp(out->ev.message_id, id, AM_MSG_ID_LEN) != 0) ||
+        (hash != NULL &&
+         memcmp(out->ev.envelope_hash, hash, AM_HASH_LEN) != 0))
         return am_errf(AM_ECRYPTO, "the relay's evidence names another "
                        "envelope");
-    }
-    *body = b;
     return 0;
 }
 
 int cl_evidence_event(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
-                      const Amanat__V1__Evidence *e, const char *kind,
-                      const char *party, int64_t time)
+                      const cl_evidence_t *e, const char *kind,
+                      const char *party)
 {
     am_cevent_t ev = {0};
-    uint8_t buf[AM_EVIDENCE_PACKED_MAX];
-    size_t len = amanat__v1__evidence__get_packed_size(e);
 
-    if (len > sizeof buf)
-        return am_errf(AM_ETOOBIG, "evidence of %zu bytes", len);
-    amanat__v1__evidence__pack(e, buf);
     memcpy(ev.message_id, id, AM_MSG_ID_LEN);
     snprintf(ev.kind, sizeof ev.kind, "%s", kind);
     snprintf(ev.party, sizeof ev.party, "%s", party);
-    ev.time = time;
-    ev.signed_bytes = buf;
-    ev.signed_len = len;
+    ev.time = e->ev.time;
+    ev.signed_bytes = e->bytes;
+    ev.signed_len = e->len;
     return am_cstore_event(c->store, &ev);
 }
 
 static int record_accepted(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
-                           const Amanat__V1__Evidence *e,
-                           const Amanat__V1__EvidenceBody *b)
+                           const cl_evidence_t *e)
 {
     int rc;
 
     if ((rc = am_cstore_begin(c->store)) != 0)
         return rc;
-    if ((rc = cl_evidence_event(c, id, e, "accepted", b->relay_id,
-                                b->time)) != 0 ||
+    if ((rc = cl_evidence_event(c, id, e, "accepted", e->ev.relay_id)) != 0 ||
         (rc = am_cstore_mark_sent(c->store, id)) != 0 ||
         (rc = am_cstore_commit(c->store)) != 0)
         am_cstore_rollback(c->store);
@@ -90,7 +74,7 @@ int cl_submit(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
 {
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT, *a = NULL;
     Amanat__V1__Submit s = AMANAT__V1__SUBMIT__INIT;
-    Amanat__V1__EvidenceBody *b = NULL;
+    cl_evidence_t ev;
     uint8_t hash[AM_HASH_LEN];
     uint64_t req = cl_req_id(c);
     int rc;
@@ -105,14 +89,11 @@ int cl_submit(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
                       &a)) != 0)
         return rc;
     if ((rc = cl_check_evidence(c, a->submit_result->accepted, id, hash,
-                                &b)) == 0) {
-        if (b->kind != AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED)
-            rc = am_errf(AM_EPROTO, "the relay answered a submit with "
-                         "evidence of another kind");
-        else
-            rc = record_accepted(c, id, a->submit_result->accepted, b);
-        am_pb_free(b);
-    }
+                                &ev)) == 0)
+        rc = ev.ev.kind != AM_EVIDENCE_ACCEPTED
+                 ? am_errf(AM_EPROTO, "the relay answered a submit with "
+                           "evidence of another kind")
+                 : record_accepted(c, id, &ev);
     am_frame_free(a);
     return rc;
 }

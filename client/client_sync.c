@@ -224,7 +224,7 @@ static int store_in(am_client_t *c, const am_cmsg_t *m,
                     const Amanat__V1__Deliver *d, const uint8_t *hash,
                     const outgoing_t *receipt)
 {
-    Amanat__V1__EvidenceBody *b = NULL;
+    cl_evidence_t ev;
     int rc;
 
     if ((rc = am_cstore_begin(c->store)) != 0)
@@ -235,12 +235,9 @@ static int store_in(am_client_t *c, const am_cmsg_t *m,
         fprintf(stderr, "amanat: %s from %s not counted: %s\n", m->kind,
                 m->sender, am_err_detail());
     /* the relay's accepted evidence, for this side's evidence bundles */
-    if (rc == 0 && cl_check_evidence(c, d->accepted, m->id, hash, &b) == 0) {
-        if (b->kind == AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED)
-            rc = cl_evidence_event(c, m->id, d->accepted, "accepted",
-                                   b->relay_id, b->time);
-        am_pb_free(b);
-    }
+    if (rc == 0 && cl_check_evidence(c, d->accepted, m->id, hash, &ev) == 0 &&
+        ev.ev.kind == AM_EVIDENCE_ACCEPTED)
+        rc = cl_evidence_event(c, m->id, &ev, "accepted", ev.ev.relay_id);
     if (rc == 0 && receipt != NULL)
         rc = cl_store_outgoing(c, receipt);
     if (rc != 0 || (rc = am_cstore_commit(c->store)) != 0)

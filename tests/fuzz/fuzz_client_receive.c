@@ -352,10 +352,10 @@ static bool deliver(const Amanat__V1__Deliver *d, bool genuine)
     return fresh;
 }
 
-/* The pieces of r the client looks at (it names at most 64 parsed ones
- * in its ReceiptAck), the events the verifiable ones about our sent
- * message and one of its recipients must become; true when one piece at
- * least parsed. */
+/* The pieces of r the client looks at (it names at most 64 in its
+ * ReceiptAck: those that parse as Evidence, am_evidence_peek), the events
+ * the verifiable ones about our sent message and one of its recipients
+ * must become; true when one piece at least parsed. */
 static bool want_evidence(const Amanat__V1__ReceiptRelay *r)
 {
     static const char *const kinds[] = {"", "accepted", "delivered",
@@ -368,19 +368,15 @@ static bool want_evidence(const Amanat__V1__ReceiptRelay *r)
     for (size_t i = 0; i < r->n_evidence && parsed < 64; i++) {
         const Amanat__V1__Evidence *e = r->evidence[i];
         size_t len = amanat__v1__evidence__get_packed_size(e);
-        Amanat__V1__EvidenceBody *b = NULL;
         am_evidence_t ev;
         want_t *w;
 
-        if (am_pb_unpack(&amanat__v1__evidence_body__descriptor, "evidence",
-                         e->body.data, e->body.len, 1024,
-                         (ProtobufCMessage **)&b) != 0)
-            continue;
-        am_pb_free(b);
-        parsed++;
         if (len > sizeof buf)
             continue;
         amanat__v1__evidence__pack(e, buf);
+        if (am_evidence_peek(buf, len, &ev) != 0)
+            continue;
+        parsed++;
         /* evidence about our sent message, for one of its recipients */
         if (am_evidence_verify(buf, len, &x->relay, &ev) != 0 ||
             memcmp(ev.message_id, x->sent_id, AM_MSG_ID_LEN) != 0 ||
