@@ -10,22 +10,38 @@ void am_cmd_client_init(am_cmd_client_t *cc)
 {
     memset(cc, 0, sizeof *cc);
     am_cli_keys_init(&cc->keys);
+    optind = 1;
 }
 
-int am_cmd_client_opt(am_cmd_client_t *cc, int opt, const char *arg)
+/* 1 when opt was one of AM_CMD_CLIENT_OPTIONS (taken), 0 when not, or an
+ * exit code after printing why. */
+static int client_opt(am_cmd_client_t *cc, int opt, const char *arg)
 {
-    int rc;
-
     if (opt == OPT_HOME) {
         cc->home = arg;
-        return -1;
+        return 1;
     }
     if (opt == OPT_JSON) {
         cc->json = true;
-        return -1;
+        return 1;
     }
-    rc = am_cli_keys_opt(&cc->keys, opt, arg);
-    return rc == 1 ? -1 : rc;
+    return am_cli_keys_opt(&cc->keys, opt, arg);
+}
+
+int am_cmd_getopt(am_cmd_client_t *cc, int argc, char **argv,
+                  const struct option *opts)
+{
+    int o, rc;
+
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if ((rc = client_opt(cc, o, optarg)) == 0)
+            return o;
+        if (rc != 1) {
+            cc->exit = rc;
+            return AM_CMD_OPT_FAILED;
+        }
+    }
+    return -1;
 }
 
 int am_cmd_client_open(const am_cmd_client_t *cc, am_client_t **out)

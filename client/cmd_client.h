@@ -28,12 +28,19 @@ typedef struct {
     const char *home;
     bool json;
     am_cli_keys_t keys;
+    int exit; /* after AM_CMD_OPT_FAILED */
 } am_cmd_client_t;
 
+/* Also restarts getopt (optind = 1). */
 void am_cmd_client_init(am_cmd_client_t *cc);
-/* -1 when opt was one of AM_CMD_CLIENT_OPTIONS (handled), 0 when not, or
- * an exit code after printing why. */
-int am_cmd_client_opt(am_cmd_client_t *cc, int opt, const char *arg);
+
+#define AM_CMD_OPT_FAILED (-2)
+/* The next option of argv by getopt_long over opts (which include
+ * AM_CMD_CLIENT_OPTIONS: those are taken into cc, not returned); -1 at
+ * the end; AM_CMD_OPT_FAILED when one of them was wrong (said, and the
+ * exit code in cc->exit). */
+int am_cmd_getopt(am_cmd_client_t *cc, int argc, char **argv,
+                  const struct option *opts);
 /* Open the agency's client; an exit code after printing why. */
 int am_cmd_client_open(const am_cmd_client_t *cc, am_client_t **out);
 

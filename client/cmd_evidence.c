@@ -131,15 +131,10 @@ int am_cmd_evidence(int argc, char **argv)
         AM_CMD_CLIENT_OPTIONS, {NULL, 0, NULL, 0}};
     const char *out = NULL, *root = NULL, *at = NULL;
     am_cmd_client_t cc;
-    int o, rc;
+    int o;
 
     am_cmd_client_init(&cc);
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if ((rc = am_cmd_client_opt(&cc, o, optarg)) < 0)
-            continue;
-        if (rc != 0)
-            return rc;
+    while ((o = am_cmd_getopt(&cc, argc, argv, opts)) >= 0) {
         if (o == 'o')
             out = optarg;
         else if (o == 'r')
@@ -151,6 +146,8 @@ int am_cmd_evidence(int argc, char **argv)
         else
             return am_cli_usage("evidence", "unknown option");
     }
+    if (o == AM_CMD_OPT_FAILED)
+        return cc.exit;
     if (optind == argc - 2 && strcmp(argv[optind], "verify") == 0) {
         if (root == NULL || out != NULL)
             return am_cli_usage("evidence", "verify needs --root, not --out");

@@ -30,16 +30,10 @@ static int opts(const char *cmd, const char *help, int argc, char **argv,
         {"offline", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         AM_CMD_CLIENT_OPTIONS, {NULL, 0, NULL, 0}};
-    int c, rc;
+    int c;
 
     am_cmd_client_init(cc);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-        if ((rc = am_cmd_client_opt(cc, c, optarg)) != 0) {
-            if (rc < 0)
-                continue;
-            return rc;
-        }
+    while ((c = am_cmd_getopt(cc, argc, argv, o)) >= 0) {
         if (c == 'r' && reason != NULL)
             *reason = optarg;
         else if (c == 'o' && offline != NULL)
@@ -49,7 +43,7 @@ static int opts(const char *cmd, const char *help, int argc, char **argv,
         else
             return am_cli_usage(cmd, "unknown option");
     }
-    return 0;
+    return c == AM_CMD_OPT_FAILED ? cc->exit : 0;
 }
 
 typedef struct {

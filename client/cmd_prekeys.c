@@ -40,12 +40,7 @@ int am_cmd_prekeys(int argc, char **argv)
     int o, rc;
 
     am_cmd_client_init(&cc);
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if ((rc = am_cmd_client_opt(&cc, o, optarg)) < 0)
-            continue;
-        if (rc != 0)
-            return rc;
+    while ((o = am_cmd_getopt(&cc, argc, argv, opts)) >= 0) {
         if (o == 'p' && (rc = days(optarg, &pol.period)) != 0)
             return rc;
         if (o == 'g' && (rc = days(optarg, &pol.grace)) != 0)
@@ -55,6 +50,8 @@ int am_cmd_prekeys(int argc, char **argv)
         if (o != 'p' && o != 'g')
             return am_cli_usage("prekeys", "unknown option");
     }
+    if (o == AM_CMD_OPT_FAILED)
+        return cc.exit;
     if (optind != argc - 1 || strcmp(argv[optind], "rotate") != 0)
         return am_cli_usage("prekeys", "the subcommand is rotate");
     if (pol.period == 0)

@@ -114,13 +114,7 @@ static int send_opts(int argc, char **argv, send_args_t *a)
         AM_CMD_CLIENT_OPTIONS, {NULL, 0, NULL, 0}};
     int o, rc;
 
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if ((rc = am_cmd_client_opt(&a->cc, o, optarg)) != 0) {
-            if (rc < 0)
-                continue;
-            return rc;
-        }
+    while ((o = am_cmd_getopt(&a->cc, argc, argv, opts)) >= 0) {
         switch (o) {
         case 't': a->to = optarg; break;
         case 'p':
@@ -133,6 +127,8 @@ static int send_opts(int argc, char **argv, send_args_t *a)
         default: return am_cli_usage("send", "unknown option");
         }
     }
+    if (o == AM_CMD_OPT_FAILED)
+        return a->cc.exit;
     if (optind != argc - 1 || a->to == NULL)
         return am_cli_usage("send", "give one FILE.json and --to");
     return 0;
@@ -229,16 +225,12 @@ int am_cmd_reply(int argc, char **argv)
     int o, rc;
 
     am_cmd_client_init(&cc);
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if ((rc = am_cmd_client_opt(&cc, o, optarg)) < 0)
-            continue;
-        if (rc != 0)
-            return rc;
-        if (o == 'h')
-            return fputs(reply_help, stdout), AM_EXIT_OK;
+    if ((o = am_cmd_getopt(&cc, argc, argv, opts)) == 'h')
+        return fputs(reply_help, stdout), AM_EXIT_OK;
+    if (o == AM_CMD_OPT_FAILED)
+        return cc.exit;
+    if (o != -1)
         return am_cli_usage("reply", "unknown option");
-    }
     if (optind != argc - 2)
         return am_cli_usage("reply", "give the message ID and FILE.json");
     if ((rc = am_cli_load_case(argv[optind + 1], &m)) != 0)
@@ -309,13 +301,7 @@ int am_cmd_sync(int argc, char **argv)
     int o, rc;
 
     am_cmd_client_init(&cc);
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if ((rc = am_cmd_client_opt(&cc, o, optarg)) != 0) {
-            if (rc < 0)
-                continue;
-            return rc;
-        }
+    while ((o = am_cmd_getopt(&cc, argc, argv, opts)) >= 0) {
         if (o == 'w')
             watch = true;
         else if (o == 'h')
@@ -323,6 +309,8 @@ int am_cmd_sync(int argc, char **argv)
         else
             return am_cli_usage("sync", "unknown option");
     }
+    if (o == AM_CMD_OPT_FAILED)
+        return cc.exit;
     if (optind != argc)
         return am_cli_usage("sync", "takes no file");
     if ((rc = am_cmd_client_open(&cc, &c)) != 0)

@@ -209,12 +209,7 @@ int am_cmd_track(int argc, char **argv)
     int o, rc;
 
     am_cmd_client_init(&cc);
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if ((rc = am_cmd_client_opt(&cc, o, optarg)) < 0)
-            continue;
-        if (rc != 0)
-            return rc;
+    while ((o = am_cmd_getopt(&cc, argc, argv, opts)) >= 0) {
         if (o == 'o')
             overdue = true;
         else if (o == 't')
@@ -226,6 +221,8 @@ int am_cmd_track(int argc, char **argv)
         else
             return am_cli_usage("track", "unknown option");
     }
+    if (o == AM_CMD_OPT_FAILED)
+        return cc.exit;
     if (optind < argc - 1)
         return am_cli_usage("track", "at most one message ID");
     if ((rc = am_cmd_client_open(&cc, &c)) != 0)
