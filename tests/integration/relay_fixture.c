@@ -330,3 +330,52 @@ void check_accepted(const Amanat__V1__Frame *f, const uint8_t *env,
     amanat__v1__evidence_body__free_unpacked(b, NULL);
 }
 
+
+/* The next Deliver's text and message id, opened as DE-BKA, not acked;
+ * false when none came within ms. */
+bool fx_next_deliver_wait(rc_client_t *c, int ms, char *text, size_t cap,
+                          uint8_t id[AM_MSG_ID_LEN])
+{
+    Amanat__V1__Frame *f;
+    am_cert_policy_t pol = {root_pk, time(NULL), 0, NULL};
+    uint8_t *plain;
+    size_t plain_len;
+    am_env_t *env;
+    am_cert_t sender;
+
+    if (rc_recv(c, ms, &f) != AM_OK)
+        return false;
+    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_DELIVER);
+    assert_int_equal(am_env_parse(f->deliver->envelope.data,
+                                  f->deliver->envelope.len, AM_ENV_MAX, &env),
+                     AM_OK);
+    assert_int_equal(am_cert_verify(pk.cert, pk.cert_len, &pol, &sender),
+                     AM_OK);
+    assert_int_equal(am_env_verify(env, &sender), AM_OK);
+    assert_int_equal(am_env_open(env, "DE-BKA", de.dh_sk, &plain, &plain_len),
+                     AM_OK);
+    snprintf(text, cap, "%.*s", (int)plain_len, (char *)plain);
+    memcpy(id, am_env_message_id(env), AM_MSG_ID_LEN);
+    am_free(plain);
+    am_env_free(env);
+    am_frame_free(f);
+    return true;
+}
+
+void fx_next_deliver(rc_client_t *c, char *text, size_t cap,
+                     uint8_t id[AM_MSG_ID_LEN])
+{
+    assert_true(fx_next_deliver_wait(c, 5000, text, cap, id));
+}
+
+void fx_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN])
+{
+    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
+    Amanat__V1__DeliveryAck a = AMANAT__V1__DELIVERY_ACK__INIT;
+
+    a.message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN, (uint8_t *)id};
+    f.op_case = AMANAT__V1__FRAME__OP_DELIVERY_ACK;
+    f.delivery_ack = &a;
+    assert_int_equal(rc_send(c, &f), AM_OK);
+}
+

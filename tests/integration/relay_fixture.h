@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "envelope.h"
 #include "relay_client.h"
 
 typedef struct {
@@ -59,5 +60,15 @@ Amanat__V1__Frame *submit(rc_client_t *c, const uint8_t *env, size_t len,
  * signature over a body naming this envelope. */
 void check_accepted(const Amanat__V1__Frame *f, const uint8_t *env,
                     size_t len, uint64_t req);
+
+/* The next Deliver, sent by PK-NCCIA to DE-BKA: verified, opened as
+ * DE-BKA, its text and message id; not acknowledged.  The _wait form
+ * gives false when none came within ms; the other waits 5 s. */
+bool fx_next_deliver_wait(rc_client_t *c, int ms, char *text, size_t cap,
+                          uint8_t id[AM_MSG_ID_LEN]);
+void fx_next_deliver(rc_client_t *c, char *text, size_t cap,
+                     uint8_t id[AM_MSG_ID_LEN]);
+/* DeliveryAck for id. */
+void fx_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN]);
 
 #endif

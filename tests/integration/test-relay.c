@@ -45,33 +45,10 @@ static void expect_error(Amanat__V1__Frame *f, Amanat__V1__ErrorCode code,
 /* The next Deliver: opened as DE-BKA, its text returned; then acked. */
 static void receive_text(rc_client_t *c, char *text, size_t cap)
 {
-    Amanat__V1__Frame *f, ack = AMANAT__V1__FRAME__INIT;
-    Amanat__V1__DeliveryAck a = AMANAT__V1__DELIVERY_ACK__INIT;
-    am_cert_policy_t pol = {root_pk, time(NULL), 0, NULL};
-    uint8_t *plain;
-    size_t plain_len;
-    am_env_t *env;
-    am_cert_t sender;
+    uint8_t id[AM_MSG_ID_LEN];
 
-    assert_int_equal(rc_recv(c, 5000, &f), AM_OK);
-    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_DELIVER);
-    assert_int_equal(am_env_parse(f->deliver->envelope.data,
-                                  f->deliver->envelope.len, AM_ENV_MAX, &env),
-                     AM_OK);
-    assert_int_equal(am_cert_verify(pk.cert, pk.cert_len, &pol, &sender),
-                     AM_OK);
-    assert_int_equal(am_env_verify(env, &sender), AM_OK);
-    assert_int_equal(am_env_open(env, "DE-BKA", de.dh_sk, &plain, &plain_len),
-                     AM_OK);
-    snprintf(text, cap, "%.*s", (int)plain_len, (char *)plain);
-    a.message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN,
-                                         (uint8_t *)am_env_message_id(env)};
-    ack.op_case = AMANAT__V1__FRAME__OP_DELIVERY_ACK;
-    ack.delivery_ack = &a;
-    assert_int_equal(rc_send(c, &ack), AM_OK);
-    am_free(plain);
-    am_env_free(env);
-    am_frame_free(f);
+    fx_next_deliver(c, text, cap, id);
+    fx_ack(c, id);
 }
 
 static void test_store_restart_priority(void **state)

@@ -17,54 +17,6 @@
 #include "relay_client.h"
 #include "relay_fixture.h"
 
-/* The next Deliver's text and message id, opened as DE-BKA, not acked;
- * false when none came within ms. */
-static bool next_deliver_wait(rc_client_t *c, int ms, char *text, size_t cap,
-                              uint8_t id[AM_MSG_ID_LEN])
-{
-    Amanat__V1__Frame *f;
-    am_cert_policy_t pol = {root_pk, time(NULL), 0, NULL};
-    uint8_t *plain;
-    size_t plain_len;
-    am_env_t *env;
-    am_cert_t sender;
-
-    if (rc_recv(c, ms, &f) != AM_OK)
-        return false;
-    assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_DELIVER);
-    assert_int_equal(am_env_parse(f->deliver->envelope.data,
-                                  f->deliver->envelope.len, AM_ENV_MAX, &env),
-                     AM_OK);
-    assert_int_equal(am_cert_verify(pk.cert, pk.cert_len, &pol, &sender),
-                     AM_OK);
-    assert_int_equal(am_env_verify(env, &sender), AM_OK);
-    assert_int_equal(am_env_open(env, "DE-BKA", de.dh_sk, &plain, &plain_len),
-                     AM_OK);
-    snprintf(text, cap, "%.*s", (int)plain_len, (char *)plain);
-    memcpy(id, am_env_message_id(env), AM_MSG_ID_LEN);
-    am_free(plain);
-    am_env_free(env);
-    am_frame_free(f);
-    return true;
-}
-
-static void next_deliver(rc_client_t *c, char *text, size_t cap,
-                         uint8_t id[AM_MSG_ID_LEN])
-{
-    assert_true(next_deliver_wait(c, 5000, text, cap, id));
-}
-
-static void send_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN])
-{
-    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
-    Amanat__V1__DeliveryAck a = AMANAT__V1__DELIVERY_ACK__INIT;
-
-    a.message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN, (uint8_t *)id};
-    f.op_case = AMANAT__V1__FRAME__OP_DELIVERY_ACK;
-    f.delivery_ack = &a;
-    assert_int_equal(rc_send(c, &f), AM_OK);
-}
-
 /* A backlog larger than the relay's window of unacknowledged envelopes:
  * the relay stops at the window; an emergency submitted meanwhile is the
  * next envelope once acknowledgements make room, before the rest of the
@@ -106,11 +58,11 @@ static void test_window_and_late_emergency(void **state)
     rc_close(&pkc);
     rc_close(&dec); /* unacknowledged: all of them come again */
     connect_as(&dec, r.port, &de, true);
-    next_deliver(&dec, text, sizeof text, id);
+    fx_next_deliver(&dec, text, sizeof text, id);
     assert_string_equal(text, "emergency");
-    send_ack(&dec, id);
+    fx_ack(&dec, id);
     /* the window again, in order, not acknowledged */
-    for (n = 0; n < BACKLOG && next_deliver_wait(&dec, 700, text,
+    for (n = 0; n < BACKLOG && fx_next_deliver_wait(&dec, 700, text,
                                                  sizeof text, ids[n]); n++)
         assert_int_equal(strtoul(text + 8, NULL, 10), n);
     assert_true(n > 0 && n < BACKLOG);
@@ -124,18 +76,18 @@ static void test_window_and_late_emergency(void **state)
     am_free(env);
     rc_close(&pkc);
     for (k = 0; k < n; k++)
-        send_ack(&dec, ids[k]);
-    next_deliver(&dec, text, sizeof text, id);
+        fx_ack(&dec, ids[k]);
+    fx_next_deliver(&dec, text, sizeof text, id);
     assert_string_equal(text, "emergency 2");
-    send_ack(&dec, id);
+    fx_ack(&dec, id);
     for (k = n; k < BACKLOG; k++) {
         size_t which;
 
-        next_deliver(&dec, text, sizeof text, id);
+        fx_next_deliver(&dec, text, sizeof text, id);
         which = strtoul(text + 8, NULL, 10);
         assert_true(which >= n && which < BACKLOG && !seen[which]);
         seen[which] = true;
-        send_ack(&dec, id);
+        fx_ack(&dec, id);
     }
     assert_int_equal(rc_recv(&dec, 500, &f), AM_EIO);
     rc_close(&dec);
