@@ -10,25 +10,7 @@ SRC=$2
 AT=2026-11-23T12:00:00Z   # the examples were written for this day
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fails=0 checks=0
-
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-# expect CODE TEXT CMD...: exit code CODE and TEXT somewhere in the output.
-expect() {
-  local code=$1 text=$2 out rc
-  shift 2
-  checks=$((checks + 1))
-  set +e
-  out=$("$@" 2>&1)
-  rc=$?
-  set -e
-  if [ "$rc" -ne "$code" ] || [[ "$out" != *"$text"* ]]; then
-    fail "$* -> exit $rc (want $code), output:"
-    echo "$out" | head -20 | sed 's/^/    /'
-    echo "    (wanted to see: $text)"
-  fi
-}
+. "$SRC/tests/cli/lib.sh"
 
 # round_trip FILE: JSON -> binary -> JSON -> binary gives the same bytes.
 round_trip() {

@@ -15,26 +15,13 @@ trap '[ -n "$relay_pid" ] && { kill $relay_pid 2>/dev/null || true; }; rm -rf "$
 cd "$work"
 export PASS=test-only-passphrase
 K="--passphrase-env PASS"
-as() { local who=$1; shift; "$A" "$@" --home "$work/$who" $K; }
+. "$SRC/tests/cli/lib.sh"
 
-"$A" admin root-init --dir fed $K --kdf interactive >/dev/null
-for id in PK-RELAY PK-NCCIA DE-BKA; do
-  "$A" keygen --agency $id $K --kdf interactive >/dev/null
-done
-"$A" admin issue --dir fed --pub PK-RELAY.pub --role relay --name relay $K >/dev/null
-for id in PK-NCCIA DE-BKA; do
-  "$A" admin issue --dir fed --pub $id.pub --home-relay PK-RELAY --name $id $K >/dev/null
-done
+fed_make PK-NCCIA DE-BKA
 mkdir certs && cp PK-NCCIA.cert DE-BKA.cert certs/
-"$RELAY" --data data --root fed/root.pub --cert PK-RELAY.cert --key PK-RELAY.key \
-  --certs certs --port 0 $K >relay.out 2>relay.log &
-relay_pid=$!
-for _ in $(seq 100); do grep -q 'listening on' relay.out 2>/dev/null && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' relay.out)
-[ -n "$port" ] || { cat relay.log; exit 1; }
+relay_start
 for id in PK-NCCIA DE-BKA; do
-  "$A" join --home "$work/$id" --key $id.key --cert $id.cert \
-    --root fed/root.pub --relay 127.0.0.1:$port >/dev/null
+  join $id >/dev/null
 done
 sed '/"createdAt"/d' "$SRC/docs/examples/notification.json" >n.json
 for i in $(seq $N); do

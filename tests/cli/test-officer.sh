@@ -15,28 +15,9 @@ work=$(mktemp -d)
 relay_pid=
 trap '[ -n "$relay_pid" ] && { kill $relay_pid 2>/dev/null || true; }; rm -rf "$work"' EXIT
 cd "$work"
-fails=0 checks=0
 export PASS=test-only-passphrase
 K="--passphrase-env PASS"
-
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-# expect CODE TEXT CMD...: exit code CODE and TEXT in the output.
-expect() {
-  local code=$1 text=$2 out rc
-  shift 2
-  checks=$((checks + 1))
-  set +e
-  out=$("$@" 2>&1)
-  rc=$?
-  set -e
-  if [ "$rc" -ne "$code" ] || [[ "$out" != *"$text"* ]]; then
-    fail "$* -> exit $rc (want $code), output:"
-    echo "$out" | head -20 | sed 's/^/    /'
-    echo "    (wanted to see: $text)"
-  fi
-  LAST=$out
-}
+. "$SRC/tests/cli/lib.sh"
 
 # one_line CODE TEXT CMD...: like expect, and the output is one line.
 one_line() {
@@ -46,29 +27,15 @@ one_line() {
     fail "$3 $4: more than one line of error: $LAST"
 }
 
-as() { local who=$1; shift; "$A" "$@" --home "$work/$who" $K; }
-
-# A federation: root, relay, four agencies (XX-GONE is revoked later).
-"$A" admin root-init --dir fed $K --kdf interactive >/dev/null
-for id in PK-RELAY PK-NCCIA DE-BKA PH-NBI FR-OCRVP; do
-  "$A" keygen --agency $id $K --kdf interactive >/dev/null
-done
-"$A" admin issue --dir fed --pub PK-RELAY.pub --role relay --name relay $K >/dev/null
-for id in PK-NCCIA DE-BKA PH-NBI FR-OCRVP; do
-  "$A" admin issue --dir fed --pub $id.pub --home-relay PK-RELAY --name $id $K >/dev/null
-done
+# A federation: root, relay, four agencies (FR-OCRVP is not served by
+# the relay; PH-NBI is revoked at the end).
+fed_make PK-NCCIA DE-BKA PH-NBI FR-OCRVP
 mkdir certs
 cp PK-NCCIA.cert DE-BKA.cert PH-NBI.cert certs/  # FR-OCRVP: unknown here
 "$A" admin crl --dir fed --out crl.bin $K >/dev/null
-"$RELAY" --data data --root fed/root.pub --cert PK-RELAY.cert --key PK-RELAY.key \
-  --certs certs --crl crl.bin --port 0 $K >relay.out 2>relay.log &
-relay_pid=$!
-for _ in $(seq 100); do grep -q 'listening on' relay.out 2>/dev/null && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' relay.out)
-[ -n "$port" ] || { cat relay.log; exit 1; }
+relay_start --crl crl.bin
 for id in PK-NCCIA DE-BKA PH-NBI; do
-  expect 0 "profile ready" "$A" join --home "$work/$id" --key $id.key \
-    --cert $id.cert --root fed/root.pub --relay 127.0.0.1:$port
+  expect 0 "profile ready" join $id
 done
 expect 2 "needs --key" "$A" join --home "$work/x"
 # DE-BKA publishes a prekey before anyone seals to it
