@@ -64,6 +64,10 @@ int cl_take_crl(am_client_t *c, const uint8_t *b, size_t len);
 int64_t cl_now(void);
 
 /* client_send.c */
+/* A stored message's kind (left as it is when the message has no body),
+ * case reference, deadline (its own, else the legal clock's) and the
+ * request a reply answers, from its case message. */
+void cl_describe_case(am_cmsg_t *m, const Amanat__V1__CaseMessage *cm);
 /* A message of ours being sent: content in, sealed envelope out. */
 typedef struct {
     const uint8_t *content;

@@ -98,23 +98,25 @@ int cl_submit(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
     return rc;
 }
 
-static void describe(am_cmsg_t *m, const Amanat__V1__CaseMessage *cm)
+void cl_describe_case(am_cmsg_t *m, const Amanat__V1__CaseMessage *cm)
 {
     const char *kind = am_case_kind(cm);
+    const char *to;
 
-    snprintf(m->kind, sizeof m->kind, "%s", kind ? kind : "unknown");
+    if (kind != NULL) /* none: validation refused it, or the caller's */
+        snprintf(m->kind, sizeof m->kind, "%s", kind);
     if (cm->case_ref != NULL && cm->case_ref->sender_ref != NULL)
         snprintf(m->case_ref, sizeof m->case_ref, "%s",
                  cm->case_ref->sender_ref);
-    if (cm->deadline != NULL)
-        m->deadline = cm->deadline->seconds;
-    else if (cm->created_at != NULL)
-        m->deadline = am_case_default_deadline(cm, cm->created_at->seconds);
-    if (cm->body_case == AMANAT__V1__CASE_MESSAGE__BODY_REPLY &&
-        cm->reply->in_reply_to != NULL &&
-        sodium_hex2bin(m->in_reply_to, AM_MSG_ID_LEN, cm->reply->in_reply_to,
-                       strlen(cm->reply->in_reply_to), NULL, NULL, NULL) == 0)
-        m->has_reply_to = true;
+    m->deadline = cm->deadline != NULL ? cm->deadline->seconds
+                  : cm->created_at != NULL
+                      ? am_case_default_deadline(cm, cm->created_at->seconds)
+                      : 0;
+    to = cm->body_case == AMANAT__V1__CASE_MESSAGE__BODY_REPLY
+             ? cm->reply->in_reply_to : NULL;
+    m->has_reply_to = to != NULL && strlen(to) == 2 * AM_MSG_ID_LEN &&
+                      sodium_hex2bin(m->in_reply_to, AM_MSG_ID_LEN, to,
+                                     strlen(to), NULL, NULL, NULL) == 0;
 }
 
 int cl_not_accepted(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc)
@@ -154,7 +156,7 @@ int cl_store_outgoing(am_client_t *c, const outgoing_t *o)
     m.outgoing = true;
     snprintf(m.sender, sizeof m.sender, "%s", c->prof.agency_id);
     snprintf(m.recipients, sizeof m.recipients, "%s", o->to);
-    describe(&m, o->cm);
+    cl_describe_case(&m, o->cm);
     m.priority = o->priority;
     m.created_at = m.stored_at = cl_now();
     m.expires_at = o->expires_at;

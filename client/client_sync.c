@@ -171,7 +171,6 @@ static int answer_events(am_client_t *c, const am_cmsg_t *m,
 static void describe_in(am_cmsg_t *m, const am_env_t *env,
                         const Amanat__V1__CaseMessage *cm)
 {
-    const char *kind = cm ? am_case_kind(cm) : NULL;
     size_t used = 0;
 
     memcpy(m->id, am_env_message_id(env), AM_MSG_ID_LEN);
@@ -180,27 +179,14 @@ static void describe_in(am_cmsg_t *m, const am_env_t *env,
         used += (size_t)snprintf(m->recipients + used,
                                  sizeof m->recipients - used, "%s%s",
                                  i ? "," : "", am_env_recipient(env, i));
-    snprintf(m->kind, sizeof m->kind, "%s", kind ? kind : "unreadable");
+    snprintf(m->kind, sizeof m->kind, "unreadable"); /* unless cm says */
     m->priority = am_env_priority(env);
     m->created_at = am_env_created_at(env);
     m->expires_at = am_env_expires_at(env);
     m->stored_at = cl_now();
     if (cm == NULL)
         return;
-    if (cm->case_ref != NULL && cm->case_ref->sender_ref != NULL)
-        snprintf(m->case_ref, sizeof m->case_ref, "%s",
-                 cm->case_ref->sender_ref);
-    m->deadline = cm->deadline != NULL ? cm->deadline->seconds
-                  : cm->created_at != NULL
-                      ? am_case_default_deadline(cm, cm->created_at->seconds)
-                      : 0;
-    if (cm->body_case == AMANAT__V1__CASE_MESSAGE__BODY_REPLY &&
-        cm->reply->in_reply_to != NULL &&
-        sodium_hex2bin(m->in_reply_to, AM_MSG_ID_LEN, cm->reply->in_reply_to,
-                       strlen(cm->reply->in_reply_to), NULL, NULL,
-                       NULL) == 0 &&
-        strlen(cm->reply->in_reply_to) == 2 * AM_MSG_ID_LEN)
-        m->has_reply_to = true;
+    cl_describe_case(m, cm);
     if (cm->body_case == AMANAT__V1__CASE_MESSAGE__BODY_RECEIPT)
         m->read_at = m->stored_at; /* nothing for an officer to read */
 }
