@@ -22,6 +22,7 @@
 
 #include "country.h"
 #include "envelope.h"
+#include "evidence.h"
 #include "prekey.h"
 
 typedef struct am_store am_store_t;
@@ -50,6 +51,13 @@ typedef struct {
     char recipients[AM_ENV_MAX_RECIPIENTS][AM_AGENCY_ID_MAX + 1];
     int priority; /* AM_PRIORITY_* */
     int64_t expires_at;
+    /* federation (docs/PROTOCOL.md section 18): via[i] is the home relay
+     * of recipients[i] when it is another relay ("" when it is this one):
+     * such recipients get one delivery per relay, to that relay.  route
+     * is the relay that forwarded the envelope here ("" when its sender
+     * submitted it here): evidence about it is owed to that relay. */
+    char via[AM_ENV_MAX_RECIPIENTS][AM_AGENCY_ID_MAX + 1];
+    char route[AM_AGENCY_ID_MAX + 1];
     const uint8_t *envelope; /* copied by am_store_put */
     size_t envelope_len;
     /* the sender's quota: what it may have stored and undelivered */
@@ -77,6 +85,8 @@ typedef struct {
     uint8_t envelope_hash[AM_HASH_LEN];
     int64_t accepted_at;
     char sender[AM_AGENCY_ID_MAX + 1];
+    char owed[AM_AGENCY_ID_MAX + 1]; /* who is owed evidence: the sender,
+                                        or the relay that forwarded it */
     int priority;
     am_store_cursor_t at; /* its place in the delivery order */
     uint8_t *envelope;
@@ -109,14 +119,44 @@ int am_store_ack(am_store_t *s, const char *recipient,
                  am_store_done_cb cb, void *ctx);
 
 /* Evidence the relay owes a sender: kind 2 (delivered) when a recipient
- * acknowledged.  Kept until the sender acknowledges it. */
+ * acknowledged.  Kept until the sender acknowledges it.  Evidence signed
+ * by another relay is kept as signed (evidence_len > 0) and passed on as
+ * is; the relay signs the rest when it sends them.  For accepted evidence
+ * of another relay, recipient names that relay. */
 typedef struct {
     int kind;
     uint8_t message_id[AM_MSG_ID_LEN];
     uint8_t envelope_hash[AM_HASH_LEN];
     char recipient[AM_AGENCY_ID_MAX + 1];
     int64_t time;
+    uint8_t evidence[AM_EVIDENCE_MAX]; /* a serialized Evidence */
+    size_t evidence_len;
 } am_store_notice_t;
+
+/* Peer relay `relay` stored message id, forwarded to it: ev (kind 1,
+ * accepted, signed by that relay and checked by the caller) names its
+ * envelope hash, which must be the one stored here.  The delivery to that
+ * relay is done, and the sender is owed ev.  rc AM_EKEY: no such delivery;
+ * AM_ECRYPTO: ev names another envelope. */
+int am_store_forwarded(am_store_t *s, const char *relay,
+                       const uint8_t id[static AM_MSG_ID_LEN],
+                       const am_store_notice_t *ev, int64_t now,
+                       am_store_done_cb cb, void *ctx);
+
+/* Peer relay `relay` refused message id for good: its delivery there
+ * ends (state refused), with nothing owed to the sender. */
+int am_store_refused(am_store_t *s, const char *relay,
+                     const uint8_t id[static AM_MSG_ID_LEN], int64_t now,
+                     am_store_done_cb cb, void *ctx);
+
+/* Evidence from peer relay `relay` (delivered or expired, signed by it
+ * and checked by the caller) about message id that this relay forwarded
+ * to it for ev->recipient: kept for the message's sender.  rc AM_EKEY: no
+ * such message forwarded there for that recipient; AM_ECRYPTO: another
+ * envelope hash. */
+int am_store_notice_put(am_store_t *s, const char *relay,
+                        const am_store_notice_t *ev, am_store_done_cb cb,
+                        void *ctx);
 
 typedef void (*am_store_notices_cb)(void *ctx, int rc,
                                     const am_store_notice_t *notices,

@@ -13,7 +13,12 @@
 #include "store.h"
 
 typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK, REQ_NOTICES, REQ_NOTICE_ACK,
-               REQ_EXPIRE, REQ_PREKEY_PUT, REQ_PREKEYS } req_kind_t;
+               REQ_EXPIRE, REQ_PREKEY_PUT, REQ_PREKEYS,
+               REQ_NOTICE_PUT } req_kind_t;
+
+/* What a REQ_ACK records (kind2): an agency's acknowledgement, a peer
+ * relay's accepted evidence (notices[0]), or a peer relay's refusal. */
+enum { ACK_AGENCY, ACK_FORWARDED, ACK_REFUSED };
 
 #define EXPIRED_SENDERS 64
 
@@ -26,7 +31,7 @@ typedef struct req {
     am_store_next_cb next_cb;
     am_store_done_cb done_cb;
     am_store_notices_cb notices_cb;
-    int kind2;                      /* notice kind */
+    int kind2;                      /* notice kind; REQ_ACK: ACK_* */
     char other[AM_AGENCY_ID_MAX + 1]; /* notice recipient */
     am_store_notice_t *notices;
     am_store_expired_cb expired_cb;
@@ -47,6 +52,7 @@ typedef struct req {
 enum { ST_FIND, ST_INSERT_MSG, ST_INSERT_DLV, ST_NEXT, ST_NEXT_SAME,
        ST_NEXT_LOWER, ST_ACK, ST_ACKED,
        ST_REMAINING, ST_DROP_BODY, ST_NOTE, ST_NOTICES, ST_NOTICE_ACK,
+       ST_FORWARDED_TO, ST_HASH,
        ST_USAGE, ST_PREKEY_GET, ST_PREKEY_SET, ST_SAVEPOINT, ST_RELEASE,
        ST_ROLLBACK_TO, ST_COUNT };
 
@@ -70,6 +76,11 @@ extern const char *const am_store_sql[ST_COUNT];
 extern const char am_store_schema[];
 
 int store_db_error(am_store_t *s, const char *what);
+req_t *store_new_req(req_kind_t kind, void *ctx, int64_t now);
+int store_enqueue(am_store_t *s, req_t *r);
+void store_req_free(req_t *r);
+/* store_fed.c: columns added since the first schema */
+int store_migrate(am_store_t *s);
 int store_exec(am_store_t *s, const char *q);
 /* Run prepared statement ST_* that returns no rows. */
 int store_run(am_store_t *s, int which);
@@ -83,5 +94,6 @@ int store_do_expire(am_store_t *s, req_t *r);
 int store_do_notice_ack(am_store_t *s, req_t *r);
 int store_do_prekey_put(am_store_t *s, req_t *r);
 int store_do_prekeys(am_store_t *s, req_t *r);
+int store_do_notice_put(am_store_t *s, req_t *r);
 
 #endif

@@ -13,13 +13,14 @@ const char *const am_store_sql[ST_COUNT] = {
     [ST_FIND] = "SELECT envelope_hash, accepted_at FROM messages "
                 "WHERE message_id = ?1",
     [ST_INSERT_MSG] = "INSERT INTO messages (message_id, envelope_hash, "
-                      "sender, priority, expires_at, accepted_at, envelope) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      "sender, priority, expires_at, accepted_at, envelope, "
+                      "route) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_INSERT_DLV] = "INSERT INTO deliveries (seq, recipient, state, "
-                      "priority) VALUES (?1, ?2, 0, ?3)",
+                      "priority, agencies) VALUES (?1, ?2, 0, ?3, ?4)",
 #define NEXT_SQL(cond, order)                                                  \
     "SELECT m.message_id, m.priority, m.envelope, m.envelope_hash, "          \
-    "m.accepted_at, m.sender, d.seq FROM deliveries d JOIN messages m "        \
+    "m.accepted_at, m.sender, d.seq, coalesce(m.route, m.sender) "           \
+    "FROM deliveries d JOIN messages m "                                      \
     "ON m.seq = d.seq WHERE d.recipient = ?1 AND d.state = 0 AND "            \
     "m.expires_at > ?3" cond " ORDER BY " order " LIMIT ?2"
     /* from the start; then, paging on from (?4, ?5), the rest of that
@@ -29,26 +30,33 @@ const char *const am_store_sql[ST_COUNT] = {
                               "d.seq ASC"),
     [ST_NEXT_LOWER] = NEXT_SQL(" AND d.priority < ?4",
                                "d.priority DESC, d.seq ASC"),
-    [ST_ACK] = "UPDATE deliveries SET state = 2, acked_at = ?3 "
+    [ST_ACK] = "UPDATE deliveries SET state = ?4, acked_at = ?3 "
                "WHERE recipient = ?1 AND state = 0 AND seq = "
                "(SELECT seq FROM messages WHERE message_id = ?2)",
     [ST_ACKED] = "SELECT d.seq FROM deliveries d JOIN messages m "
                  "ON m.seq = d.seq WHERE d.recipient = ?1 "
-                 "AND m.message_id = ?2 AND d.state = 2",
+                 "AND m.message_id = ?2 AND d.state = ?3",
     [ST_REMAINING] = "SELECT count(*) FROM deliveries d JOIN messages m "
                      "ON m.seq = d.seq WHERE m.message_id = ?1 "
                      "AND d.state = 0",
     [ST_DROP_BODY] = "UPDATE messages SET envelope = NULL "
                      "WHERE message_id = ?1",
+    /* owed to the sender, or to the relay that forwarded the envelope */
     [ST_NOTE] = "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
-                "envelope_hash, recipient, time, state) SELECT sender, 2, "
-                "message_id, envelope_hash, ?1, ?3, 0 FROM messages "
-                "WHERE message_id = ?2",
-    [ST_NOTICES] = "SELECT kind, message_id, envelope_hash, recipient, time "
-                   "FROM notices WHERE sender = ?1 AND state = 0 "
+                "envelope_hash, recipient, time, state, evidence) SELECT "
+                "coalesce(route, sender), ?4, message_id, envelope_hash, ?1, "
+                "?3, 0, ?5 FROM messages WHERE message_id = ?2",
+    [ST_NOTICES] = "SELECT kind, message_id, envelope_hash, recipient, time, "
+                   "evidence FROM notices WHERE sender = ?1 AND state = 0 "
                    "ORDER BY id LIMIT ?2",
     [ST_NOTICE_ACK] = "UPDATE notices SET state = 1 WHERE sender = ?1 AND "
                       "kind = ?2 AND message_id = ?3 AND recipient = ?4",
+    /* a delivery to relay ?2 that carried message ?1 for agency ?3 */
+    [ST_FORWARDED_TO] = "SELECT m.envelope_hash FROM deliveries d JOIN "
+                        "messages m ON m.seq = d.seq, json_each(d.agencies) j "
+                        "WHERE m.message_id = ?1 AND d.recipient = ?2 AND "
+                        "j.value = ?3",
+    [ST_HASH] = "SELECT envelope_hash FROM messages WHERE message_id = ?1",
     [ST_USAGE] = "SELECT messages, bytes FROM usage WHERE agency = ?1",
     [ST_PREKEY_GET] = "SELECT prekey_id, created_at, not_after, signed, "
                       "cert_serial FROM prekeys WHERE agency = ?1",
@@ -72,13 +80,17 @@ const char am_store_schema[] =
     "  priority INTEGER NOT NULL,"
     "  expires_at INTEGER NOT NULL,"
     "  accepted_at INTEGER NOT NULL,"
-    "  envelope BLOB);" /* NULL once every recipient acknowledged */
+    "  envelope BLOB," /* NULL once every recipient acknowledged */
+    "  route TEXT);" /* the relay that forwarded it here, or NULL */
     "CREATE TABLE IF NOT EXISTS deliveries ("
     "  seq INTEGER NOT NULL REFERENCES messages(seq),"
     "  recipient TEXT NOT NULL,"
-    "  state INTEGER NOT NULL," /* 0 pending, 2 acknowledged, 3 expired */
+    /* 0 pending, 2 acknowledged (by an agency, or stored by the home relay
+     * it was forwarded to), 3 expired, 4 refused by that home relay */
+    "  state INTEGER NOT NULL,"
     "  priority INTEGER NOT NULL," /* the message's, for the index below */
     "  acked_at INTEGER,"
+    "  agencies TEXT," /* to a relay: JSON array of the agencies it is for */
     "  PRIMARY KEY (recipient, seq));"
     /* a recipient's next envelopes come off this index in delivery order,
      * so a backlog of any size costs a batch, not a sort of the backlog */
@@ -96,6 +108,7 @@ const char am_store_schema[] =
     "  message_id BLOB NOT NULL, envelope_hash BLOB NOT NULL,"
     "  recipient TEXT NOT NULL, time INTEGER NOT NULL,"
     "  state INTEGER NOT NULL," /* 0 owed, 1 acknowledged by the sender */
+    "  evidence BLOB," /* signed by another relay, passed on as is */
     "  UNIQUE (kind, message_id, recipient));"
     "CREATE INDEX IF NOT EXISTS notices_owed ON notices (sender, state, id);"
     /* what each sender has stored undelivered (its quota), kept by
@@ -189,6 +202,35 @@ static int check_quota(am_store_t *s, const am_store_put_t *m)
     return 0;
 }
 
+/* The delivery of recipient i: to itself when homed here; else one to
+ * its home relay for every recipient homed there, made at the first. */
+static int put_delivery(am_store_t *s, const am_store_put_t *m,
+                        sqlite3_int64 seq, size_t i)
+{
+    sqlite3_stmt *st = stmt(s, ST_INSERT_DLV);
+    /* ids are [A-Z]{2}-[A-Z0-9]+: nothing to escape in JSON */
+    char list[AM_ENV_MAX_RECIPIENTS * (AM_AGENCY_ID_MAX + 3) + 3];
+    size_t used = 0;
+
+    for (size_t k = 0; k < i && m->via[i][0] != '\0'; k++)
+        if (strcmp(m->via[k], m->via[i]) == 0)
+            return 0; /* made with recipient k */
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, m->via[i][0] ? m->via[i] : m->recipients[i], -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, m->priority);
+    if (m->via[i][0] != '\0') {
+        for (size_t k = i; k < m->n_recipients; k++)
+            if (strcmp(m->via[k], m->via[i]) == 0)
+                used += (size_t)snprintf(list + used, sizeof list - used,
+                                         "%s\"%s\"", used ? "," : "[",
+                                         m->recipients[k]);
+        snprintf(list + used, sizeof list - used, "]");
+        sqlite3_bind_text(st, 4, list, -1, SQLITE_TRANSIENT);
+    }
+    return run(s, st);
+}
+
 int store_do_put(am_store_t *s, req_t *r)
 {
     const am_store_put_t *m = &r->put;
@@ -218,17 +260,14 @@ int store_do_put(am_store_t *s, req_t *r)
     sqlite3_bind_int64(st, 5, m->expires_at);
     sqlite3_bind_int64(st, 6, r->now);
     sqlite3_bind_blob64(st, 7, m->envelope, m->envelope_len, SQLITE_STATIC);
+    if (m->route[0] != '\0')
+        sqlite3_bind_text(st, 8, m->route, -1, SQLITE_STATIC);
     if ((rc = run(s, st)) != 0)
         return rc;
     seq = sqlite3_last_insert_rowid(s->db);
-    for (size_t i = 0; i < m->n_recipients; i++) {
-        st = stmt(s, ST_INSERT_DLV);
-        sqlite3_bind_int64(st, 1, seq);
-        sqlite3_bind_text(st, 2, m->recipients[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, m->priority);
-        if ((rc = run(s, st)) != 0)
+    for (size_t i = 0; i < m->n_recipients; i++)
+        if ((rc = put_delivery(s, m, seq, i)) != 0)
             return rc;
-    }
     r->accepted_at = r->now;
     return 0;
 }
@@ -261,6 +300,8 @@ static int next_rows(am_store_t *s, req_t *r, sqlite3_stmt *st)
                  (const char *)sqlite3_column_text(st, 5));
         it->priority = it->at.priority = sqlite3_column_int(st, 1);
         it->at.seq = sqlite3_column_int64(st, 6);
+        snprintf(it->owed, sizeof it->owed, "%s",
+                 (const char *)sqlite3_column_text(st, 7));
         if ((it->envelope = am_malloc(n)) == NULL)
             return AM_ENOMEM;
         memcpy(it->envelope, sqlite3_column_blob(st, 2), n);
@@ -287,14 +328,56 @@ int store_do_next(am_store_t *s, req_t *r)
     return next_rows(s, r, stmt(s, ST_NEXT_LOWER));
 }
 
-int store_do_ack(am_store_t *s, req_t *r)
+/* A peer relay's accepted evidence must name the envelope stored here. */
+static int same_hash(am_store_t *s, const uint8_t id[AM_MSG_ID_LEN],
+                     const uint8_t hash[AM_HASH_LEN])
 {
-    sqlite3_stmt *st = stmt(s, ST_ACK);
+    sqlite3_stmt *st = stmt(s, ST_HASH);
     int rc;
+
+    sqlite3_bind_blob(st, 1, id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+        return am_errf(AM_EKEY, "no such message");
+    if (rc != SQLITE_ROW)
+        return store_db_error(s, "hash");
+    return sqlite3_column_bytes(st, 0) == AM_HASH_LEN &&
+                   memcmp(sqlite3_column_blob(st, 0), hash, AM_HASH_LEN) == 0
+               ? 0
+               : am_errf(AM_ECRYPTO, "evidence names another envelope");
+}
+
+/* What the sender is owed for an acknowledgement: the relay's own
+ * "delivered" evidence, or the home relay's accepted evidence. */
+static int note(am_store_t *s, req_t *r)
+{
+    sqlite3_stmt *st = stmt(s, ST_NOTE);
 
     sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, r->now);
+    if (r->kind2 == ACK_FORWARDED) {
+        sqlite3_bind_int(st, 4, 1);
+        sqlite3_bind_blob(st, 5, r->notices[0].evidence,
+                          (int)r->notices[0].evidence_len, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_int(st, 4, 2);
+    }
+    return run(s, st);
+}
+
+int store_do_ack(am_store_t *s, req_t *r)
+{
+    sqlite3_stmt *st;
+    int rc, state = r->kind2 == ACK_REFUSED ? 4 : 2;
+
+    if (r->kind2 == ACK_FORWARDED &&
+        (rc = same_hash(s, r->id, r->notices[0].envelope_hash)) != 0)
+        return rc;
+    st = stmt(s, ST_ACK);
+    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->now);
+    sqlite3_bind_int(st, 4, state);
     if ((rc = run(s, st)) != 0)
         return rc;
     if (sqlite3_changes(s->db) == 0) {
@@ -302,17 +385,13 @@ int store_do_ack(am_store_t *s, req_t *r)
         st = stmt(s, ST_ACKED);
         sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, state);
         return sqlite3_step(st) == SQLITE_ROW
                    ? 0
                    : am_errf(AM_EKEY, "no delivery of that message to %s",
                              r->recipient);
     }
-    /* the sender is owed the relay's "delivered" evidence */
-    st = stmt(s, ST_NOTE);
-    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, r->now);
-    if ((rc = run(s, st)) != 0)
+    if (r->kind2 != ACK_REFUSED && (rc = note(s, r)) != 0)
         return rc;
     st = stmt(s, ST_REMAINING);
     sqlite3_bind_blob(st, 1, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
@@ -351,6 +430,12 @@ int store_do_notices(am_store_t *s, req_t *r)
         memcpy(n->envelope_hash, sqlite3_column_blob(st, 2), AM_HASH_LEN);
         memcpy(n->recipient, who, strlen(who) + 1);
         n->time = sqlite3_column_int64(st, 4);
+        if ((n->evidence_len = (size_t)sqlite3_column_bytes(st, 5)) >
+            sizeof n->evidence)
+            return am_errf(AM_EIO, "store: damaged notice for %s",
+                           r->recipient);
+        if (n->evidence_len > 0)
+            memcpy(n->evidence, sqlite3_column_blob(st, 5), n->evidence_len);
         r->n_items++;
     }
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_error(s, "notices");
@@ -412,17 +497,20 @@ int store_do_expire(am_store_t *s, req_t *r)
     int rc;
 
     if ((rc = expire_step(s, r,
-             "SELECT DISTINCT m.sender FROM deliveries d JOIN messages m "
-             "ON m.seq = d.seq WHERE m.envelope IS NOT NULL AND "
-             "m.expires_at <= ?1 AND d.state = 0",
+             "SELECT DISTINCT coalesce(m.route, m.sender) FROM deliveries d "
+             "JOIN messages m ON m.seq = d.seq WHERE m.envelope IS NOT NULL "
+             "AND m.expires_at <= ?1 AND d.state = 0",
              true)) != 0 ||
+        /* a copy still waiting for its home relay expires for each of
+         * the agencies it is for */
         (rc = expire_step(s, r,
              "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
-             "envelope_hash, recipient, time, state) SELECT m.sender, 3, "
-             "m.message_id, m.envelope_hash, d.recipient, ?1, 0 FROM "
-             "deliveries d JOIN messages m ON m.seq = d.seq WHERE "
-             "m.envelope IS NOT NULL AND m.expires_at <= ?1 AND d.state = 0",
-             false)) != 0 ||
+             "envelope_hash, recipient, time, state) SELECT "
+             "coalesce(m.route, m.sender), 3, m.message_id, m.envelope_hash, "
+             "coalesce(j.value, d.recipient), ?1, 0 FROM deliveries d JOIN "
+             "messages m ON m.seq = d.seq LEFT JOIN json_each(d.agencies) j "
+             "WHERE m.envelope IS NOT NULL AND m.expires_at <= ?1 AND "
+             "d.state = 0", false)) != 0 ||
         (rc = expire_step(s, r,
              "UPDATE deliveries SET state = 3 WHERE state = 0 AND seq IN "
              "(SELECT seq FROM messages WHERE envelope IS NOT NULL AND "

@@ -34,6 +34,7 @@ static void run_one(am_store_t *s, req_t *r)
     case REQ_EXPIRE: r->rc = store_do_expire(s, r); break;
     case REQ_PREKEY_PUT: r->rc = store_do_prekey_put(s, r); break;
     case REQ_PREKEYS: r->rc = store_do_prekeys(s, r); break;
+    case REQ_NOTICE_PUT: r->rc = store_do_notice_put(s, r); break;
     }
     if (r->rc != 0 && store_run(s, ST_ROLLBACK_TO) != 0)
         r->rc = AM_EIO;
@@ -105,7 +106,7 @@ static void *store_thread(void *arg)
     return NULL;
 }
 
-static int enqueue(am_store_t *s, req_t *r)
+int store_enqueue(am_store_t *s, req_t *r)
 {
     bool stopping;
 
@@ -120,7 +121,7 @@ static int enqueue(am_store_t *s, req_t *r)
     return stopping ? am_errf(AM_ESTATE, "store is closing") : 0;
 }
 
-static void req_free(req_t *r)
+void store_req_free(req_t *r)
 {
     am_free(r->notices);
     for (size_t i = 0; r->items != NULL && i < r->n_items; i++)
@@ -157,7 +158,7 @@ void am_store_drain(am_store_t *s)
                           r->n_senders, r->n_senders_all);
         else
             r->done_cb(r->ctx, r->rc);
-        req_free(r);
+        store_req_free(r);
         r = next;
     }
 }
@@ -218,7 +219,8 @@ static int open_db(am_store_t *s, const char *dir)
                        s->db ? sqlite3_errmsg(s->db) : "out of memory");
     /* another process (a backup, an operator's sqlite3) may hold the
      * database briefly: wait for it rather than fail */
-    if (sqlite3_busy_timeout(s->db, 10000) != SQLITE_OK || store_exec(s, am_store_schema) != 0)
+    if (sqlite3_busy_timeout(s->db, 10000) != SQLITE_OK ||
+        store_exec(s, am_store_schema) != 0 || store_migrate(s) != 0)
         return am_err_wrap(AM_EIO, "store %s", path);
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3(s->db, am_store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
@@ -286,7 +288,7 @@ void am_store_close(am_store_t *s)
     am_free(s);
 }
 
-static req_t *new_req(req_kind_t kind, void *ctx, int64_t now)
+req_t *store_new_req(req_kind_t kind, void *ctx, int64_t now)
 {
     req_t *r = am_calloc(1, sizeof *r);
 
@@ -319,7 +321,7 @@ int am_store_put(am_store_t *s, const am_store_put_t *m, int64_t now,
     for (size_t i = 0; i < m->n_recipients; i++)
         if (!am_agency_id_valid(m->recipients[i]))
             return am_errf(AM_EINVAL, "store: recipient %zu is not an id", i);
-    if ((r = new_req(REQ_PUT, ctx, now)) == NULL ||
+    if ((r = store_new_req(REQ_PUT, ctx, now)) == NULL ||
         (r->env_copy = am_malloc(m->envelope_len)) == NULL) {
         am_free(r);
         return AM_ENOMEM;
@@ -328,8 +330,8 @@ int am_store_put(am_store_t *s, const am_store_put_t *m, int64_t now,
     memcpy(r->env_copy, m->envelope, m->envelope_len);
     r->put.envelope = r->env_copy;
     r->put_cb = cb;
-    if ((rc = enqueue(s, r)) != 0)
-        req_free(r);
+    if ((rc = store_enqueue(s, r)) != 0)
+        store_req_free(r);
     return rc;
 }
 
@@ -342,15 +344,15 @@ int am_store_next(am_store_t *s, const char *recipient, size_t max,
 
     if (s == NULL || cb == NULL || max == 0 || max > 1024)
         return AM_EINVAL;
-    if ((r = new_req(REQ_NEXT, ctx, now)) == NULL)
+    if ((r = store_new_req(REQ_NEXT, ctx, now)) == NULL)
         return AM_ENOMEM;
     r->max = max;
     if (after != NULL)
         r->after = *after;
     r->next_cb = cb;
     if ((rc = copy_recipient(r->recipient, recipient)) != 0 ||
-        (rc = enqueue(s, r)) != 0)
-        req_free(r);
+        (rc = store_enqueue(s, r)) != 0)
+        store_req_free(r);
     return rc;
 }
 
@@ -363,13 +365,13 @@ int am_store_ack(am_store_t *s, const char *recipient,
 
     if (s == NULL || cb == NULL)
         return AM_EINVAL;
-    if ((r = new_req(REQ_ACK, ctx, now)) == NULL)
+    if ((r = store_new_req(REQ_ACK, ctx, now)) == NULL)
         return AM_ENOMEM;
     memcpy(r->id, id, AM_MSG_ID_LEN);
     r->done_cb = cb;
     if ((rc = copy_recipient(r->recipient, recipient)) != 0 ||
-        (rc = enqueue(s, r)) != 0)
-        req_free(r);
+        (rc = store_enqueue(s, r)) != 0)
+        store_req_free(r);
     return rc;
 }
 
@@ -381,13 +383,13 @@ int am_store_notices(am_store_t *s, const char *sender, size_t max,
 
     if (s == NULL || cb == NULL || max == 0 || max > 1024)
         return AM_EINVAL;
-    if ((r = new_req(REQ_NOTICES, ctx, 0)) == NULL)
+    if ((r = store_new_req(REQ_NOTICES, ctx, 0)) == NULL)
         return AM_ENOMEM;
     r->max = max;
     r->notices_cb = cb;
     if ((rc = copy_recipient(r->recipient, sender)) != 0 ||
-        (rc = enqueue(s, r)) != 0)
-        req_free(r);
+        (rc = store_enqueue(s, r)) != 0)
+        store_req_free(r);
     return rc;
 }
 
@@ -401,15 +403,15 @@ int am_store_notice_ack(am_store_t *s, const char *sender, int kind,
 
     if (s == NULL || cb == NULL)
         return AM_EINVAL;
-    if ((r = new_req(REQ_NOTICE_ACK, ctx, 0)) == NULL)
+    if ((r = store_new_req(REQ_NOTICE_ACK, ctx, 0)) == NULL)
         return AM_ENOMEM;
     r->kind2 = kind;
     memcpy(r->id, id, AM_MSG_ID_LEN);
     r->done_cb = cb;
     if ((rc = copy_recipient(r->recipient, sender)) != 0 ||
         (rc = copy_recipient(r->other, recipient)) != 0 ||
-        (rc = enqueue(s, r)) != 0)
-        req_free(r);
+        (rc = store_enqueue(s, r)) != 0)
+        store_req_free(r);
     return rc;
 }
 
@@ -421,11 +423,11 @@ int am_store_expire(am_store_t *s, int64_t now, am_store_expired_cb cb,
 
     if (s == NULL || cb == NULL)
         return AM_EINVAL;
-    if ((r = new_req(REQ_EXPIRE, ctx, now)) == NULL)
+    if ((r = store_new_req(REQ_EXPIRE, ctx, now)) == NULL)
         return AM_ENOMEM;
     r->expired_cb = cb;
-    if ((rc = enqueue(s, r)) != 0)
-        req_free(r);
+    if ((rc = store_enqueue(s, r)) != 0)
+        store_req_free(r);
     return rc;
 }
 
@@ -438,15 +440,15 @@ int am_store_prekey_put(am_store_t *s, const am_store_prekey_t *p,
     if (s == NULL || p == NULL || cb == NULL || p->len == 0 ||
         p->len > sizeof p->signed_prekey || !am_agency_id_valid(p->agency))
         return AM_EINVAL;
-    if ((r = new_req(REQ_PREKEY_PUT, ctx, 0)) == NULL ||
+    if ((r = store_new_req(REQ_PREKEY_PUT, ctx, 0)) == NULL ||
         (r->prekeys = am_malloc(sizeof *r->prekeys)) == NULL) {
         am_free(r);
         return AM_ENOMEM;
     }
     r->prekeys[0] = *p;
     r->done_cb = cb;
-    if ((rc = enqueue(s, r)) != 0)
-        req_free(r);
+    if ((rc = store_enqueue(s, r)) != 0)
+        store_req_free(r);
     return rc;
 }
 
@@ -458,7 +460,7 @@ int am_store_prekeys(am_store_t *s, const char *const *agencies, size_t n,
 
     if (s == NULL || cb == NULL || n == 0 || n > AM_STORE_LOOKUP_MAX)
         return AM_EINVAL;
-    if ((r = new_req(REQ_PREKEYS, ctx, now)) == NULL ||
+    if ((r = store_new_req(REQ_PREKEYS, ctx, now)) == NULL ||
         (r->prekeys = am_calloc(n, sizeof *r->prekeys)) == NULL) {
         am_free(r);
         return AM_ENOMEM;
@@ -467,7 +469,7 @@ int am_store_prekeys(am_store_t *s, const char *const *agencies, size_t n,
     r->n_items = n;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = copy_recipient(r->prekeys[i].agency, agencies[i]);
-    if (rc != 0 || (rc = enqueue(s, r)) != 0)
-        req_free(r);
+    if (rc != 0 || (rc = store_enqueue(s, r)) != 0)
+        store_req_free(r);
     return rc;
 }
