@@ -27,8 +27,12 @@ typedef struct {
     char senders[AM_DELIVER_WINDOW][AM_AGENCY_ID_MAX + 1];
 } conn_inflight_t;
 
+struct am_link;
+
 typedef struct conn {
     uv_tcp_t tcp; /* first: handles point back to the connection */
+    struct am_link *link;  /* this relay's link to a peer relay (link.h) */
+    bool relay_peer;       /* a peer relay's session with this relay */
     uv_timer_t timer;
     am_server_t *srv;
     struct conn *next, **prevp;        /* srv->conns, every connection */
@@ -77,6 +81,10 @@ void conn_send_error(conn_t *c, Amanat__V1__ErrorCode code, uint64_t req,
 void conn_log(const conn_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* server.c: a connection in srv->conns with its handles made (two
+ * references: its TCP handle and its timer); the timer's callback */
+conn_t *conn_new(am_server_t *srv);
+void conn_on_timeout(uv_timer_t *t);
 /* server.c: reading again once a paused connection's writes drained */
 void conn_resume(conn_t *c);
 /* Bytes from the peer, as read (or taken back from c->stash). */
@@ -94,6 +102,10 @@ int conn_hs_start(conn_t *c);
 void conn_hs_message(conn_t *c, const uint8_t *msg, size_t len);
 
 /* conn_submit.c: Submit, and the relay's signed evidence */
+#define AM_MAX_EXPIRY (30 * 86400) /* an envelope lives at most 30 days here */
+/* Room for the Deliver frame's evidence around an envelope, so whatever
+ * was accepted can always be delivered within the same frame limit. */
+#define AM_DELIVER_OVERHEAD 1024
 #define AM_EVIDENCE_BODY_MAX 512
 void conn_submit(conn_t *c, const Amanat__V1__Submit *sub);
 int conn_evidence(conn_t *c, Amanat__V1__EvidenceKind kind,
@@ -109,6 +121,18 @@ void conn_prekey_upload(conn_t *c, const Amanat__V1__PrekeyUpload *u);
 void conn_lookup(conn_t *c, const Amanat__V1__DirectoryLookup *l);
 
 /* conn_ops.c: frames after authentication */
+/* The store answered an acknowledgement of id (rc): it leaves the window,
+ * its sender (or the relay owed the evidence) hears of it, more follows. */
+void conn_acked(conn_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc);
+/* An acknowledgement on its way to the store (conn_on_acked frees it,
+ * drops the reference and the store_pending the caller took). */
+typedef struct {
+    conn_t *c;
+    uint8_t id[AM_MSG_ID_LEN];
+} conn_ackreq_t;
+conn_ackreq_t *conn_ackreq(conn_t *c, const uint8_t id[AM_MSG_ID_LEN]);
+void conn_on_acked(void *ctx, int rc);
+bool conn_in_flight(const conn_t *c, const uint8_t id[AM_MSG_ID_LEN]);
 void conn_frame(conn_t *c, const uint8_t *body, size_t len);
 /* An envelope of that priority was stored for agency_id: deliver it. */
 void conn_kick(am_server_t *srv, const char *agency_id, int priority);
@@ -116,5 +140,32 @@ void conn_kick(am_server_t *srv, const char *agency_id, int priority);
 void conn_wrote(conn_t *c);
 void conn_kick_notices(am_server_t *srv, const char *sender);
 void conn_kick_notices_all(am_server_t *srv);
+
+/* conn_peer.c: a peer relay's session with this relay (docs/PROTOCOL.md
+ * section 18): it pulls what is stored for its agencies and answers each
+ * with ForwardResult; it is sent this relay's agencies' certificates and
+ * prekeys, and newer revocation lists. */
+void conn_forward_result(conn_t *c, const Amanat__V1__ForwardResult *r);
+/* The fields a Deliver to a peer relay adds; free with
+ * conn_peer_deliver_free. */
+int conn_peer_deliver(conn_t *c, const am_store_item_t *it,
+                      Amanat__V1__Deliver *d);
+void conn_peer_deliver_free(Amanat__V1__Deliver *d);
+void conn_peer_ready(conn_t *c);
+/* Tell every peer relay's session about agency's certificate and prekey. */
+void conn_push_agency(am_server_t *srv, const char *agency);
+/* Send every peer relay's session the revocation list now held. */
+void conn_push_crl(am_server_t *srv);
+
+/* conn_dir.c: the DirectoryEntry of each of n agencies (found: their
+ * prekeys from the store); free with conn_dir_entries_free. */
+void conn_dir_entries(am_server_t *srv, const am_store_prekey_t *found,
+                      size_t n, Amanat__V1__DirectoryEntry *e,
+                      Amanat__V1__DirectoryEntry **ep);
+void conn_dir_entries_free(Amanat__V1__DirectoryEntry *e, size_t n);
+/* Keep a root-verified certificate (of an agency that authenticated, or
+ * of a peer relay's agency): in memory at once, on disk off the loop. */
+void conn_learn_cert(am_server_t *srv, const uint8_t *cert, size_t len,
+                     const am_cert_t *verified);
 
 #endif

@@ -53,44 +53,57 @@ static void persist_done(uv_work_t *w, int status)
 }
 
 /* Write the certificate to CERTS/ID.cert off the loop. */
-static void persist(conn_t *c, const uint8_t *cert, size_t len)
+static void persist(am_server_t *srv, const char *id, const uint8_t *cert,
+                    size_t len)
 {
     persist_t *p = am_calloc(1, sizeof *p);
 
     if (p == NULL || (p->bytes = am_malloc(len)) == NULL) {
         am_free(p);
-        conn_log(c, "learned certificate not saved: out of memory");
+        fprintf(stderr, "amanat-relay: certificate of %s not saved: out of "
+                "memory\n", id);
         return;
     }
     memcpy(p->bytes, cert, len);
     p->len = len;
     p->work.data = p;
-    snprintf(p->path, sizeof p->path, "%s/%s.cert",
-             c->srv->dir_cfg.certs_dir, c->peer.agency_id);
-    if (uv_queue_work(c->srv->loop, &p->work, persist_work,
-                      persist_done) != 0) {
-        conn_log(c, "learned certificate not saved: cannot queue");
+    snprintf(p->path, sizeof p->path, "%s/%s.cert", srv->dir_cfg.certs_dir,
+             id);
+    if (uv_queue_work(srv->loop, &p->work, persist_work, persist_done) != 0) {
+        fprintf(stderr, "amanat-relay: certificate of %s not saved: cannot "
+                "queue\n", id);
         am_free(p->bytes);
         am_free(p);
     }
 }
 
-void conn_learn(conn_t *c, const uint8_t *cert, size_t len)
+void conn_learn_cert(am_server_t *srv, const uint8_t *cert, size_t len,
+                     const am_cert_t *verified)
 {
-    const am_cert_t *held = am_dir_find(c->srv->dir, c->peer.agency_id);
+    const am_cert_t *held = am_dir_find(srv->dir, verified->agency_id);
     int rc;
 
-    if (held != NULL && held->serial == c->peer.serial)
+    if (held != NULL && held->serial == verified->serial)
         return;
-    if ((rc = am_dir_learn(c->srv->dir, cert, len, &c->peer)) < 0) {
-        conn_log(c, "certificate not learned: %s", am_strerror(rc));
+    if ((rc = am_dir_learn(srv->dir, cert, len, verified)) < 0) {
+        fprintf(stderr, "amanat-relay: certificate of %s not learned: %s\n",
+                verified->agency_id, am_strerror(rc));
         return;
     }
     if (rc == 1) {
-        conn_log(c, "learned its certificate (serial %llu)",
-                 (unsigned long long)c->peer.serial);
-        persist(c, cert, len);
+        fprintf(stderr, "amanat-relay: learned the certificate of %s (serial "
+                "%llu)\n", verified->agency_id,
+                (unsigned long long)verified->serial);
+        persist(srv, verified->agency_id, cert, len);
+        /* peer relays serve this relay's agencies too */
+        if (strcmp(verified->home_relay, am_dir_self(srv->dir)->agency_id) == 0)
+            conn_push_agency(srv, verified->agency_id);
     }
+}
+
+void conn_learn(conn_t *c, const uint8_t *cert, size_t len)
+{
+    conn_learn_cert(c->srv, cert, len, &c->peer);
 }
 
 typedef struct {
@@ -133,6 +146,8 @@ static void answer_prekey(conn_t *c, const dir_req_t *q, int rc)
             conn_close(c, "cannot send");
         else
             conn_log(c, "prekey %u stored", q->prekey_id);
+        if (rc == 0)
+            conn_push_agency(c->srv, c->peer.agency_id);
     }
 }
 
@@ -224,14 +239,14 @@ void conn_prekey_upload(conn_t *c, const Amanat__V1__PrekeyUpload *u)
 /* The entries of a DirectoryResult: certificates from the directory (only
  * those still valid), prekeys from the store.  The unpacked messages are
  * freed by free_entries. */
-static void fill_entries(conn_t *c, const am_store_prekey_t *found, size_t n,
-                         Amanat__V1__DirectoryEntry *e,
-                         Amanat__V1__DirectoryEntry **ep)
+void conn_dir_entries(am_server_t *srv, const am_store_prekey_t *found,
+                      size_t n, Amanat__V1__DirectoryEntry *e,
+                      Amanat__V1__DirectoryEntry **ep)
 {
     int64_t now = (int64_t)time(NULL);
 
     for (size_t i = 0; i < n; i++) {
-        const am_cert_t *cert = am_dir_find(c->srv->dir, found[i].agency);
+        const am_cert_t *cert = am_dir_find(srv->dir, found[i].agency);
         const uint8_t *b;
         size_t len;
 
@@ -239,7 +254,7 @@ static void fill_entries(conn_t *c, const am_store_prekey_t *found, size_t n,
         ep[i] = &e[i];
         e[i].agency_id = (char *)found[i].agency;
         if (cert == NULL || cert->not_after < now ||
-            (b = am_dir_cert_bytes(c->srv->dir, found[i].agency, &len)) == NULL)
+            (b = am_dir_cert_bytes(srv->dir, found[i].agency, &len)) == NULL)
             continue;
         e[i].certificate = amanat__v1__signed_certificate__unpack(NULL, len, b);
         /* a prekey signed under an older certificate would not verify
@@ -250,7 +265,7 @@ static void fill_entries(conn_t *c, const am_store_prekey_t *found, size_t n,
     }
 }
 
-static void free_entries(Amanat__V1__DirectoryEntry *e, size_t n)
+void conn_dir_entries_free(Amanat__V1__DirectoryEntry *e, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (e[i].certificate != NULL)
@@ -270,7 +285,7 @@ static void answer_lookup(conn_t *c, uint64_t request_id,
     Amanat__V1__DirectoryEntry *ep[AM_STORE_LOOKUP_MAX];
     size_t size;
 
-    fill_entries(c, found, n, e, ep);
+    conn_dir_entries(c->srv, found, n, e, ep);
     r.request_id = request_id;
     r.n_entries = n;
     r.entries = ep;
@@ -283,7 +298,7 @@ static void answer_lookup(conn_t *c, uint64_t request_id,
                         "limit: ask for fewer agencies", size);
     else if (conn_send_frame(c, &f) != 0)
         conn_close(c, "cannot send");
-    free_entries(e, n);
+    conn_dir_entries_free(e, n);
 }
 
 static void on_prekeys(void *ctx, int rc, const am_store_prekey_t *found,

@@ -30,6 +30,7 @@
 #include "alloc.h"
 #include "certcache.h"
 #include "err.h"
+#include "link.h"
 
 #define SOFTWARE "amanat-relay 0.1"
 
@@ -202,6 +203,12 @@ static int check_peer(conn_t *c, hs_job_t *j)
     if (sodium_memcmp(j->root_pk, pol.root_pk, AM_SIGN_PK_LEN) != 0)
         return am_errf(AM_ECRYPTO, "the federation root changed during the "
                        "handshake");
+    /* a relay of the federation that this one is configured to link with
+     * (section 18); any other relay certificate fails the agency role */
+    c->relay_peer = (j->peer.roles & AM_ROLE_RELAY) != 0 &&
+                    link_find(c->srv, j->peer.agency_id) != NULL;
+    if (c->relay_peer)
+        pol.role = AM_ROLE_RELAY;
     if ((rc = am_cert_check_policy(&j->peer, &pol)) != 0) {
         if (rc == AM_EREVOKED)
             j->code = AMANAT__V1__ERROR_CODE__ERROR_REVOKED;
@@ -313,6 +320,10 @@ void conn_hs_message(conn_t *c, const uint8_t *msg, size_t len)
     hs_job_t *j;
     size_t plen;
 
+    if (c->link != NULL) {
+        link_hs_message(c, msg, len); /* this relay initiated */
+        return;
+    }
     if (c->state == CONN_HS3) {
         /* the payload is shorter than the message: out_cap = len */
         if ((j = job_new(msg, len, len)) == NULL) {

@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "link.h"
 
 typedef struct {
     uv_write_t req;
@@ -101,6 +102,8 @@ void conn_close(conn_t *c, const char *why)
         c->srv->n_conns--;
     }
     am_sess_remove(c);
+    if (c->link != NULL)
+        link_closed(c); /* dialled again later */
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }

@@ -11,12 +11,13 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "link.h"
 
 static void fetch(conn_t *c);
 
 /* Whether id is on the wire already, unacknowledged: the store lists it as
  * pending until its acknowledgement is stored. */
-static bool in_flight(const conn_t *c, const uint8_t id[AM_MSG_ID_LEN])
+bool conn_in_flight(const conn_t *c, const uint8_t id[AM_MSG_ID_LEN])
 {
     for (unsigned i = 0; i < c->inflight; i++)
         if (memcmp(c->fl->ids[i], id, AM_MSG_ID_LEN) == 0)
@@ -44,9 +45,15 @@ static int deliver(conn_t *c, const am_store_item_t *it)
     d.accepted = &e;
     f.op_case = AMANAT__V1__FRAME__OP_DELIVER;
     f.deliver = &d;
-    if ((rc = conn_send_frame(c, &f)) != 0)
+    if (c->relay_peer && (rc = conn_peer_deliver(c, it, &d)) != 0)
         return rc;
-    memcpy(c->fl->senders[c->inflight], it->sender, sizeof c->fl->senders[0]);
+    rc = conn_send_frame(c, &f);
+    if (c->relay_peer)
+        conn_peer_deliver_free(&d);
+    if (rc != 0)
+        return rc;
+    /* who hears of its acknowledgement */
+    memcpy(c->fl->senders[c->inflight], it->owed, sizeof c->fl->senders[0]);
     memcpy(c->fl->ids[c->inflight++], it->message_id, AM_MSG_ID_LEN);
     return 0;
 }
@@ -65,7 +72,7 @@ static void on_pending(void *ctx, int rc, const am_store_item_t *items,
         if (c->inflight == AM_DELIVER_WINDOW) /* cannot be: fetch keeps room */
             break;
         c->cursor = items[i].at;
-        if (in_flight(c, items[i].message_id))
+        if (conn_in_flight(c, items[i].message_id))
             continue;
         if (deliver(c, &items[i]) != 0) {
             conn_close(c, "cannot send");
@@ -146,6 +153,14 @@ static void on_notices(void *ctx, int rc, const am_store_notice_t *n,
         return;
     }
     for (size_t i = 0; i < count && i < AM_NOTICE_BATCH; i++) {
+        if (n[i].evidence_len > 0) {
+            /* another relay's, passed on as it signed it */
+            ep[k] = amanat__v1__evidence__unpack(NULL, n[i].evidence_len,
+                                                 n[i].evidence);
+            if (ep[k] != NULL)
+                k++;
+            continue;
+        }
         if (conn_evidence(c, (Amanat__V1__EvidenceKind)n[i].kind, n[i].message_id,
                      n[i].envelope_hash, n[i].recipient, n[i].time, body[k],
                      &len[k], sig[k]) != 0)
@@ -163,6 +178,9 @@ static void on_notices(void *ctx, int rc, const am_store_notice_t *n,
     c->notices_owed = (unsigned)k;
     if (k == 0 || conn_send_frame(c, &f) != 0)
         c->noticing = false;
+    for (size_t i = 0; i < k; i++)
+        if (ep[i] != &e[i])
+            amanat__v1__evidence__free_unpacked(ep[i], NULL);
     conn_unref(c);
 }
 
@@ -233,43 +251,58 @@ typedef struct {
 } ack_t;
 
 /* Counts only the first acknowledgement of an id of the current batch. */
-static void on_acked(void *ctx, int rc)
+void conn_acked(conn_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc)
 {
-    ack_t *a = ctx;
+    if (c->closing)
+        return;
+    for (unsigned i = 0; i < c->inflight; i++) {
+        if (memcmp(c->fl->ids[i], id, AM_MSG_ID_LEN) != 0)
+            continue;
+        /* its sender (or the relay it came from) is now owed evidence */
+        if (rc == 0) {
+            conn_log(c, "%s %02x%02x%02x%02x for %s",
+                     c->relay_peer ? "forwarded" : "delivered", id[0], id[1],
+                     id[2], id[3], c->fl->senders[i]);
+            conn_kick_notices(c->srv, c->fl->senders[i]);
+        }
+        c->inflight--;
+        /* the last entry moves into the hole (itself, if it was) */
+        memmove(c->fl->ids[i], c->fl->ids[c->inflight], AM_MSG_ID_LEN);
+        memmove(c->fl->senders[i], c->fl->senders[c->inflight],
+                sizeof c->fl->senders[0]);
+        break;
+    }
+    if (rc != 0 && rc != AM_EKEY)
+        conn_log(c, "acknowledgement not stored: %s", am_strerror(rc));
+    fetch(c);
+    conn_flow(c);
+}
+
+conn_ackreq_t *conn_ackreq(conn_t *c, const uint8_t id[AM_MSG_ID_LEN])
+{
+    conn_ackreq_t *a = am_calloc(1, sizeof *a);
+
+    if (a != NULL) {
+        a->c = c;
+        memcpy(a->id, id, AM_MSG_ID_LEN);
+    }
+    return a;
+}
+
+void conn_on_acked(void *ctx, int rc)
+{
+    conn_ackreq_t *a = ctx;
     conn_t *c = a->c;
 
     c->store_pending--;
-    if (!c->closing) {
-        for (unsigned i = 0; i < c->inflight; i++) {
-            if (memcmp(c->fl->ids[i], a->id, AM_MSG_ID_LEN) != 0)
-                continue;
-            /* its sender is now owed "delivered" evidence */
-            if (rc == 0) {
-                conn_log(c, "delivered %02x%02x%02x%02x from %s", a->id[0],
-                         a->id[1], a->id[2], a->id[3],
-                         c->fl->senders[i]);
-                conn_kick_notices(c->srv, c->fl->senders[i]);
-            }
-            c->inflight--;
-            /* the last entry moves into the hole (itself, if it was) */
-            memmove(c->fl->ids[i], c->fl->ids[c->inflight],
-                    AM_MSG_ID_LEN);
-            memmove(c->fl->senders[i], c->fl->senders[c->inflight],
-                    sizeof c->fl->senders[0]);
-            break;
-        }
-        if (rc != 0 && rc != AM_EKEY)
-            conn_log(c, "acknowledgement not stored: %s", am_strerror(rc));
-        fetch(c);
-        conn_flow(c);
-    }
+    conn_acked(c, a->id, rc);
     am_free(a);
     conn_unref(c);
 }
 
 static void on_delivery_ack(conn_t *c, const Amanat__V1__DeliveryAck *a)
 {
-    ack_t *ack;
+    conn_ackreq_t *ack;
 
     if (a->message_id.len != AM_MSG_ID_LEN) {
         conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0, true,
@@ -277,12 +310,10 @@ static void on_delivery_ack(conn_t *c, const Amanat__V1__DeliveryAck *a)
                         a->message_id.len);
         return;
     }
-    if ((ack = am_calloc(1, sizeof *ack)) == NULL)
+    if ((ack = conn_ackreq(c, a->message_id.data)) == NULL)
         return;
-    ack->c = c;
-    memcpy(ack->id, a->message_id.data, AM_MSG_ID_LEN);
     if (am_store_ack(c->srv->store, c->peer.agency_id, a->message_id.data,
-                     (int64_t)time(NULL), on_acked, ack) == 0) {
+                     (int64_t)time(NULL), conn_on_acked, ack) == 0) {
         conn_ref(c);
         c->store_pending++;
         conn_flow(c);
@@ -348,13 +379,43 @@ static void on_hello(conn_t *c, const Amanat__V1__Hello *h)
     c->receive = h->receive;
     fetch(c);
     fetch_notices(c);
+    if (c->relay_peer)
+        conn_peer_ready(c);
+}
+
+static void pong(conn_t *c, const Amanat__V1__Ping *ping)
+{
+    Amanat__V1__Frame reply = AMANAT__V1__FRAME__INIT;
+    Amanat__V1__Pong p = AMANAT__V1__PONG__INIT;
+
+    p.nonce = ping->nonce;
+    reply.op_case = AMANAT__V1__FRAME__OP_PONG;
+    reply.pong = &p;
+    if (conn_send_frame(c, &reply) != 0)
+        conn_close(c, "cannot send");
+}
+
+/* A peer relay pulls and answers (section 18): it submits nothing, and
+ * acknowledges with ForwardResult, not DeliveryAck. */
+static void peer_frame(conn_t *c, const Amanat__V1__Frame *f)
+{
+    if (f->op_case == AMANAT__V1__FRAME__OP_FORWARD_RESULT)
+        conn_forward_result(c, f->forward_result);
+    else if (f->op_case == AMANAT__V1__FRAME__OP_RECEIPT_ACK)
+        on_receipt_ack(c, f->receipt_ack);
+    else if (f->op_case == AMANAT__V1__FRAME__OP_DIRECTORY_LOOKUP)
+        conn_lookup(c, f->directory_lookup);
+    else if (f->op_case == AMANAT__V1__FRAME__OP_PING)
+        pong(c, f->ping);
+    else if (f->op_case != AMANAT__V1__FRAME__OP_PONG)
+        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0, true,
+                        "frame %d is not for a relay's session with a relay",
+                        (int)f->op_case);
 }
 
 void conn_frame(conn_t *c, const uint8_t *body, size_t len)
 {
-    Amanat__V1__Frame *f = NULL, reply = AMANAT__V1__FRAME__INIT;
-    Amanat__V1__Pong pong = AMANAT__V1__PONG__INIT;
-
+    Amanat__V1__Frame *f = NULL;
     int rc = am_frame_parse(body, len, c->srv->cfg.frame_max, &f);
 
     if (rc != 0) {
@@ -364,12 +425,16 @@ void conn_frame(conn_t *c, const uint8_t *body, size_t len)
                         0, true, "%s", am_err_detail());
         return;
     }
-    if (c->state == CONN_HELLO) {
+    if (c->link != NULL) {
+        link_frame(c, f); /* this relay's own link to a peer relay */
+    } else if (c->state == CONN_HELLO) {
         if (f->op_case == AMANAT__V1__FRAME__OP_HELLO)
             on_hello(c, f->hello);
         else
             conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0,
                             true, "the first frame must be hello");
+    } else if (c->relay_peer) {
+        peer_frame(c, f);
     } else if (f->op_case == AMANAT__V1__FRAME__OP_SUBMIT) {
         conn_submit(c, f->submit);
     } else if (f->op_case == AMANAT__V1__FRAME__OP_DELIVERY_ACK) {
@@ -381,11 +446,7 @@ void conn_frame(conn_t *c, const uint8_t *body, size_t len)
     } else if (f->op_case == AMANAT__V1__FRAME__OP_DIRECTORY_LOOKUP) {
         conn_lookup(c, f->directory_lookup);
     } else if (f->op_case == AMANAT__V1__FRAME__OP_PING) {
-        pong.nonce = f->ping->nonce;
-        reply.op_case = AMANAT__V1__FRAME__OP_PONG;
-        reply.pong = &pong;
-        if (conn_send_frame(c, &reply) != 0)
-            conn_close(c, "cannot send");
+        pong(c, f->ping);
     } else if (f->op_case != AMANAT__V1__FRAME__OP_PONG) {
         conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0, true,
                         "frame %d is not for the relay", (int)f->op_case);

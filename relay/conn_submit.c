@@ -19,11 +19,8 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "link.h"
 
-#define MAX_EXPIRY (30 * 86400) /* an envelope lives at most 30 days here */
-/* Room for the Deliver frame's evidence around an envelope, so whatever
- * was accepted can always be delivered within the same frame limit. */
-#define DELIVER_OVERHEAD 1024
 
 typedef struct {
     uv_work_t work;
@@ -108,7 +105,8 @@ static void on_stored(void *ctx, int rc, int64_t accepted_at)
 
     if (rc == 0)
         for (size_t i = 0; i < s->put.n_recipients; i++)
-            conn_kick(c->srv, s->put.recipients[i],
+            conn_kick(c->srv, s->put.via[i][0] ? s->put.via[i]
+                                               : s->put.recipients[i],
                       s->put.priority);
     c->store_pending--;
     if (c->closing)
@@ -136,6 +134,25 @@ out:
     submit_free(s);
 }
 
+/* Where a recipient's copy goes: here ("" in via), or to its home relay
+ * when that is a peer of this one (section 18). */
+static int route(conn_t *c, const am_cert_t *r, char via[AM_AGENCY_ID_MAX + 1],
+                 char *why, size_t cap)
+{
+    const char *home = r->home_relay;
+
+    via[0] = '\0';
+    if (strcmp(home, am_dir_self(c->srv->dir)->agency_id) == 0)
+        return 0;
+    if (link_find(c->srv, home) == NULL) {
+        snprintf(why, cap, "recipient \"%s\": its home relay \"%s\" is not "
+                 "linked with this relay", r->agency_id, home);
+        return -1;
+    }
+    snprintf(via, AM_AGENCY_ID_MAX + 1, "%s", home);
+    return 0;
+}
+
 /* Checks of a verified envelope before it is stored; fills s->put. */
 static int check_submit(conn_t *c, submit_t *s, Amanat__V1__ErrorCode *code)
 {
@@ -145,19 +162,24 @@ static int check_submit(conn_t *c, submit_t *s, Amanat__V1__ErrorCode *code)
     for (size_t i = 0; i < am_env_recipient_count(env); i++) {
         const char *r = am_env_recipient(env, i);
         const am_cert_t *rc = am_dir_find(c->srv->dir, r);
-        if (rc == NULL || rc->not_after < now) {
+        if (rc == NULL || rc->not_after < now ||
+            !(rc->roles & AM_ROLE_AGENCY)) {
             *code = AMANAT__V1__ERROR_CODE__ERROR_UNKNOWN_RECIPIENT;
             snprintf(s->why, sizeof s->why, "recipient \"%s\": unknown or "
                      "revoked agency", r);
             return -1;
         }
+        if (route(c, rc, s->put.via[i], s->why, sizeof s->why) != 0) {
+            *code = AMANAT__V1__ERROR_CODE__ERROR_UNKNOWN_RECIPIENT;
+            return -1;
+        }
         snprintf(s->put.recipients[i], sizeof s->put.recipients[i], "%s", r);
     }
-    if (exp <= now || exp > now + MAX_EXPIRY) {
+    if (exp <= now || exp > now + AM_MAX_EXPIRY) {
         *code = AMANAT__V1__ERROR_CODE__ERROR_EXPIRED;
         snprintf(s->why, sizeof s->why, "expires_at %lld: must be in the "
                  "future and within %d days", (long long)exp,
-                 MAX_EXPIRY / 86400);
+                 AM_MAX_EXPIRY / 86400);
         return -1;
     }
     memcpy(s->put.message_id, am_env_message_id(env), AM_MSG_ID_LEN);
@@ -224,7 +246,7 @@ drop:
 static int precheck(conn_t *c, const Amanat__V1__Submit *sub, submit_t *s,
                     Amanat__V1__ErrorCode *code)
 {
-    size_t limit = c->srv->cfg.frame_max - DELIVER_OVERHEAD;
+    size_t limit = c->srv->cfg.frame_max - AM_DELIVER_OVERHEAD;
 
     *code = AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL;
     if (sub->envelope.len > limit) {

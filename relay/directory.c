@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -83,20 +84,29 @@ static int load_self(am_dir_t *d, const am_dir_config_t *cfg, int64_t now)
     return rc;
 }
 
-static int load_crl(am_dir_t *d, const char *path)
+static int load_crl(am_dir_t *d, const char *path, bool optional)
 {
     uint8_t *b = NULL;
     size_t len;
+    am_crl_t *crl = NULL;
     int rc;
 
-    if (path == NULL)
+    if (path == NULL || (optional && access(path, F_OK) != 0))
         return 0;
     if ((rc = load_file(path, AM_CRL_MAX, &b, &len)) == 0)
-        rc = am_crl_verify(b, len, d->root_pk, 0, &d->crl);
+        rc = am_crl_verify(b, len, d->root_pk, 0, &crl);
     if (rc != 0) {
         am_free(b);
         return am_err_wrap(rc, "revocation list %s", path);
     }
+    if (d->crl != NULL && am_crl_sequence(d->crl) >= am_crl_sequence(crl)) {
+        am_crl_free(crl); /* the one loaded first is as new */
+        am_free(b);
+        return 0;
+    }
+    am_crl_free(d->crl);
+    am_free(d->crl_bytes);
+    d->crl = crl;
     d->crl_bytes = b;
     d->crl_len = len;
     return 0;
@@ -159,7 +169,8 @@ static int insert(am_dir_t *d, const am_cert_t *c, uint8_t *b, size_t len)
  * several certificates of one agency the newest is served. */
 static int load_agencies(am_dir_t *d, const char *dir, int64_t now)
 {
-    am_cert_policy_t pol = {d->root_pk, now, AM_ROLE_AGENCY, d->crl};
+    /* agencies, and the peer relays learned at their links (section 18) */
+    am_cert_policy_t pol = {d->root_pk, now, 0, d->crl};
     char path[4200];
     struct dirent *e;
     DIR *dp;
@@ -180,6 +191,9 @@ static int load_agencies(am_dir_t *d, const char *dir, int64_t now)
         if ((rc = load_file(path, AM_CERT_MAX, &b, &len)) == 0 &&
             (rc = am_cert_verify(b, len, &pol, &c)) != 0)
             rc = am_err_wrap(rc, "%s", path);
+        if (rc == 0 && (c.roles & (AM_ROLE_AGENCY | AM_ROLE_RELAY)) == 0)
+            rc = am_errf(AM_EROLE, "%s: neither an agency's nor a relay's "
+                         "certificate", path);
         if (rc == AM_EREVOKED || rc == AM_EEXPIRED) {
             /* not served, but not a reason to stop serving the others */
             fprintf(stderr, "amanat-relay: skipped: %s\n", am_err_detail());
@@ -217,7 +231,7 @@ int am_dir_learn(am_dir_t *d, const uint8_t *cert, size_t len,
 
 size_t am_dir_carry_learned(am_dir_t *to, const am_dir_t *from, int64_t now)
 {
-    am_cert_policy_t pol = {to->root_pk, now, AM_ROLE_AGENCY, to->crl};
+    am_cert_policy_t pol = {to->root_pk, now, 0, to->crl};
     size_t kept = 0;
 
     for (size_t i = 0; i < from->n_agencies; i++) {
@@ -243,7 +257,8 @@ int am_dir_load(const am_dir_config_t *cfg, int64_t now, am_dir_t **out)
     if ((d = am_calloc(1, sizeof *d)) == NULL)
         return AM_ENOMEM;
     if ((rc = load_root(d, cfg->root_pub)) != 0 ||
-        (rc = load_crl(d, cfg->crl)) != 0 ||
+        (rc = load_crl(d, cfg->crl, false)) != 0 ||
+        (rc = load_crl(d, cfg->crl_learned, true)) != 0 ||
         (rc = load_self(d, cfg, now)) != 0 ||
         (rc = load_agencies(d, cfg->certs_dir, now)) != 0) {
         am_dir_free(d);
@@ -291,6 +306,13 @@ const am_cert_t *am_dir_find(const am_dir_t *d, const char *id)
     size_t i = position(d, id, &found);
 
     return found ? &d->agencies[i].cert : NULL;
+}
+
+size_t am_dir_count(const am_dir_t *d) { return d->n_agencies; }
+
+const am_cert_t *am_dir_at(const am_dir_t *d, size_t i)
+{
+    return i < d->n_agencies ? &d->agencies[i].cert : NULL;
 }
 
 const uint8_t *am_dir_cert_bytes(const am_dir_t *d, const char *id,

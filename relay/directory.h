@@ -19,6 +19,9 @@ typedef struct {
     const char *key;        /* the relay's secret key file */
     const char *certs_dir;  /* agency certificates, *.cert */
     const char *crl;        /* revocation list file, or NULL */
+    const char *crl_learned; /* the newest list a peer relay sent, kept by
+                                this relay (may not exist yet), or NULL;
+                                of the two lists the newer is used */
     const char *pass_env;   /* environment variable with the key's
                                passphrase, or NULL for an unsealed key */
 } am_dir_config_t;
@@ -39,12 +42,16 @@ const uint8_t *am_dir_crl_bytes(const am_dir_t *d, size_t *len);
 /* The verified certificate of agency id, or NULL (binary search). */
 const am_cert_t *am_dir_find(const am_dir_t *d, const char *id);
 
+/* The certificates held, in agency id order: i below am_dir_count. */
+size_t am_dir_count(const am_dir_t *d);
+const am_cert_t *am_dir_at(const am_dir_t *d, size_t i);
+
 /* Its serialized SignedCertificate, or NULL. */
 const uint8_t *am_dir_cert_bytes(const am_dir_t *d, const char *id,
                                  size_t *len);
 
 /* Add a certificate the caller verified (under this directory's root and
- * revocation list, agency role) unless a newer one of the same agency is
+ * revocation list; an agency's, or a peer relay's) unless a newer one of the same agency is
  * held.  Returns 1 when kept, 0 when an equal or newer one was held, or a
  * negative AM_E code (AM_ELIMIT: the directory is full).  Memory only. */
 int am_dir_learn(am_dir_t *d, const uint8_t *cert, size_t len,

@@ -80,6 +80,7 @@ int main(int argc, char **argv)
 {
     am_relay_opts_t o;
     am_dir_t *dir = NULL;
+    char learned[4200];
     int rc;
 
     if (sodium_init() < 0)
@@ -90,6 +91,9 @@ int main(int argc, char **argv)
         am_relay_opts_free(&o);
         return rc == 1 ? 0 : 2;
     }
+    /* revocation lists from peer relays are kept with the store */
+    snprintf(learned, sizeof learned, "%s/federation.crl", o.data);
+    o.dir.crl_learned = learned;
     raise_fd_limit();
     use_every_core();
     /* a peer that resets while we write must be an error from write(),

@@ -11,6 +11,7 @@
 
 #include <ini.h>
 
+#include "country.h"
 #include "frame.h"
 
 const char am_relay_usage[] =
@@ -22,6 +23,7 @@ const char am_relay_usage[] =
     "                    [--max-preauth-per-ip N] [--handshake-timeout-ms MS]\n"
     "                    [--idle-timeout-ms MS] [--quota-messages N]\n"
     "                    [--quota-bytes BYTES] [--handshake-offload 0|1|2]\n"
+    "                    [--peer RELAY-ID@ADDRESS:PORT]...\n"
     "\n"
     "  --config FILE     INI file, section [relay], keys as the flags with '_'\n"
     "                    (data = /var/lib/amanat); flags win over the file\n"
@@ -33,6 +35,8 @@ const char am_relay_usage[] =
     "  --handshake-offload 0: handshake cryptography on the event loop; 1: on\n"
     "                    the thread pool; 2 (default): the pool when the\n"
     "                    machine has more than 2 CPUs\n"
+    "  --peer ID@A:P     a relay of the federation to link with (repeat for\n"
+    "                    each; in the file: section [peers], ID = A:P)\n"
     "\n"
     "       amanat-relay audit verify --data DIR\n"
     "  checks the audit log's hash chain; exit 1 at the first broken link\n"
@@ -119,6 +123,63 @@ typedef struct {
     int rc;
 } parse_t;
 
+/* ID@HOST:PORT (a flag) or ID and HOST:PORT (the file's [peers]). */
+static int add_peer(am_server_config_t *srv, const char *id,
+                    const char *addr, const char *where)
+{
+    am_peer_cfg_t *pc = &srv->peers[srv->n_peers];
+    const char *colon = strrchr(addr, ':');
+    struct sockaddr_in sa;
+    char *end;
+    long port;
+
+    if (srv->n_peers == AM_PEERS_MAX) {
+        fprintf(stderr, "amanat-relay: %smore than %d peers\n", where,
+                AM_PEERS_MAX);
+        return 2;
+    }
+    for (size_t i = 0; i < srv->n_peers; i++)
+        if (strcmp(srv->peers[i].id, id) == 0) {
+            fprintf(stderr, "amanat-relay: %speer %s named twice\n", where,
+                    id);
+            return 2;
+        }
+    port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!am_agency_id_valid(id) || colon == NULL ||
+        (size_t)(colon - addr) >= sizeof pc->host || colon[1] == '\0' ||
+        *end != '\0' || port < 1 || port > 65535) {
+        fprintf(stderr, "amanat-relay: %speer \"%s\" at \"%s\": want "
+                "RELAY-ID@IPV4:PORT\n", where, id, addr);
+        return 2;
+    }
+    memcpy(pc->host, addr, (size_t)(colon - addr));
+    pc->host[colon - addr] = '\0';
+    if (uv_ip4_addr(pc->host, (int)port, &sa) != 0) {
+        fprintf(stderr, "amanat-relay: %speer %s: \"%s\" is not an IPv4 "
+                "address\n", where, id, pc->host);
+        return 2;
+    }
+    snprintf(pc->id, sizeof pc->id, "%s", id);
+    pc->port = (int)port;
+    srv->n_peers++;
+    return 0;
+}
+
+static int peer_flag(am_server_config_t *srv, const char *spec)
+{
+    char id[AM_AGENCY_ID_MAX + 2];
+    const char *at = strchr(spec, '@');
+
+    if (at == NULL || (size_t)(at - spec) >= sizeof id) {
+        fprintf(stderr, "amanat-relay: --peer \"%s\": want "
+                "RELAY-ID@IPV4:PORT\n", spec);
+        return 2;
+    }
+    memcpy(id, spec, (size_t)(at - spec));
+    id[at - spec] = '\0';
+    return add_peer(srv, id, at + 1, "--");
+}
+
 static int on_ini(void *user, const char *section, const char *name,
                   const char *value)
 {
@@ -128,6 +189,11 @@ static int on_ini(void *user, const char *section, const char *name,
 
     if (p->rc != 0)
         return 0;
+    if (strcmp(section, "peers") == 0) {
+        snprintf(where, sizeof where, "%s: [peers] ", p->o->config);
+        p->rc = add_peer(&p->o->srv, name, value, where);
+        return p->rc == 0;
+    }
     snprintf(key, sizeof key, "%s", name);
     for (char *k = key; *k; k++)
         *k = *k == '_' ? '-' : *k;
@@ -184,7 +250,7 @@ static int read_config(parse_t *p)
 
 static int parse_flags(parse_t *p, int argc, char **argv)
 {
-    struct option opts[AM_RELAY_OPTS_MAX + 3];
+    struct option opts[AM_RELAY_OPTS_MAX + 4];
     size_t i;
     int c;
 
@@ -192,6 +258,7 @@ static int parse_flags(parse_t *p, int argc, char **argv)
         opts[i] = (struct option){p->t[i].name, required_argument, NULL,
                                   256 + (int)i};
     opts[i++] = (struct option){"config", required_argument, NULL, 'F'};
+    opts[i++] = (struct option){"peer", required_argument, NULL, 'P'};
     opts[i++] = (struct option){"help", no_argument, NULL, 'h'};
     opts[i] = (struct option){NULL, 0, NULL, 0};
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -201,6 +268,9 @@ static int parse_flags(parse_t *p, int argc, char **argv)
         }
         if (c == 'F') {
             p->o->config = optarg;
+        } else if (c == 'P') {
+            if (peer_flag(&p->o->srv, optarg) != 0)
+                return 2;
         } else if (c >= 256) {
             p->given[c - 256] = true;
             if (set(&p->t[c - 256], optarg, "--") != 0)

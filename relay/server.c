@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "conn.h"
 #include "err.h"
+#include "link.h"
 
 static uint8_t read_buf[65536]; /* the loop is one thread: one buffer */
 
@@ -116,7 +117,7 @@ void conn_resume(conn_t *c)
         c->paused = false;
 }
 
-static void on_timeout(uv_timer_t *t)
+void conn_on_timeout(uv_timer_t *t)
 {
     conn_t *c = t->data;
 
@@ -125,7 +126,7 @@ static void on_timeout(uv_timer_t *t)
 
 static void restart_timer(conn_t *c, uint64_t ms)
 {
-    uv_timer_start(&c->timer, on_timeout, ms, 0);
+    uv_timer_start(&c->timer, conn_on_timeout, ms, 0);
 }
 
 static void peer_name(conn_t *c)
@@ -164,17 +165,12 @@ static void reject(uv_stream_t *listener)
     uv_close((uv_handle_t *)&reject_handle, on_rejected);
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+conn_t *conn_new(am_server_t *srv)
 {
-    am_server_t *srv = listener->data;
-    conn_t *c;
+    conn_t *c = am_calloc(1, sizeof *c);
 
-    if (status < 0)
-        return;
-    if ((c = am_calloc(1, sizeof *c)) == NULL) {
-        reject(listener);
-        return;
-    }
+    if (c == NULL)
+        return NULL;
     c->srv = srv;
     c->tcp.data = c->timer.data = c;
     /* neither fails on a live loop (libuv); a handle half made could not
@@ -189,6 +185,20 @@ static void on_connection(uv_stream_t *listener, int status)
     srv->conns = c;
     c->prevp = &srv->conns;
     srv->n_conns++;
+    return c;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    am_server_t *srv = listener->data;
+    conn_t *c;
+
+    if (status < 0)
+        return;
+    if ((c = conn_new(srv)) == NULL) {
+        reject(listener);
+        return;
+    }
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c, "accept failed");
         return;
@@ -211,7 +221,7 @@ static void on_connection(uv_stream_t *listener, int status)
         conn_close(c, "cannot start");
         return;
     }
-    uv_timer_start(&c->timer, on_timeout, srv->cfg.handshake_ms, 0);
+    uv_timer_start(&c->timer, conn_on_timeout, srv->cfg.handshake_ms, 0);
     conn_log(c, "connected");
 }
 
@@ -279,15 +289,40 @@ static void reload_work(uv_work_t *w)
         snprintf(r->why, sizeof r->why, "%s", am_err_detail());
 }
 
+static uint64_t crl_seq(const am_dir_t *d)
+{
+    return am_dir_crl(d) != NULL ? am_crl_sequence(am_dir_crl(d)) : 0;
+}
+
+/* Sessions whose certificate the new revocation list revokes end now. */
+static void close_revoked(am_server_t *srv)
+{
+    const am_crl_t *crl = am_dir_crl(srv->dir);
+
+    for (conn_t *c = srv->conns, *next; c != NULL && crl != NULL; c = next) {
+        next = c->next;
+        if (c->state >= CONN_HELLO && am_crl_revoked(crl, c->peer.serial))
+            conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_REVOKED, 0, true,
+                            "certificate of \"%s\" revoked", c->peer.agency_id);
+    }
+}
+
 static void reload_done(uv_work_t *w, int status)
 {
     reload_t *r = w->data;
     am_server_t *srv = r->srv;
     Amanat__V1__SignedCertificate *self = NULL;
     const uint8_t *bytes;
+    uint64_t held = crl_seq(srv->dir);
     size_t len;
 
     srv->reloading = 0;
+    if (r->rc == 0 && status == 0 && !srv->stopping &&
+        crl_seq(r->dir) < held)
+        snprintf(r->why, sizeof r->why, "its revocation list is older "
+                 "(sequence %llu) than the one held (%llu)",
+                 (unsigned long long)crl_seq(r->dir),
+                 (unsigned long long)held), r->rc = AM_ESTALE;
     if (r->rc == 0 && status == 0 && !srv->stopping) {
         bytes = am_dir_self_cert(r->dir, &len);
         self = amanat__v1__signed_certificate__unpack(NULL, len, bytes);
@@ -304,17 +339,25 @@ static void reload_done(uv_work_t *w, int status)
         am_dir_free(srv->dir);
         srv->dir = r->dir;
         fprintf(stderr, "amanat-relay: reloaded certificates and revocation "
-                "list\n");
+                "list (sequence %llu)\n", (unsigned long long)crl_seq(srv->dir));
+        if (crl_seq(srv->dir) > held) {
+            close_revoked(srv);
+            conn_push_crl(srv); /* peers learn it from this relay */
+        }
     }
     free(r);
+    if (srv->reload_again) {
+        srv->reload_again = 0;
+        am_server_reload(srv);
+    }
 }
 
-static void on_sighup(uv_signal_t *sig, int signum)
+void am_server_reload(am_server_t *srv)
 {
-    am_server_t *srv = sig->data;
     reload_t *r;
 
-    (void)signum;
+    if (srv->reloading) /* once this one is done: it may miss a change */
+        srv->reload_again = 1;
     if (srv->reloading || srv->stopping || (r = calloc(1, sizeof *r)) == NULL)
         return;
     r->srv = srv;
@@ -324,6 +367,12 @@ static void on_sighup(uv_signal_t *sig, int signum)
         return;
     }
     srv->reloading = 1;
+}
+
+static void on_sighup(uv_signal_t *sig, int signum)
+{
+    (void)signum;
+    am_server_reload(sig->data);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -341,6 +390,7 @@ static void shutdown_server(am_server_t *srv, const char *why)
     srv->stopping = 1;
     fprintf(stderr, "amanat-relay: %s: stopping\n", why);
     uv_close((uv_handle_t *)&srv->listener, NULL);
+    am_links_stop(srv);
     while (srv->conns != NULL)
         conn_close(srv->conns, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -423,7 +473,7 @@ static int serve(am_server_t *srv, const char *data_dir)
     else if ((rc = am_store_open(data_dir, store_notify, &srv->store_wake,
                                  &srv->store)) == 0 &&
              ((rc = listen_on(srv)) != 0 || (rc = watch_signals(srv)) != 0 ||
-              (rc = start_expiry(srv)) != 0))
+              (rc = start_expiry(srv)) != 0 || (rc = am_links_start(srv)) != 0))
         am_store_close(srv->store);
     if (rc == 0) {
         uv_run(srv->loop, UV_RUN_DEFAULT);
@@ -433,6 +483,7 @@ static int serve(am_server_t *srv, const char *data_dir)
     uv_walk(srv->loop, close_any, NULL);
     uv_run(srv->loop, UV_RUN_DEFAULT);
     uv_loop_close(srv->loop);
+    am_free(srv->links);
     if (srv->self_cert != NULL)
         amanat__v1__signed_certificate__free_unpacked(srv->self_cert, NULL);
     return rc;

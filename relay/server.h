@@ -17,6 +17,15 @@
 #include "store.h"
 #include "wire.pb-c.h"
 
+/* A peer relay of the federation (docs/OPERATIONS.md, "Joining two
+ * relays"): this relay keeps a link to it (link.h). */
+#define AM_PEERS_MAX 32
+typedef struct {
+    char id[AM_AGENCY_ID_MAX + 1]; /* its certificate's agency_id */
+    char host[48];                 /* IPv4 address */
+    int port;
+} am_peer_cfg_t;
+
 typedef struct {
     const char *host;          /* default 127.0.0.1 */
     int port;                  /* 0: any free port (printed) */
@@ -29,6 +38,8 @@ typedef struct {
     uint64_t quota_messages;   /* stored, undelivered, per sending agency */
     uint64_t quota_bytes;      /* the same, in envelope bytes */
     int hs_offload;            /* 0, 1 or AM_HS_OFFLOAD_AUTO: below */
+    am_peer_cfg_t peers[AM_PEERS_MAX];
+    size_t n_peers;
 } am_server_config_t;
 
 /* Where the handshake's X25519 operations and certificate check run
@@ -56,7 +67,7 @@ typedef struct am_server {
     am_server_config_t cfg;
     am_dir_config_t dir_cfg; /* to reload on SIGHUP */
     am_dir_t *dir;           /* owned; replaced whole on reload */
-    int reloading;
+    int reloading, reload_again;
     am_store_t *store;
     Amanat__V1__SignedCertificate *self_cert; /* for handshake payloads */
     am_certcache_t *certs;   /* agency certificates whose signature verified */
@@ -64,6 +75,8 @@ typedef struct am_server {
     struct conn *conns;                      /* list, for shutdown */
     struct conn *sess[AM_SESS_KINDS][AM_SESS_BUCKETS]; /* sessions.c */
     uint8_t sess_key[crypto_shorthash_KEYBYTES];
+    struct am_link *links;   /* link.h: one per configured peer relay */
+    size_t n_links;
     int stopping;
     int exit_code; /* 0, or 3 when the store failed */
 } am_server_t;
@@ -75,8 +88,7 @@ typedef struct am_server {
 int am_server_run(const am_server_config_t *cfg, const am_dir_config_t *dc,
                   am_dir_t *dir, const char *data_dir);
 
-/* conn.c */
-void am_conn_accept(am_server_t *srv);
-void am_conn_close_all(am_server_t *srv);
+/* Load the directory again off the loop, as SIGHUP does. */
+void am_server_reload(am_server_t *srv);
 
 #endif
