@@ -162,6 +162,7 @@ static void on_push_prekeys(void *ctx, int rc, const am_store_prekey_t *found,
     Amanat__V1__DirectoryUpdate u = AMANAT__V1__DIRECTORY_UPDATE__INIT;
     Amanat__V1__DirectoryEntry e[AM_STORE_LOOKUP_MAX];
     Amanat__V1__DirectoryEntry *ep[AM_STORE_LOOKUP_MAX];
+    conn_t *c;
 
     if (rc == 0 && !p->srv->stopping) {
         conn_dir_entries(p->srv, found, n, e, ep);
@@ -171,19 +172,17 @@ static void on_push_prekeys(void *ctx, int rc, const am_store_prekey_t *found,
         f.directory_update = &u;
         if (p->c != NULL)
             send_update(p->c, &f);
-        for (conn_t *c = p->srv->conns; p->c == NULL && c != NULL; c = c->next)
+        for (c = p->srv->conns; p->c == NULL && c != NULL; c = c->next)
             send_update(c, &f);
         conn_dir_entries_free(e, n);
     }
-    if (p->c != NULL) {
-        if (rc == 0 && p->n == AM_STORE_LOOKUP_MAX && !p->c->closing)
-            push_batch(p->c, p); /* the next batch, after the last id */
-        else
-            am_free(p);
-        conn_unref(p->c);
-        return;
-    }
-    am_free(p);
+    if ((c = p->c) != NULL && rc == 0 && p->n == AM_STORE_LOOKUP_MAX &&
+        !c->closing)
+        push_batch(c, p); /* the next batch, after the last id: p goes on */
+    else
+        am_free(p);
+    if (c != NULL)
+        conn_unref(c);
 }
 
 static int push(push_t *p)
