@@ -3,7 +3,14 @@
  * round.  Afterwards the recipient drains its mailbox: every message the
  * relay acknowledged must be delivered, and none twice.  Prints
  * "rounds R, acked N, delivered N, lost 0, duplicated 0".
- * usage: test-crash PATH/TO/amanat-relay [--rounds N] */
+ *
+ * --federation: the same across two relays (docs/PROTOCOL.md section
+ * 18).  PK-NCCIA submits to PK-RELAY envelopes for DE-LKA, homed at
+ * DE-RELAY; both relays run, linked, and each round both are SIGKILLed,
+ * each at its own random moment (the forwarding one while it forwards,
+ * the receiving one while it stores), then both restart.  Afterwards
+ * DE-LKA drains its mailbox at DE-RELAY.
+ * usage: test-crash PATH/TO/amanat-relay [--rounds N] [--federation] */
 #include "../unit/test-util.h"
 
 #include <pthread.h>
@@ -28,6 +35,7 @@ typedef struct {
     uint8_t id[AM_MSG_ID_LEN];
 } mid_t;
 
+static bool fed; /* --federation */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static mid_t acked[MAX_IDS];
 static size_t n_acked;
@@ -79,26 +87,48 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* SIGKILL r after ms, then reap it. */
+static void kill_after(relay_t *r, long ms)
+{
+    int status;
+
+    sleep_ms(ms);
+    kill(r->pid, SIGKILL);
+    waitpid(r->pid, &status, 0);
+    forget_relay(r);
+}
+
+static int port_pk, port_de; /* --federation: fixed, so peers find each other */
+
 static void crash_round(void)
 {
     worker_t w[THREADS];
     pthread_t t[THREADS];
-    relay_t r;
-    int status;
+    relay_t r, rde = {0, 0};
+    long t1 = 20 + (long)randombytes_uniform(300);
 
     for (int k = 0; k < THREADS; k++)
         for (size_t i = 0; i < PER_THREAD; i++)
-            w[k].env[i] = seal(&pk, &pk, "DE-BKA", 1 + (int)(i % 3), "crash",
-                               &w[k].len[i]);
-    r = start_relay();
+            w[k].env[i] = seal(&pk, &pk, fed ? "DE-LKA" : "DE-BKA",
+                               1 + (int)(i % 3), "crash", &w[k].len[i]);
+    if (fed) {
+        r = start_relay_linked(false, port_pk, port_de);
+        rde = start_relay_linked(true, port_de, port_pk);
+    } else {
+        r = start_relay();
+    }
     for (int k = 0; k < THREADS; k++) {
         w[k].port = r.port;
         pthread_create(&t[k], NULL, submitter, &w[k]);
     }
-    sleep_ms(20 + (long)randombytes_uniform(300));
-    kill(r.pid, SIGKILL);
-    waitpid(r.pid, &status, 0);
-    forget_relay(&r);
+    if (fed && randombytes_uniform(2)) { /* either may die first */
+        kill_after(&rde, t1);
+        kill_after(&r, (long)randombytes_uniform(300));
+    } else {
+        kill_after(&r, t1);
+        if (fed)
+            kill_after(&rde, (long)randombytes_uniform(300));
+    }
     for (int k = 0; k < THREADS; k++) {
         pthread_join(t[k], NULL);
         for (size_t i = 0; i < PER_THREAD; i++)
@@ -111,8 +141,10 @@ static int cmp_id(const void *a, const void *b)
     return memcmp(a, b, AM_MSG_ID_LEN);
 }
 
-/* Receive everything pending for DE-BKA (acking each), in ids. */
-static size_t drain(int port, mid_t *ids, size_t cap)
+/* Receive everything pending for the recipient (acking each), in ids,
+ * until quiet_ms pass without a delivery. */
+static size_t drain(int port, const party_t *to, int quiet_ms, mid_t *ids,
+                    size_t cap)
 {
     am_cert_policy_t pol = {root_pk, time(NULL), 0, NULL};
     Amanat__V1__Frame *f, ack = AMANAT__V1__FRAME__INIT;
@@ -123,8 +155,8 @@ static size_t drain(int port, mid_t *ids, size_t cap)
 
     assert_int_equal(am_cert_verify(pk.cert, pk.cert_len, &pol, &sender),
                      AM_OK);
-    connect_as(&c, port, &de, true);
-    while (rc_recv(&c, 3000, &f) == 0) {
+    connect_as(&c, port, to, true);
+    while (rc_recv(&c, quiet_ms, &f) == 0) {
         am_env_t *env = NULL;
 
         assert_int_equal(f->op_case, AMANAT__V1__FRAME__OP_DELIVER);
@@ -151,21 +183,34 @@ static void test_kill_9_under_load(void **state)
 {
     static mid_t got[MAX_IDS];
     size_t n_got, lost = 0, dup = 0;
-    relay_t r;
+    relay_t r, rde;
 
     (void)state;
+    if (fed) {
+        fx_two_relays();
+        port_pk = fx_free_port();
+        port_de = fx_free_port();
+    }
     for (int i = 0; i < rounds; i++)
         crash_round();
-    r = start_relay();
-    n_got = drain(r.port, got, MAX_IDS);
+    if (fed) {
+        /* what PK-RELAY acknowledged reaches DE-LKA through the link */
+        r = start_relay_linked(false, port_pk, port_de);
+        rde = start_relay_linked(true, port_de, port_pk);
+        n_got = drain(rde.port, &lka, 10000, got, MAX_IDS);
+        stop_relay(&rde);
+    } else {
+        r = start_relay();
+        n_got = drain(r.port, &de, 3000, got, MAX_IDS);
+    }
     stop_relay(&r);
     qsort(got, n_got, sizeof got[0], cmp_id);
     for (size_t i = 1; i < n_got; i++)
         dup += memcmp(got[i - 1].id, got[i].id, AM_MSG_ID_LEN) == 0;
     for (size_t i = 0; i < n_acked; i++)
         lost += bsearch(&acked[i], got, n_got, sizeof got[0], cmp_id) == NULL;
-    printf("rounds %d, acked %zu, delivered %zu, lost %zu, duplicated %zu\n",
-           rounds, n_acked, n_got, lost, dup);
+    printf("%srounds %d, acked %zu, delivered %zu, lost %zu, duplicated %zu\n",
+           fed ? "federation: " : "", rounds, n_acked, n_got, lost, dup);
     assert_true(n_acked > 0); /* the test must have put the relay under load */
     assert_int_equal(lost, 0);
     assert_int_equal(dup, 0);
@@ -183,9 +228,18 @@ int main(int argc, char **argv)
         return 2;
     }
     relay_bin = argv[1];
-    if (argc == 4 && strcmp(argv[2], "--rounds") == 0)
-        rounds = strtol(argv[3], NULL, 10) > 0 ? (int)strtol(argv[3], NULL, 10)
-                                                : rounds;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--federation") == 0) {
+            fed = true;
+        } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc &&
+                   strtol(argv[i + 1], NULL, 10) > 0) {
+            rounds = (int)strtol(argv[++i], NULL, 10);
+        } else {
+            fprintf(stderr, "%s: unknown argument \"%s\"\n", argv[0],
+                    argv[i]);
+            return 2;
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, fx_federation, fx_cleanup);
 }

@@ -2,11 +2,14 @@
 
 #include "../unit/test-util.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,6 +35,8 @@ party_t de = {.id = "DE-BKA", .roles = AM_ROLE_AGENCY};
 party_t fr = {.id = "FR-DGSI", .roles = AM_ROLE_AGENCY};
 party_t gb = {.id = "GB-NCA", .roles = AM_ROLE_AGENCY}; /* foreign */
 party_t ph = {.id = "PH-NBI", .roles = AM_ROLE_AGENCY}; /* never in certs/ */
+party_t relay_de = {.id = "DE-RELAY", .roles = AM_ROLE_RELAY};
+party_t lka = {.id = "DE-LKA", .roles = AM_ROLE_AGENCY, .home = "DE-RELAY"};
 
 static void make_party(party_t *p, const uint8_t *sk)
 {
@@ -49,7 +54,8 @@ static void make_party(party_t *p, const uint8_t *sk)
     memcpy(c.dh_pk, p->dh_pk, 32);
     c.roles = p->roles;
     if (p->roles & AM_ROLE_AGENCY)
-        snprintf(c.home_relay, sizeof c.home_relay, "%s", "PK-RELAY");
+        snprintf(c.home_relay, sizeof c.home_relay, "%s",
+                 p->home ? p->home : "PK-RELAY");
     c.not_before = time(NULL) - 3600;
     c.not_after = time(NULL) + 86400;
     c.serial = p->serial = (uint64_t)randombytes_uniform(1000000) + 1;
@@ -140,11 +146,11 @@ int fx_cleanup(void **state)
 
 /* Relays still running, killed by the teardown if a test fails midway:
  * no process outlives the test. */
-static pid_t running[4];
+static pid_t running[8];
 
 static void track(pid_t pid, bool add)
 {
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 8; i++) {
         if (add && running[i] == 0) {
             running[i] = pid;
             return;
@@ -157,7 +163,7 @@ static void track(pid_t pid, bool add)
 int fx_kill_leftovers(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 8; i++)
         if (running[i] != 0) {
             kill(running[i], SIGKILL);
             waitpid(running[i], NULL, 0);
@@ -173,7 +179,17 @@ relay_t start_relay(void)
 
 /* Start the relay and read "listening on 127.0.0.1:PORT" (at most 10 s).
  * The flags win over the file's port. */
+static relay_t start_relay_config(const char *ini,
+                                  const char *const *extra);
+
 relay_t start_relay_with(const char *const *extra)
+{
+    return start_relay_config("relay.ini", extra);
+}
+
+/* Start the relay and read "listening on 127.0.0.1:PORT" (at most 10 s).
+ * The flags win over the file's port. */
+static relay_t start_relay_config(const char *ini, const char *const *extra)
 {
     char config[160], line[256] = {0};
     const char *argv[24] = {relay_bin, "--config", config, "--host",
@@ -183,7 +199,7 @@ relay_t start_relay_with(const char *const *extra)
     int fds[2];
     size_t n = 0, argc = 9;
 
-    snprintf(config, sizeof config, "%s/relay.ini", dir);
+    snprintf(config, sizeof config, "%s/%s", dir, ini);
     while (extra != NULL && *extra != NULL && argc < 23)
         argv[argc++] = *extra++;
     argv[argc] = NULL;
@@ -210,6 +226,64 @@ relay_t start_relay_with(const char *const *extra)
     if (sscanf(line, "amanat-relay: listening on 127.0.0.1:%d", &r.port) != 1)
         fail_msg("relay did not start: \"%s\"", line);
     return r;
+}
+
+void fx_two_relays(void)
+{
+    static bool made;
+    uint8_t secret[64];
+    char path[128], text[512];
+    int n;
+
+    if (made)
+        return;
+    made = true;
+    make_party(&relay_de, root_sk);
+    make_party(&lka, root_sk);
+    snprintf(path, sizeof path, "%s/de", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/de/certs", dir);
+    mkdir(path, 0700);
+    memcpy(secret, relay_de.seed, 32);
+    memcpy(secret + 32, relay_de.dh_sk, 32);
+    write_key("de/relay.key", AM_KEY_AGENCY_SECRET, "DE-RELAY", secret, 64);
+    sodium_memzero(secret, sizeof secret);
+    write_file("de/relay.cert", relay_de.cert, relay_de.cert_len);
+    write_file("de/certs/DE-LKA.cert", lka.cert, lka.cert_len);
+    write_file("certs/DE-LKA.cert", lka.cert, lka.cert_len);
+    n = snprintf(text, sizeof text, "[relay]\ndata = %s/de/data\n"
+                 "root = %s/root.pub\ncert = %s/de/relay.cert\n"
+                 "key = %s/de/relay.key\ncerts = %s/de/certs\n",
+                 dir, dir, dir, dir, dir);
+    assert_true(n > 0 && (size_t)n < sizeof text);
+    write_file("de.ini", text, (size_t)n);
+}
+
+relay_t start_relay_linked(bool de_relay, int port, int peer_port)
+{
+    char p[16], peer[64];
+    const char *extra[] = {"--port", p, "--peer", peer, NULL};
+
+    snprintf(p, sizeof p, "%d", port);
+    snprintf(peer, sizeof peer, "%s@127.0.0.1:%d",
+             de_relay ? "PK-RELAY" : "DE-RELAY", peer_port);
+    return start_relay_config(de_relay ? "de.ini" : "relay.ini", extra);
+}
+
+int fx_free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    assert_true(port > 0);
+    return port;
 }
 
 void fx_write(const char *name, const void *data, size_t len)

@@ -17,6 +17,7 @@
 typedef struct {
     const char *id;
     unsigned roles;
+    const char *home; /* an agency's home relay; NULL: PK-RELAY */
     uint8_t seed[32], sign_pk[32], sign_sk[64], dh_sk[32], dh_pk[32];
     uint8_t *cert;
     size_t cert_len;
@@ -33,6 +34,8 @@ extern char dir[64];
 extern uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
 extern party_t relay, pk, de, gb, fr; /* fr: issued, not served at first */
 extern party_t ph; /* issued by the root, never put in the relay's folder */
+/* A second relay for federation tests, and an agency homed there. */
+extern party_t relay_de, lka;
 
 int fx_federation(void **state);     /* cmocka group setup */
 int fx_cleanup(void **state);        /* cmocka group teardown */
@@ -44,6 +47,13 @@ relay_t start_relay_with(const char *const *extra);
 void fx_write(const char *name, const void *data, size_t len);
 /* Put p's certificate among those the relay serves (after a SIGHUP). */
 void fx_serve(const party_t *p);
+/* Federation: PK-RELAY and DE-RELAY on the ports given, each linked
+ * with the other (fx_two_relays writes DE-RELAY's files at first use:
+ * its folder de/, serving DE-LKA; DE-LKA is served by PK-RELAY too). */
+void fx_two_relays(void);
+relay_t start_relay_linked(bool de_relay, int port, int peer_port);
+/* A port that was free a moment ago, on 127.0.0.1. */
+int fx_free_port(void);
 void stop_relay(relay_t *r);
 /* The relay was killed and reaped by the caller: stop tracking it. */
 void forget_relay(relay_t *r);
