@@ -47,8 +47,12 @@ static int db_err(sqlite3 *db, const char *what)
 const char *const am_audit_sql[AM_AUDIT_NSTMT] = {
     /* the facts of message ?1, as the store has them */
     [AM_AUDIT_FACTS] =
-        "SELECT m.sender, group_concat(d.recipient || ':' || CASE d.state"
-        " WHEN 2 THEN 'delivered' WHEN 3 THEN 'expired' ELSE 'pending' END,"
+        /* a copy forwarded to a peer relay: RELAY(AGENCY+AGENCY):state */
+        "SELECT m.sender, group_concat(d.recipient || coalesce('(' ||"
+        " (SELECT group_concat(value, '+') FROM json_each(d.agencies))"
+        " || ')', '') || ':' || CASE d.state WHEN 2 THEN CASE WHEN"
+        " d.agencies IS NULL THEN 'delivered' ELSE 'forwarded' END"
+        " WHEN 3 THEN 'expired' WHEN 4 THEN 'refused' ELSE 'pending' END,"
         " ','), length(m.envelope),"
         " m.accepted_at, m.envelope_hash FROM messages m JOIN deliveries d"
         " ON d.seq = m.seq WHERE m.message_id = ?1 GROUP BY m.seq",
@@ -98,7 +102,7 @@ static int last_hash(sqlite3_stmt *st, uint8_t prev[32])
 int am_audit_append(sqlite3_stmt *const st[AM_AUDIT_NSTMT],
                     const uint8_t id[16], int64_t now)
 {
-    char sender[32], rcpts[1024], text[AM_AUDIT_TEXT_MAX];
+    char sender[32], rcpts[1536], text[AM_AUDIT_TEXT_MAX];
     uint8_t hash[32], prev[32], link[32];
     int64_t size = 0, accepted = 0;
     size_t len;

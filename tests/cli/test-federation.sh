@@ -101,6 +101,8 @@ for r in DE-RELAY PH-RELAY; do
   checks=$((checks + 1))
   [[ "$LAST" == *"accepted"*"$r"* ]] || fail "no accepted evidence of $r: $LAST"
 done
+# PK-RELAY's copy went once the home relays had it: an audit record each
+expect 0 "chain intact" "$RELAY" audit verify --data PK-RELAY/data
 expect 0 "check it with" as PK-NCCIA evidence "${id1:0:8}" --out b1.bundle
 expect 0 "DE-RELAY" "$A" evidence verify b1.bundle --root fed/root.pub
 [[ "$LAST" == *PH-RELAY* && "$LAST" == *PK-RELAY* ]] ||
