@@ -123,12 +123,14 @@ void conn_lookup(conn_t *c, const Amanat__V1__DirectoryLookup *l);
 /* conn_ops.c: frames after authentication */
 /* The store answered an acknowledgement of id (rc): it leaves the window,
  * its sender (or the relay owed the evidence) hears of it, more follows. */
-void conn_acked(conn_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc);
+void conn_acked(conn_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc,
+                bool refused);
 /* An acknowledgement on its way to the store (conn_on_acked frees it,
  * drops the reference and the store_pending the caller took). */
 typedef struct {
     conn_t *c;
     uint8_t id[AM_MSG_ID_LEN];
+    bool refused; /* a peer relay's refusal, not an acknowledgement */
 } conn_ackreq_t;
 conn_ackreq_t *conn_ackreq(conn_t *c, const uint8_t id[AM_MSG_ID_LEN]);
 void conn_on_acked(void *ctx, int rc);

@@ -251,7 +251,8 @@ typedef struct {
 } ack_t;
 
 /* Counts only the first acknowledgement of an id of the current batch. */
-void conn_acked(conn_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc)
+void conn_acked(conn_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc,
+                bool refused)
 {
     if (c->closing)
         return;
@@ -259,7 +260,7 @@ void conn_acked(conn_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc)
         if (memcmp(c->fl->ids[i], id, AM_MSG_ID_LEN) != 0)
             continue;
         /* its sender (or the relay it came from) is now owed evidence */
-        if (rc == 0) {
+        if (rc == 0 && !refused) {
             conn_log(c, "%s %02x%02x%02x%02x for %s",
                      c->relay_peer ? "forwarded" : "delivered", id[0], id[1],
                      id[2], id[3], c->fl->senders[i]);
@@ -295,7 +296,7 @@ void conn_on_acked(void *ctx, int rc)
     conn_t *c = a->c;
 
     c->store_pending--;
-    conn_acked(c, a->id, rc);
+    conn_acked(c, a->id, rc, a->refused);
     am_free(a);
     conn_unref(c);
 }

@@ -70,6 +70,7 @@ static void store_answer(conn_t *c, const Amanat__V1__ForwardResult *r,
 
     if (a == NULL)
         return;
+    a->refused = n == NULL;
     rc = n != NULL ? am_store_forwarded(c->srv->store, c->peer.agency_id,
                                         a->id, n, now, on_forward_stored, a)
                    : am_store_refused(c->srv->store, c->peer.agency_id, a->id,

@@ -261,6 +261,12 @@ static int precheck(conn_t *c, const Amanat__V1__Submit *sub, submit_t *s,
         snprintf(s->why, sizeof s->why, "sender_id \"%s\" is not the "
                  "authenticated agency \"%s\"", am_env_sender(s->env),
                  c->peer.agency_id);
+    } else if (strcmp(c->peer.home_relay,
+                      am_dir_self(c->srv->dir)->agency_id) != 0) {
+        /* its envelopes would be refused by the relays they go to */
+        *code = AMANAT__V1__ERROR_CODE__ERROR_NOT_HOME;
+        snprintf(s->why, sizeof s->why, "\"%s\" is homed at %s: submit "
+                 "there", c->peer.agency_id, c->peer.home_relay);
     } else if ((s->bytes = am_malloc(sub->envelope.len)) == NULL) {
         *code = AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE;
         snprintf(s->why, sizeof s->why, "out of memory");

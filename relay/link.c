@@ -222,6 +222,15 @@ void link_frame(conn_t *c, const Amanat__V1__Frame *f)
     } else if (f->op_case == AMANAT__V1__FRAME__OP_REVOCATION_UPDATE) {
         if (f->revocation_update->crl != NULL)
             link_crl(c->srv, f->revocation_update->crl, c->peer.agency_id);
+    } else if (f->op_case == AMANAT__V1__FRAME__OP_PING) {
+        Amanat__V1__Frame r = AMANAT__V1__FRAME__INIT;
+        Amanat__V1__Pong p = AMANAT__V1__PONG__INIT;
+
+        p.nonce = f->ping->nonce;
+        r.op_case = AMANAT__V1__FRAME__OP_PONG;
+        r.pong = &p;
+        if (conn_send_frame(c, &r) != 0)
+            conn_close(c, "cannot send");
     } else if (f->op_case != AMANAT__V1__FRAME__OP_PONG) {
         link_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL,
                         "frame not for a relay's link");
@@ -260,10 +269,12 @@ static void on_connected(uv_connect_t *req, int status)
         return;
     }
     (void)uv_tcp_nodelay(&c->tcp, 1);
-    if (start_handshake(c) != 0 || (conn_resume(c), c->closing)) {
+    if (start_handshake(c) != 0) {
         conn_close(c, "cannot start the handshake");
     } else {
-        conn_log(c, "dialled");
+        conn_resume(c); /* reading; closes the connection if it cannot */
+        if (!c->closing)
+            conn_log(c, "dialled");
     }
     conn_unref(c);
 }

@@ -5,6 +5,7 @@
  * does and passes on to its own peers. */
 #include "link.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -75,19 +76,30 @@ void link_directory(conn_t *c, const Amanat__V1__DirectoryUpdate *u)
 typedef struct {
     uv_work_t work;
     am_server_t *srv;
+    uint64_t seq;
     uint8_t *bytes;
     size_t len;
     int rc;
     char why[256];
 } keep_t;
 
+/* Two lists may arrive close together and their jobs run at once on two
+ * workers: the file only ever moves to a higher sequence. */
+static pthread_mutex_t keep_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t kept_seq;
+
 static void keep_work(uv_work_t *w)
 {
     keep_t *k = w->data;
 
-    if ((k->rc = am_file_write(k->srv->dir_cfg.crl_learned, k->bytes, k->len,
-                               0644, true)) != 0)
+    pthread_mutex_lock(&keep_mu);
+    if (k->seq > kept_seq &&
+        (k->rc = am_file_write(k->srv->dir_cfg.crl_learned, k->bytes, k->len,
+                               0644, true)) == 0)
+        kept_seq = k->seq;
+    else if (k->rc != 0)
         snprintf(k->why, sizeof k->why, "%s", am_err_detail());
+    pthread_mutex_unlock(&keep_mu);
 }
 
 static void keep_done(uv_work_t *w, int status)
@@ -130,6 +142,7 @@ void link_crl(am_server_t *srv, const Amanat__V1__RevocationList *crl,
     }
     fprintf(stderr, "amanat-relay: revocation list %llu from %s\n",
             (unsigned long long)am_crl_sequence(got), from);
+    k->seq = am_crl_sequence(got);
     am_crl_free(got);
     k->srv = srv;
     k->work.data = k;

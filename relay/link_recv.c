@@ -185,6 +185,8 @@ static void verify_done(uv_work_t *w, int status)
         snprintf(f->why, sizeof f->why, "store unavailable");
     }
     answer(c, f, 0, false);
+    if (f->code == AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE)
+        retry_later(c);
     conn_flow(c);
 drop:
     conn_unref(c);
@@ -282,6 +284,8 @@ void link_deliver(conn_t *c, const Amanat__V1__Deliver *d)
         return;
     }
     answer(c, f, 0, false);
+    if (f->code == AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE)
+        retry_later(c);
     fwd_free(f);
 }
 

@@ -17,8 +17,8 @@
 #include "store.h"
 #include "wire.pb-c.h"
 
-/* A peer relay of the federation (docs/OPERATIONS.md, "Joining two
- * relays"): this relay keeps a link to it (link.h). */
+/* A peer relay of the federation (docs/OPERATIONS.md, "Joining relays
+ * into a federation"): this relay keeps a link to it (link.h). */
 #define AM_PEERS_MAX 32
 typedef struct {
     char id[AM_AGENCY_ID_MAX + 1]; /* its certificate's agency_id */
