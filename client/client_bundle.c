@@ -1,6 +1,6 @@
 /* An evidence bundle (proto/bundle.h) of one message from the local
  * store: its envelope, the certificates of its sender, recipients and
- * relays, the revocation list held, the relay's evidence and the
+ * relays, the revocation list held, the relays' evidence and the
  * recipients' signed receipts. */
 #include "client_int.h"
 
@@ -62,7 +62,10 @@ static int on_event(void *ctx, const am_cevent_t *e)
     return s->err;
 }
 
-/* The certificate of agency as the client holds it. */
+/* The certificate of agency as the client holds it.  A relay's is in the
+ * same directory cache: the session relay's, kept at each connection, and
+ * any other relay's, kept when evidence it signed was checked
+ * (cl_relay_peer), so every relay that signed evidence kept here. */
 static int cert_of(am_client_t *c, const char *agency, am_bundle_item_t *it)
 {
     uint8_t *cb = NULL, *pb = NULL;

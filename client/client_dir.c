@@ -1,7 +1,10 @@
 /* Peers' certificates and prekeys: from the local cache while fresh, else
  * from the relay's directory (docs/PROTOCOL.md section 14); every one
  * verified under the federation root and the newest revocation list held
- * before it is used. */
+ * before it is used, with the role the caller needs: an agency's (a
+ * recipient, a sender), or another relay's (the signer of evidence the
+ * session's relay passes on; the relay serves peer relays' certificates
+ * like agencies'). */
 #include "client_int.h"
 
 #include <stdio.h>
@@ -19,24 +22,28 @@ void cl_peer_free(peer_t *p)
     p->cert_bytes = NULL;
 }
 
-/* Verify cert (and prekey, when given) bytes into *out. */
-static int check_peer(am_client_t *c, const char *agency, const uint8_t *cb,
-                      size_t clen, const uint8_t *pb, size_t plen,
-                      peer_t *out)
+static const char *role_name(unsigned role)
 {
-    am_cert_policy_t pol = {c->prof.root_pk, cl_now(), AM_ROLE_AGENCY,
-                            c->crl};
+    return role == AM_ROLE_RELAY ? "relay" : "recipient";
+}
+
+/* Verify cert (and, for an agency, prekey, when given) bytes into *out. */
+static int check_peer(am_client_t *c, const char *agency, unsigned role,
+                      const uint8_t *cb, size_t clen, const uint8_t *pb,
+                      size_t plen, peer_t *out)
+{
+    am_cert_policy_t pol = {c->prof.root_pk, cl_now(), role, c->crl};
     am_prekey_t pk;
     int rc;
 
     if ((rc = am_cert_verify(cb, clen, &pol, &out->cert)) != 0)
-        return am_err_wrap(rc, "recipient %s", agency);
+        return am_err_wrap(rc, "%s %s", role_name(role), agency);
     if (strcmp(out->cert.agency_id, agency) != 0)
         return am_errf(AM_ECRYPTO, "the relay gave the certificate of %s "
                        "for %s", out->cert.agency_id, agency);
     memcpy(out->dh_pk, out->cert.dh_pk, 32);
     out->prekey_id = 0;
-    if (pb != NULL && plen > 0 &&
+    if (role == AM_ROLE_AGENCY && pb != NULL && plen > 0 &&
         am_prekey_verify(pb, plen, &out->cert, cl_now(), &pk) == 0) {
         memcpy(out->dh_pk, pk.dh_pk, 32);
         out->prekey_id = pk.prekey_id;
@@ -48,8 +55,8 @@ static int check_peer(am_client_t *c, const char *agency, const uint8_t *cb,
     return 0;
 }
 
-static int from_cache(am_client_t *c, const char *agency, peer_t *out,
-                      bool *fresh)
+static int from_cache(am_client_t *c, const char *agency, unsigned role,
+                      peer_t *out, bool *fresh)
 {
     uint8_t *cb = NULL, *pb = NULL;
     size_t clen = 0, plen = 0;
@@ -60,7 +67,7 @@ static int from_cache(am_client_t *c, const char *agency, peer_t *out,
     if ((rc = am_cstore_dir_get(c->store, agency, &cb, &clen, &pb, &plen,
                                 &at)) != 0)
         return rc;
-    rc = check_peer(c, agency, cb, clen, pb, plen, out);
+    rc = check_peer(c, agency, role, cb, clen, pb, plen, out);
     *fresh = rc == 0 && cl_now() - at < DIR_FRESH;
     am_free(cb);
     am_free(pb);
@@ -107,7 +114,7 @@ static void keep_prekey(am_client_t *c, const char *agency, const peer_t *p,
     am_free(cpb);
 }
 
-static int take_entry(am_client_t *c, const char *agency,
+static int take_entry(am_client_t *c, const char *agency, unsigned role,
                       const Amanat__V1__DirectoryEntry *e)
 {
     uint8_t *cb = NULL, *pb = NULL;
@@ -116,15 +123,17 @@ static int take_entry(am_client_t *c, const char *agency,
     int rc;
 
     if (e->certificate == NULL)
-        return am_errf(AM_EKEY, "unknown recipient %s: the relay has no "
-                       "valid certificate for it", agency);
+        return am_errf(AM_EKEY, "unknown %s %s: the relay has no valid "
+                       "certificate for it", role_name(role), agency);
+    /* a relay has no prekey: none is kept for one */
     if ((rc = packed(&e->certificate->base, AM_CERT_MAX, &cb, &clen)) != 0 ||
-        (e->prekey != NULL &&
+        (role == AM_ROLE_AGENCY && e->prekey != NULL &&
          (rc = packed(&e->prekey->base, AM_PREKEY_MAX, &pb, &plen)) != 0))
         goto out;
     /* cache only what verifies */
-    if ((rc = check_peer(c, agency, cb, clen, pb, plen, &p)) == 0) {
-        keep_prekey(c, agency, &p, cb, clen, &pb, &plen);
+    if ((rc = check_peer(c, agency, role, cb, clen, pb, plen, &p)) == 0) {
+        if (role == AM_ROLE_AGENCY)
+            keep_prekey(c, agency, &p, cb, clen, &pb, &plen);
         rc = am_cstore_dir_put(c->store, agency, cb, clen, pb, plen,
                                cl_now());
     }
@@ -135,7 +144,7 @@ out:
     return rc;
 }
 
-static int lookup(am_client_t *c, const char *agency)
+static int lookup(am_client_t *c, const char *agency, unsigned role)
 {
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT, *a = NULL;
     Amanat__V1__DirectoryLookup l = AMANAT__V1__DIRECTORY_LOOKUP__INIT;
@@ -157,13 +166,13 @@ static int lookup(am_client_t *c, const char *agency)
         rc = am_errf(AM_EPROTO, "the relay's directory answered for another "
                      "agency than %s", agency);
     else
-        rc = take_entry(c, agency, a->directory_result->entries[0]);
+        rc = take_entry(c, agency, role, a->directory_result->entries[0]);
     am_frame_free(a);
     return rc;
 }
 
-int cl_peer(am_client_t *c, const char *agency, bool need_prekey,
-            bool force, peer_t *out)
+static int peer_of(am_client_t *c, const char *agency, unsigned role,
+                   bool need_prekey, bool force, peer_t *out)
 {
     bool fresh = false;
     int rc;
@@ -172,7 +181,7 @@ int cl_peer(am_client_t *c, const char *agency, bool need_prekey,
     if (!am_agency_id_valid(agency))
         return am_errf(AM_EINVAL, "\"%s\" is not an agency id (like DE-BKA)",
                        agency);
-    rc = force ? AM_EKEY : from_cache(c, agency, out, &fresh);
+    rc = force ? AM_EKEY : from_cache(c, agency, role, out, &fresh);
     if (rc == 0 && (fresh || !need_prekey))
         return 0;
     cl_peer_free(out);
@@ -183,16 +192,27 @@ int cl_peer(am_client_t *c, const char *agency, bool need_prekey,
 
         if ((rc = cl_connect(c, c->receiving)) != 0)
             return rc;
-        rc = lookup(c, agency);
+        rc = lookup(c, agency, role);
         if (rc == AM_EKEY &&
             (cached == AM_EREVOKED || cached == AM_EEXPIRED)) {
             /* nothing newer at the relay: say why the one held fails */
-            (void)from_cache(c, agency, out, &fresh);
+            (void)from_cache(c, agency, role, out, &fresh);
             cl_peer_free(out);
             return cached;
         }
         if (rc != 0)
             return rc;
     }
-    return from_cache(c, agency, out, &fresh);
+    return from_cache(c, agency, role, out, &fresh);
+}
+
+int cl_peer(am_client_t *c, const char *agency, bool need_prekey,
+            bool force, peer_t *out)
+{
+    return peer_of(c, agency, AM_ROLE_AGENCY, need_prekey, force, out);
+}
+
+int cl_relay_peer(am_client_t *c, const char *relay, peer_t *out)
+{
+    return peer_of(c, relay, AM_ROLE_RELAY, false, false, out);
 }

@@ -58,6 +58,10 @@ int cl_next_frame(am_client_t *c, int timeout_ms, Amanat__V1__Frame **out);
  * verify, or force -- from the relay's directory). */
 int cl_peer(am_client_t *c, const char *agency, bool need_prekey,
             bool force, peer_t *out);
+/* Another relay's certificate (role relay; its prekey fields unused), as
+ * cl_peer gets an agency's: cached while it verifies, else from the
+ * session relay's directory. */
+int cl_relay_peer(am_client_t *c, const char *relay, peer_t *out);
 void cl_peer_free(peer_t *p);
 /* Take a newer revocation list (verified under the root). */
 int cl_take_crl(am_client_t *c, const uint8_t *b, size_t len);
@@ -101,17 +105,19 @@ int cl_submit(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
               const uint8_t *env, size_t env_len);
 /* Send every outgoing message the relay has not accepted yet. */
 int cl_flush_unsent(am_client_t *c);
-/* A relay Evidence from the session's relay, checked with
- * am_evidence_verify and, when id/hash are given, naming them: its fields
- * and its exact bytes (what the store keeps as signed). */
+/* A relay Evidence checked with am_evidence_verify under the certificate
+ * of the relay its body names (relay_id): the session's relay, or, only
+ * when any_relay, another relay of the federation (cl_relay_peer: may ask
+ * the directory, a round trip); and, when id/hash are given, naming them.
+ * Its fields and its exact bytes (what the store keeps as signed). */
 typedef struct {
     am_evidence_t ev;
     uint8_t bytes[AM_EVIDENCE_MAX];
     size_t len;
 } cl_evidence_t;
 int cl_check_evidence(am_client_t *c, const Amanat__V1__Evidence *e,
-                      const uint8_t id[AM_MSG_ID_LEN], const uint8_t *hash,
-                      cl_evidence_t *out);
+                      bool any_relay, const uint8_t id[AM_MSG_ID_LEN],
+                      const uint8_t *hash, cl_evidence_t *out);
 /* Record checked evidence as an event of message id. */
 int cl_evidence_event(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
                       const cl_evidence_t *e, const char *kind,

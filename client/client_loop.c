@@ -157,17 +157,44 @@ int cl_flush_unsent(am_client_t *c)
     return rc;
 }
 
-/* One piece of relay evidence about one of our envelopes. */
-static int evidence_event(am_client_t *c, const Amanat__V1__Evidence *e,
-                          cl_evidence_t *ev)
+#define PIECES_MAX 64 /* of one ReceiptRelay looked at (a relay sends 16) */
+
+/* One piece of a ReceiptRelay: ev.ev verified, else only peeked (to name
+ * it); rc of its check, then of its recording. */
+typedef struct {
+    cl_evidence_t ev;
+    int rc;
+    bool for_now, named;
+} piece_t;
+
+/* Who a piece is about, as its event's party and its EvidenceRef's
+ * recipient_id: the relay that stored the envelope for accepted evidence
+ * (the relay keys that by its signer), else the recipient. */
+static const char *party_of(const am_evidence_t *ev)
 {
-    static const char *const kinds[] = {"", "accepted", "delivered",
-                                        "expired"};
+    return ev->kind == AM_EVIDENCE_ACCEPTED ? ev->relay_id : ev->recipient_id;
+}
+
+/* A failure that may pass (the disk, memory, the connection, a directory
+ * lookup the relay refused for now): the piece is not acknowledged, so
+ * that it comes again. */
+static bool for_now(const am_client_t *c, int rc)
+{
+    return rc == AM_EIO || rc == AM_ENOMEM || rc == AM_ELIMIT ||
+           rc == AM_ESTATE || (c->relay_error != 0 && !cl_refused_for_good(c));
+}
+
+/* Relay evidence about one of our envelopes, signed by any relay of the
+ * federation: accepted (that relay stored it) names none of its
+ * recipients; delivered and expired name one. */
+static int check_piece(am_client_t *c, const Amanat__V1__Evidence *e,
+                       cl_evidence_t *ev)
+{
     uint8_t *bufs = NULL, hash[AM_HASH_LEN];
     am_cmsg_t m;
     int rc;
 
-    if ((rc = cl_check_evidence(c, e, NULL, NULL, ev)) != 0)
+    if ((rc = cl_check_evidence(c, e, true, NULL, NULL, ev)) != 0)
         return rc;
     if (ev->ev.kind < AM_EVIDENCE_ACCEPTED ||
         ev->ev.kind > AM_EVIDENCE_EXPIRED)
@@ -176,71 +203,108 @@ static int evidence_event(am_client_t *c, const Amanat__V1__Evidence *e,
         (rc = am_hash256(m.envelope, m.envelope_len, hash)) != 0)
         goto out;
     if (memcmp(hash, ev->ev.envelope_hash, AM_HASH_LEN) != 0 ||
-        !m.outgoing || !cl_listed(m.recipients, ev->ev.recipient_id)) {
+        !m.outgoing ||
+        (ev->ev.kind != AM_EVIDENCE_ACCEPTED &&
+         !cl_listed(m.recipients, ev->ev.recipient_id)))
         rc = am_errf(AM_ECRYPTO, "evidence names another envelope or "
                      "recipient");
-        goto out;
-    }
-    rc = cl_evidence_event(c, m.id, ev, kinds[ev->ev.kind],
-                           ev->ev.recipient_id);
 out:
     am_free(bufs);
     return rc;
 }
 
 /* What a piece of evidence names, to acknowledge it (not verified). */
-static int peek(const Amanat__V1__Evidence *e, am_evidence_t *out)
+static int peek(const cl_evidence_t *ev, am_evidence_t *out)
 {
-    uint8_t buf[AM_EVIDENCE_MAX];
-    size_t len = amanat__v1__evidence__get_packed_size(e);
-
-    if (len > sizeof buf)
-        return AM_ETOOBIG;
-    amanat__v1__evidence__pack(e, buf);
-    return am_evidence_peek(buf, len, out);
+    /* len is over the buffer when the check found the piece too big */
+    return ev->len == 0 || ev->len > sizeof ev->bytes
+               ? AM_EPROTO
+               : am_evidence_peek(ev->bytes, ev->len, out);
 }
 
-int cl_on_receipt_relay(am_client_t *c, const Amanat__V1__ReceiptRelay *r)
+/* Checked outside the store's transaction: a piece another relay signed
+ * may need its certificate from the directory, a round trip that would
+ * hold the store's write lock. */
+static void check_pieces(am_client_t *c, const Amanat__V1__ReceiptRelay *r,
+                         piece_t *p, size_t n)
 {
-    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
-    Amanat__V1__ReceiptAck ra = AMANAT__V1__RECEIPT_ACK__INIT;
-    Amanat__V1__EvidenceRef refs[64], *rp[64];
-    am_evidence_t named[64]; /* what each ref names */
-    cl_evidence_t ev;
-    size_t n = 0;
+    for (size_t i = 0; i < n; i++) {
+        c->relay_error = 0;
+        if ((p[i].rc = check_piece(c, r->evidence[i], &p[i].ev)) == 0)
+            continue;
+        p[i].for_now = for_now(c, p[i].rc);
+        fprintf(stderr, "amanat: relay evidence not kept: %s\n",
+                am_err_detail());
+    }
+}
+
+/* The verified pieces as events, in one transaction; then which can be
+ * named: those kept, and those that would fail again (acknowledged, so
+ * that they do not come back). */
+static int record_pieces(am_client_t *c, piece_t *p, size_t n)
+{
+    static const char *const kinds[] = {"", "accepted", "delivered",
+                                        "expired"};
     int rc;
 
     if ((rc = am_cstore_begin(c->store)) != 0)
         return rc;
-    for (size_t i = 0; i < r->n_evidence && n < 64; i++) {
-        if ((rc = evidence_event(c, r->evidence[i], &ev)) == 0) {
-            named[n] = ev.ev;
-        } else {
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].rc == 0 &&
+            (p[i].rc = cl_evidence_event(c, p[i].ev.ev.message_id, &p[i].ev,
+                                         kinds[p[i].ev.ev.kind],
+                                         party_of(&p[i].ev.ev))) != 0) {
+            p[i].for_now = p[i].rc == AM_EIO || p[i].rc == AM_ENOMEM;
             fprintf(stderr, "amanat: relay evidence not kept: %s\n",
                     am_err_detail());
-            /* for now: not acknowledged, it comes again; for good: it
-             * would fail again, so it is acknowledged */
-            if (rc == AM_EIO || rc == AM_ENOMEM ||
-                peek(r->evidence[i], &named[n]) != 0)
-                continue;
         }
-        amanat__v1__evidence_ref__init(&refs[n]);
-        refs[n].kind = (Amanat__V1__EvidenceKind)named[n].kind;
-        refs[n].message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN,
-                                                   named[n].message_id};
-        refs[n].recipient_id = named[n].recipient_id;
-        rp[n] = &refs[n];
-        n++;
+        p[i].named = p[i].rc == 0 ||
+                     (!p[i].for_now && peek(&p[i].ev, &p[i].ev.ev) == 0);
     }
-    if ((rc = am_cstore_commit(c->store)) != 0) {
+    if ((rc = am_cstore_commit(c->store)) != 0)
         am_cstore_rollback(c->store);
-    } else if (n > 0) {
-        ra.n_refs = n;
-        ra.refs = rp;
-        f.op_case = AMANAT__V1__FRAME__OP_RECEIPT_ACK;
-        f.receipt_ack = &ra;
-        rc = am_session_send(c->sess, &f);
+    return rc;
+}
+
+static int send_refs(am_client_t *c, const piece_t *p, size_t n)
+{
+    Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
+    Amanat__V1__ReceiptAck ra = AMANAT__V1__RECEIPT_ACK__INIT;
+    Amanat__V1__EvidenceRef refs[PIECES_MAX], *rp[PIECES_MAX];
+
+    for (size_t i = 0; i < n; i++) {
+        const am_evidence_t *ev = &p[i].ev.ev;
+
+        if (!p[i].named)
+            continue;
+        amanat__v1__evidence_ref__init(&refs[ra.n_refs]);
+        refs[ra.n_refs].kind = (Amanat__V1__EvidenceKind)ev->kind;
+        refs[ra.n_refs].message_id = (ProtobufCBinaryData){
+            AM_MSG_ID_LEN, (uint8_t *)ev->message_id};
+        refs[ra.n_refs].recipient_id = (char *)party_of(ev);
+        rp[ra.n_refs] = &refs[ra.n_refs];
+        ra.n_refs++;
     }
+    if (ra.n_refs == 0)
+        return 0;
+    ra.refs = rp;
+    f.op_case = AMANAT__V1__FRAME__OP_RECEIPT_ACK;
+    f.receipt_ack = &ra;
+    return am_session_send(c->sess, &f);
+}
+
+int cl_on_receipt_relay(am_client_t *c, const Amanat__V1__ReceiptRelay *r)
+{
+    size_t n = r->n_evidence < PIECES_MAX ? r->n_evidence : PIECES_MAX;
+    piece_t *p = am_calloc(n ? n : 1, sizeof *p);
+    int rc;
+
+    if (p == NULL)
+        return AM_ENOMEM;
+    check_pieces(c, r, p, n);
+    if ((rc = record_pieces(c, p, n)) == 0)
+        rc = send_refs(c, p, n);
+    am_free(p);
     return rc;
 }
 

@@ -16,10 +16,36 @@
 
 #define DEFAULT_EXPIRY (14 * 86400)
 
-int cl_check_evidence(am_client_t *c, const Amanat__V1__Evidence *e,
-                      const uint8_t id[AM_MSG_ID_LEN], const uint8_t *hash,
-                      cl_evidence_t *out)
+/* The certificate to check evidence with, from the relay its body names
+ * (read unverified, only to choose: proto/evidence.h). */
+static int signer_of(am_client_t *c, const cl_evidence_t *e, bool any_relay,
+                     peer_t *other, const am_cert_t **cert)
 {
+    const am_cert_t *session = am_session_relay(c->sess);
+    am_evidence_t named;
+    int rc;
+
+    if ((rc = am_evidence_peek(e->bytes, e->len, &named)) != 0)
+        return rc;
+    *cert = session;
+    if (strcmp(named.relay_id, session->agency_id) == 0)
+        return 0;
+    if (!any_relay)
+        return am_errf(AM_ECRYPTO, "evidence of relay %s where relay %s's "
+                       "own was due", named.relay_id, session->agency_id);
+    /* another relay of the federation, passed on by ours unchanged */
+    if ((rc = cl_relay_peer(c, named.relay_id, other)) != 0)
+        return rc;
+    *cert = &other->cert;
+    return 0;
+}
+
+int cl_check_evidence(am_client_t *c, const Amanat__V1__Evidence *e,
+                      bool any_relay, const uint8_t id[AM_MSG_ID_LEN],
+                      const uint8_t *hash, cl_evidence_t *out)
+{
+    const am_cert_t *cert = NULL;
+    peer_t other = {0};
     int rc;
 
     if (e == NULL)
@@ -28,9 +54,11 @@ int cl_check_evidence(am_client_t *c, const Amanat__V1__Evidence *e,
         sizeof out->bytes)
         return am_errf(AM_ETOOBIG, "relay evidence of %zu bytes", out->len);
     amanat__v1__evidence__pack(e, out->bytes);
-    /* signed by the session's relay, naming itself (proto/evidence.h) */
-    if ((rc = am_evidence_verify(out->bytes, out->len,
-                                 am_session_relay(c->sess), &out->ev)) != 0)
+    /* signed by that relay, naming itself (proto/evidence.h) */
+    if ((rc = signer_of(c, out, any_relay, &other, &cert)) == 0)
+        rc = am_evidence_verify(out->bytes, out->len, cert, &out->ev);
+    cl_peer_free(&other);
+    if (rc != 0)
         return rc;
     if ((id != NULL && memcmp(out->ev.message_id, id, AM_MSG_ID_LEN) != 0) ||
         (hash != NULL &&
@@ -88,8 +116,9 @@ int cl_submit(am_client_t *c, const uint8_t id[AM_MSG_ID_LEN],
     if ((rc = cl_call(c, &f, AMANAT__V1__FRAME__OP_SUBMIT_RESULT, req,
                       &a)) != 0)
         return rc;
-    if ((rc = cl_check_evidence(c, a->submit_result->accepted, id, hash,
-                                &ev)) == 0)
+    /* the session's relay stored it: its own evidence, no other's */
+    if ((rc = cl_check_evidence(c, a->submit_result->accepted, false, id,
+                                hash, &ev)) == 0)
         rc = ev.ev.kind != AM_EVIDENCE_ACCEPTED
                  ? am_errf(AM_EPROTO, "the relay answered a submit with "
                            "evidence of another kind")

@@ -220,8 +220,10 @@ static int store_in(am_client_t *c, const am_cmsg_t *m,
         /* kept, but it says nothing we can check about our requests */
         fprintf(stderr, "amanat: %s from %s not counted: %s\n", m->kind,
                 m->sender, am_err_detail());
-    /* the relay's accepted evidence, for this side's evidence bundles */
-    if (rc == 0 && cl_check_evidence(c, d->accepted, m->id, hash, &ev) == 0 &&
+    /* the relay's accepted evidence, for this side's evidence bundles: the
+     * delivering relay signs its own (no lookup inside the transaction) */
+    if (rc == 0 &&
+        cl_check_evidence(c, d->accepted, false, m->id, hash, &ev) == 0 &&
         ev.ev.kind == AM_EVIDENCE_ACCEPTED)
         rc = cl_evidence_event(c, m->id, &ev, "accepted", ev.ev.relay_id);
     if (rc == 0 && receipt != NULL)

@@ -3,7 +3,9 @@
  *
  * The client under test speaks for DE-BKA, fuzz_common's AM_FZ_RCPT: the
  * agency PK-NCCIA (AM_FZ_SENDER) and PH-NBI (AM_FZ_THIRD) seal to.  Its
- * home relay is DE-RELAY, with keys from constant seeds here.  Every
+ * home relay is DE-RELAY, with keys from constant seeds here; PH-RELAY,
+ * PH-NBI's home relay, is a peer relay whose evidence DE-RELAY passes on
+ * and whose certificate its directory serves.  Every
  * certificate is reissued for 2020-2100, since the client checks them
  * against the real clock, not AM_FZ_NOW.  The store of the client always
  * holds one message DE-BKA sent (to PK-NCCIA and PH-NBI), sealed with a
@@ -31,6 +33,7 @@
 #define AM_FZC_NOT_BEFORE ((int64_t)1577836800) /* 2020-01-01 */
 #define AM_FZC_NOT_AFTER ((int64_t)4102444800)  /* 2100-01-01 */
 #define AM_FZC_RELAY_ID "DE-RELAY"
+#define AM_FZC_RELAY2_ID "PH-RELAY"
 #define AM_FZC_ME AM_FZ_RCPT
 #define AM_FZC_SENT_RNG 4242u /* the rng seed of the stored sent message */
 
@@ -41,6 +44,12 @@ typedef struct {
     uint8_t *relay_cert;
     size_t relay_cert_len;
     am_cert_t relay;
+    /* PH-RELAY: role relay, a peer of DE-RELAY */
+    uint8_t relay2_sign_pk[AM_SIGN_PK_LEN], relay2_sign_sk[AM_SIGN_SK_LEN];
+    uint8_t relay2_dh_pk[32];
+    uint8_t *relay2_cert;
+    size_t relay2_cert_len;
+    am_cert_t relay2;
     /* fuzz_common's agencies, reissued */
     uint8_t *cert[AM_FZ_N_AGENCIES];
     size_t cert_len[AM_FZ_N_AGENCIES];

@@ -25,7 +25,18 @@ _Noreturn void am_fzc_die(const char *what, int rc)
     am_fz_fail(__FILE__, __LINE__, msg);
 }
 
-static void make_relay(const am_fz_fed_t *f)
+/* A relay's keys (from constant seeds: base, dh) and certificate. */
+typedef struct {
+    const char *id;
+    unsigned base, dh;
+    uint64_t serial;
+    uint8_t *sign_pk, *sign_sk, *dh_pk;
+    uint8_t **cert;
+    size_t *cert_len;
+    am_cert_t *verified;
+} relay_out_t;
+
+static void make_relay(const am_fz_fed_t *f, const relay_out_t *r)
 {
     uint8_t seed[32], dh_sk[32];
     am_cert_policy_t pol = {f->root_pk, AM_FZ_NOW, AM_ROLE_RELAY, NULL};
@@ -33,27 +44,41 @@ static void make_relay(const am_fz_fed_t *f)
     int rc;
 
     for (unsigned i = 0; i < 32; i++) {
-        seed[i] = (uint8_t)(0xc0 + i);
-        dh_sk[i] = (uint8_t)(0x3c ^ (11 * i));
+        seed[i] = (uint8_t)(r->base + i);
+        dh_sk[i] = (uint8_t)(r->dh ^ (11 * i));
     }
-    if (crypto_sign_seed_keypair(fix.relay_sign_pk, fix.relay_sign_sk,
-                                 seed) != 0 ||
-        crypto_scalarmult_base(fix.relay_dh_pk, dh_sk) != 0)
+    if (crypto_sign_seed_keypair(r->sign_pk, r->sign_sk, seed) != 0 ||
+        crypto_scalarmult_base(r->dh_pk, dh_sk) != 0)
         am_fzc_die("relay keys", AM_ECRYPTO);
-    snprintf(c.agency_id, sizeof c.agency_id, "%s", AM_FZC_RELAY_ID);
+    snprintf(c.agency_id, sizeof c.agency_id, "%s", r->id);
     snprintf(c.display_name, sizeof c.display_name, "fuzz client's relay");
-    memcpy(c.country, AM_FZC_RELAY_ID, 2);
-    memcpy(c.sign_pk, fix.relay_sign_pk, 32);
-    memcpy(c.dh_pk, fix.relay_dh_pk, 32);
+    memcpy(c.country, r->id, 2);
+    memcpy(c.sign_pk, r->sign_pk, 32);
+    memcpy(c.dh_pk, r->dh_pk, 32);
     c.roles = AM_ROLE_RELAY;
-    c.serial = 600;
+    c.serial = r->serial;
     c.not_before = AM_FZC_NOT_BEFORE;
     c.not_after = AM_FZC_NOT_AFTER;
-    if ((rc = am_cert_issue(&c, f->root_sk, &fix.relay_cert,
-                            &fix.relay_cert_len)) != 0 ||
-        (rc = am_cert_verify(fix.relay_cert, fix.relay_cert_len, &pol,
-                             &fix.relay)) != 0)
+    if ((rc = am_cert_issue(&c, f->root_sk, r->cert, r->cert_len)) != 0 ||
+        (rc = am_cert_verify(*r->cert, *r->cert_len, &pol, r->verified)) != 0)
         am_fzc_die("relay certificate", rc);
+}
+
+static void make_relays(const am_fz_fed_t *f)
+{
+    /* DE-RELAY's seeds as they always were: the seeds' evidence stays
+     * valid */
+    const relay_out_t de = {AM_FZC_RELAY_ID, 0xc0, 0x3c, 600,
+                            fix.relay_sign_pk, fix.relay_sign_sk,
+                            fix.relay_dh_pk, &fix.relay_cert,
+                            &fix.relay_cert_len, &fix.relay};
+    const relay_out_t ph = {AM_FZC_RELAY2_ID, 0xd0, 0x5a, 601,
+                            fix.relay2_sign_pk, fix.relay2_sign_sk,
+                            fix.relay2_dh_pk, &fix.relay2_cert,
+                            &fix.relay2_cert_len, &fix.relay2};
+
+    make_relay(f, &de);
+    make_relay(f, &ph);
 }
 
 /* What DE-BKA asked: a small notification; only its bytes matter here. */
@@ -114,7 +139,7 @@ const am_fzc_fix_t *am_fzc_fix(void)
     if (fix_ready)
         return &fix;
     f = am_fz_fed();
-    make_relay(f);
+    make_relays(f);
     for (int i = 0; i < AM_FZ_N_AGENCIES; i++)
         if ((rc = am_fz_cert_issue_span(&f->ag[i], AM_FZC_NOT_BEFORE,
                                         AM_FZC_NOT_AFTER, &fix.cert[i],

@@ -14,8 +14,10 @@
  *             3 signed by PK-NCCIA), then the sealed content (the rest:
  *             the CaseMessage)
  *             2: a ReceiptRelay of pieces: how (1: bit 0 signed by
- *             PK-NCCIA instead of DE-RELAY, bit 1 signature damaged),
- *             length (2, big-endian), then an EvidenceBody signed here
+ *             PK-NCCIA instead of DE-RELAY, bit 1 signature damaged,
+ *             bit 2 signed by PH-RELAY, a peer relay, instead of
+ *             DE-RELAY), length (2, big-endian), then an EvidenceBody
+ *             signed here
  *   bit 2     a script comes first: length (2), then a Frame body that
  *             the relay answers the client's first request with (the
  *             client's request ids start at 1 in every input); without
@@ -46,9 +48,13 @@
  *   - a verifiable receipt about our sent message in a new message is
  *     recorded as its event; a reply naming a message id is, exactly
  *     when that message is ours and was sent to the reply's sender;
- *   - relay evidence that am_evidence_verify accepts, about our sent
- *     message and one of its recipients, is stored before the
- *     ReceiptAck, which goes out whenever a piece could be named;
+ *   - relay evidence that am_evidence_verify accepts under the
+ *     certificate of the relay it names (DE-RELAY, or PH-RELAY when the
+ *     directory answers honestly), about our sent message and, unless
+ *     accepted, one of its recipients, is stored before the ReceiptAck,
+ *     which goes out whenever a piece could be named (a directory lookup
+ *     the script answered may leave pieces of PH-RELAY for later), and
+ *     names each piece by an agency id (the relay's for accepted);
  *   - every frame the client sends is one a relay can parse.
  */
 #include <stdio.h>
@@ -85,6 +91,7 @@ static struct {
     am_client_t *c;
     unsigned inputs, reset_every;
     bool third_broken;
+    bool scripted; /* this input's first request gets the script */
     want_t want[WANT_MAX]; /* stored before the ReceiptAck */
     size_t n_want;
 } H;
@@ -263,9 +270,16 @@ static void on_sent(void *ctx, const Amanat__V1__Frame *f)
     (void)ctx;
     if (f->op_case == AMANAT__V1__FRAME__OP_DELIVERY_ACK)
         AM_FZ_CHECK(acked_ok(f->delivery_ack->message_id.data));
-    if (f->op_case == AMANAT__V1__FRAME__OP_RECEIPT_ACK)
+    if (f->op_case == AMANAT__V1__FRAME__OP_RECEIPT_ACK) {
         for (size_t i = 0; i < H.n_want; i++)
             AM_FZ_CHECK(has_event(&H.want[i]));
+        /* what the relay takes: it ends the session on anything else */
+        for (size_t i = 0; i < f->receipt_ack->n_refs; i++)
+            AM_FZ_CHECK(f->receipt_ack->refs[i]->message_id.len ==
+                            AM_MSG_ID_LEN &&
+                        am_agency_id_valid(
+                            f->receipt_ack->refs[i]->recipient_id));
+    }
     if (f->op_case == AMANAT__V1__FRAME__OP_SUBMIT) {
         AM_FZ_CHECK(claimed_id(f->submit->envelope.data,
                                f->submit->envelope.len, id));
@@ -352,11 +366,25 @@ static bool deliver(const Amanat__V1__Deliver *d, bool genuine)
     return fresh;
 }
 
-/* The pieces of r the client looks at (it names at most 64 in its
- * ReceiptAck: those that parse as Evidence, am_evidence_peek), the events
- * the verifiable ones about our sent message and one of its recipients
- * must become; true when one piece at least parsed. */
-static bool want_evidence(const Amanat__V1__ReceiptRelay *r)
+/* The certificate of relay_id the client can check evidence with: PH-RELAY's
+ * only when the directory answers honestly (else perhaps cached). */
+static const am_cert_t *signer(const char *relay_id)
+{
+    const am_fzc_fix_t *x = am_fzc_fix();
+
+    if (strcmp(relay_id, AM_FZC_RELAY_ID) == 0)
+        return &x->relay;
+    if (strcmp(relay_id, AM_FZC_RELAY2_ID) == 0 && !H.scripted)
+        return &x->relay2;
+    return NULL;
+}
+
+/* The pieces of r the client looks at (the first 64; it names those that
+ * parse as Evidence, am_evidence_peek), the events the verifiable ones
+ * about our sent message (accepted, or about one of its recipients) must
+ * become; true when one piece at least parsed.  *foreign: one names
+ * another relay than DE-RELAY. */
+static bool want_evidence(const Amanat__V1__ReceiptRelay *r, bool *foreign)
 {
     static const char *const kinds[] = {"", "accepted", "delivered",
                                         "expired"};
@@ -365,9 +393,11 @@ static bool want_evidence(const Amanat__V1__ReceiptRelay *r)
     size_t parsed = 0;
 
     H.n_want = 0;
-    for (size_t i = 0; i < r->n_evidence && parsed < 64; i++) {
+    *foreign = false;
+    for (size_t i = 0; i < r->n_evidence && i < 64; i++) {
         const Amanat__V1__Evidence *e = r->evidence[i];
         size_t len = amanat__v1__evidence__get_packed_size(e);
+        const am_cert_t *relay;
         am_evidence_t ev;
         want_t *w;
 
@@ -377,28 +407,35 @@ static bool want_evidence(const Amanat__V1__ReceiptRelay *r)
         if (am_evidence_peek(buf, len, &ev) != 0)
             continue;
         parsed++;
-        /* evidence about our sent message, for one of its recipients */
-        if (am_evidence_verify(buf, len, &x->relay, &ev) != 0 ||
+        *foreign |= strcmp(ev.relay_id, AM_FZC_RELAY_ID) != 0;
+        if ((relay = signer(ev.relay_id)) == NULL ||
+            am_evidence_verify(buf, len, relay, &ev) != 0 ||
             memcmp(ev.message_id, x->sent_id, AM_MSG_ID_LEN) != 0 ||
             memcmp(ev.envelope_hash, x->sent_hash, AM_HASH_LEN) != 0 ||
-            am_fz_agency(ev.recipient_id) == NULL ||
-            strcmp(ev.recipient_id, am_fz_fed()->ag[AM_FZC_ME].id) == 0)
+            (ev.kind != AM_EVIDENCE_ACCEPTED &&
+             (am_fz_agency(ev.recipient_id) == NULL ||
+              strcmp(ev.recipient_id, am_fz_fed()->ag[AM_FZC_ME].id) == 0)))
             continue;
         w = &H.want[H.n_want++];
         memset(w, 0, sizeof *w);
         memcpy(w->id, x->sent_id, AM_MSG_ID_LEN);
         snprintf(w->kind, sizeof w->kind, "%s", kinds[ev.kind]);
-        snprintf(w->party, sizeof w->party, "%s", ev.recipient_id);
+        snprintf(w->party, sizeof w->party, "%s",
+                 ev.kind == AM_EVIDENCE_ACCEPTED ? ev.relay_id
+                                                 : ev.recipient_id);
     }
     return parsed > 0;
 }
 
 static void receipt_relay(const Amanat__V1__ReceiptRelay *r)
 {
-    bool any = want_evidence(r);
+    bool foreign, any = want_evidence(r, &foreign);
+    size_t acks;
 
     AM_FZ_CHECK(cl_on_receipt_relay(H.c, r) == 0);
-    AM_FZ_CHECK(am_fzc_session_log()->receipt_acks == (any ? 1u : 0u));
+    acks = am_fzc_session_log()->receipt_acks;
+    /* a scripted lookup may have failed for now: those pieces wait */
+    AM_FZ_CHECK(H.scripted && foreign ? acks <= 1 : acks == (any ? 1u : 0u));
     H.n_want = 0;
 }
 
@@ -582,8 +619,9 @@ static void run_evidence(am_fz_in_t *in)
         if (len > am_fz_left(in))
             len = am_fz_left(in);
         am_fzc_evidence(&ev[n], in->p, len,
-                        (how & 1) ? am_fz_fed()->ag[AM_FZ_SENDER].sign_sk
-                                  : am_fzc_fix()->relay_sign_sk,
+                        (how & 1)   ? am_fz_fed()->ag[AM_FZ_SENDER].sign_sk
+                        : (how & 4) ? am_fzc_fix()->relay2_sign_sk
+                                    : am_fzc_fix()->relay_sign_sk,
                         sig[n]);
         if (how & 2)
             sig[n][how % AM_SIG_LEN] ^= 0x01;
@@ -646,6 +684,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in.p += script_len;
     }
     third_cache((mode & 8) != 0);
+    H.scripted = script != NULL;
     H.c->next_req = 1;
     am_fzc_session_begin(script, script_len, on_sent, NULL);
     switch (mode & 3) {

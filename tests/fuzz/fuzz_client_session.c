@@ -11,7 +11,8 @@
  * (encoded, then parsed with am_frame_parse: the client must send
  * nothing a relay cannot read) and answers requests at once, honestly
  * (a Submit gets DE-RELAY's signed accepted evidence, a DirectoryLookup
- * the reissued certificate of a fixed agency) or with the input's script.
+ * the reissued certificate of a fixed agency, or PH-RELAY's, a peer
+ * relay's) or with the input's script.
  */
 #include "fuzz_client.h"
 
@@ -108,24 +109,35 @@ static void answer_submit(const Amanat__V1__Submit *s)
     am_env_free(env);
 }
 
-/* One entry per id asked, with the certificate of a fixed agency. */
-static void answer_lookup(const Amanat__V1__DirectoryLookup *l)
+/* The certificate the directory holds for id: a fixed agency's, or the
+ * peer relay's (as a relay serves its peers'), else none. */
+static Amanat__V1__SignedCertificate *cert_for(const char *id)
 {
     const am_fzc_fix_t *x = am_fzc_fix();
+    const am_fz_agency_t *a = am_fz_agency(id);
+
+    if (a != NULL)
+        return amanat__v1__signed_certificate__unpack(
+            NULL, x->cert_len[a - am_fz_fed()->ag],
+            x->cert[a - am_fz_fed()->ag]);
+    if (strcmp(id, AM_FZC_RELAY2_ID) == 0)
+        return amanat__v1__signed_certificate__unpack(
+            NULL, x->relay2_cert_len, x->relay2_cert);
+    return NULL;
+}
+
+/* One entry per id asked, with the certificate held for it. */
+static void answer_lookup(const Amanat__V1__DirectoryLookup *l)
+{
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__DirectoryResult r = AMANAT__V1__DIRECTORY_RESULT__INIT;
     Amanat__V1__DirectoryEntry ents[4], *ep[4];
     size_t n = l->n_agency_ids < 4 ? l->n_agency_ids : 4;
 
     for (size_t i = 0; i < n; i++) {
-        const am_fz_agency_t *a = am_fz_agency(l->agency_ids[i]);
-
         amanat__v1__directory_entry__init(&ents[i]);
         ents[i].agency_id = l->agency_ids[i];
-        if (a != NULL)
-            ents[i].certificate = amanat__v1__signed_certificate__unpack(
-                NULL, x->cert_len[a - am_fz_fed()->ag],
-                x->cert[a - am_fz_fed()->ag]);
+        ents[i].certificate = cert_for(l->agency_ids[i]);
         ep[i] = &ents[i];
     }
     r.request_id = l->request_id;

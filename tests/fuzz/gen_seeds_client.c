@@ -113,17 +113,23 @@ static void put_frame(seed_t *s, const Amanat__V1__Frame *f)
     put_owned(s, b, len);
 }
 
-/* DE-RELAY's evidence body about the sent message (am_free). */
-static uint8_t *sent_body(int kind, const char *rcpt, size_t *len)
+/* A relay's evidence body about the sent message (am_free). */
+static uint8_t *relay_body(const char *relay, int kind, const char *rcpt,
+                           size_t *len)
 {
     const am_fzc_fix_t *x = am_fzc_fix();
     uint8_t *b;
 
-    if (am_fzc_evidence_body(kind, x->sent_id, x->sent_hash,
-                             AM_FZC_RELAY_ID, rcpt, AM_FZ_NOW + 30, &b,
-                             len) != 0)
+    if (am_fzc_evidence_body(kind, x->sent_id, x->sent_hash, relay, rcpt,
+                             AM_FZ_NOW + 30, &b, len) != 0)
         die("evidence body");
     return b;
+}
+
+/* DE-RELAY's. */
+static uint8_t *sent_body(int kind, const char *rcpt, size_t *len)
+{
+    return relay_body(AM_FZC_RELAY_ID, kind, rcpt, len);
 }
 
 /* mode 0: a Deliver frame of PK-NCCIA's envelope with its evidence. */
@@ -249,6 +255,38 @@ static void scripted_seeds(void)
     amanat__v1__signed_certificate__free_unpacked(de.certificate, NULL);
 }
 
+/* mode 2: evidence PH-RELAY signed, passed on by DE-RELAY (its
+ * certificate from the directory), and two pieces signed with the other
+ * relay's key than the one they name. */
+static void peer_relay_seed(void)
+{
+    static const struct {
+        unsigned how;
+        const char *relay;
+        int kind;
+        const char *rcpt;
+    } p[] = {
+        {0x04, AM_FZC_RELAY2_ID, AM_EVIDENCE_ACCEPTED, NULL},
+        {0x04, AM_FZC_RELAY2_ID, AM_EVIDENCE_DELIVERED, "PH-NBI"},
+        {0x00, AM_FZC_RELAY_ID, AM_EVIDENCE_EXPIRED, "PH-NBI"},
+        {0x00, AM_FZC_RELAY2_ID, AM_EVIDENCE_DELIVERED, "PH-NBI"},
+        {0x04, AM_FZC_RELAY_ID, AM_EVIDENCE_ACCEPTED, NULL},
+    };
+    static seed_t s; /* 256 KiB: not on the stack */
+    uint8_t *b;
+    size_t len;
+
+    s.len = 0;
+    put_u8(&s, 0x02);
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
+        put_u8(&s, p[i].how);
+        b = relay_body(p[i].relay, p[i].kind, p[i].rcpt, &len);
+        put_be16(&s, len);
+        put_owned(&s, b, len);
+    }
+    write_seed(RX, "evidence-peer-relay", &s);
+}
+
 /* mode 2: pieces of evidence, signed in the target. */
 static void evidence_seeds(void)
 {
@@ -287,6 +325,7 @@ static void evidence_seeds(void)
     put_be16(&s, len);
     put_owned(&s, b, len);
     write_seed(RX, "evidence-unknown-message", &s);
+    peer_relay_seed();
 }
 
 static void receive_seeds(void)
