@@ -41,6 +41,7 @@ static struct {
     atomic_int done; /* the relay thread returned */
     int rc;
     am_fzr_relay_t relay;
+    int peer_port; /* 0: no peer (am_fzr_federate) */
     uint8_t *cert_bytes[AM_FZ_N_AGENCIES];
     size_t cert_len[AM_FZ_N_AGENCIES];
 } R;
@@ -77,6 +78,23 @@ static void relay_keys(void)
         die("relay keys", AM_ECRYPTO);
 }
 
+/* Agency i's certificate as the relay serves it: 2020-2100, and homed
+ * here unless the relay federates. */
+static void agency_cert(int i)
+{
+    am_cert_t c;
+    int rc;
+
+    am_fz_cert_fields(&am_fz_fed()->ag[i], &c);
+    c.not_before = AM_FZR_NOT_BEFORE;
+    c.not_after = AM_FZR_NOT_AFTER;
+    if (R.peer_port == 0)
+        snprintf(c.home_relay, sizeof c.home_relay, "%s", AM_FZR_RELAY_ID);
+    if ((rc = am_cert_issue(&c, am_fz_fed()->root_sk, &R.cert_bytes[i],
+                            &R.cert_len[i])) != 0)
+        die("am_cert_issue", rc);
+}
+
 static void make_certs(void)
 {
     const am_fz_fed_t *f = am_fz_fed();
@@ -98,10 +116,7 @@ static void make_certs(void)
                             &R.relay.cert_len)) != 0)
         die("am_cert_issue", rc);
     for (int i = 0; i < AM_FZ_N_AGENCIES; i++)
-        if ((rc = am_fz_cert_issue_span(&f->ag[i], AM_FZR_NOT_BEFORE,
-                                        AM_FZR_NOT_AFTER, &R.cert_bytes[i],
-                                        &R.cert_len[i])) != 0)
-            die("am_cert_issue", rc);
+        agency_cert(i);
 }
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -198,21 +213,32 @@ static void nap_ms(long ms)
 /* The settings, through the relay's own parser, so that everything not
  * named here has amanat-relay's defaults.  A small quota, so that long
  * runs of the frames target reach ERROR_QUOTA too (acknowledgements give
- * room back).  The handshake on the thread pool, whatever the machine: of
- * the two ways (conn_hs.c), the one with more states to get wrong. */
+ * room back); a larger one when federated, where envelopes forwarded to
+ * PK-NCCIA are never fetched.  The handshake on the thread pool, whatever
+ * the machine: of the two ways (conn_hs.c), the one with more states to
+ * get wrong. */
 static void settings(int port)
 {
-    static char port_s[16];
+    static char port_s[16], peer_s[64];
     static char *argv[] = {
         "amanat-relay", "--host", "127.0.0.1", "--port", port_s,
         "--data", R.data, "--root", R.root, "--cert", R.cert,
         "--key", R.key, "--certs", R.certs, "--crl", R.crl,
-        "--quota-messages", "500", "--handshake-offload", "1", NULL};
+        "--quota-messages", "500", "--handshake-offload", "1", NULL, NULL,
+        NULL};
+    const int base = (int)(sizeof argv / sizeof argv[0]) - 3;
     int rc;
 
     snprintf(port_s, sizeof port_s, "%d", port);
+    snprintf(peer_s, sizeof peer_s, "%s@127.0.0.1:%d", AM_FZR_PEER_ID,
+             R.peer_port);
+    if (R.peer_port != 0) {
+        argv[base - 3] = "20000";
+        argv[base] = "--peer";
+        argv[base + 1] = peer_s;
+    }
     optind = 0; /* getopt_long starts over */
-    rc = am_relay_opts_parse((int)(sizeof argv / sizeof argv[0]) - 1, argv,
+    rc = am_relay_opts_parse(base + (R.peer_port != 0 ? 2 : 0), argv,
                              &R.opts);
     if (rc != 0)
         die("am_relay_opts_parse", AM_EINVAL);
@@ -323,6 +349,13 @@ static void sigpipe(void)
                                                             : SIG_IGN;
     if (sigemptyset(&sa.sa_mask) != 0 || sigaction(SIGPIPE, &sa, NULL) != 0)
         die("sigaction", AM_EIO);
+}
+
+void am_fzr_federate(int peer_port)
+{
+    if (R.started)
+        die("am_fzr_federate after the relay started", AM_EINVAL);
+    R.peer_port = peer_port;
 }
 
 void am_fzr_start(void)

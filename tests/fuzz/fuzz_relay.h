@@ -42,6 +42,16 @@ typedef struct {
     size_t cert_len;
 } am_fzr_relay_t;
 
+/* The peer relay of the federation targets (fuzz_relay_link.h). */
+#define AM_FZR_PEER_ID "DE-RELAY"
+
+/* Before am_fzr_start, for the federation targets: the relay links with
+ * AM_FZR_PEER_ID at 127.0.0.1:peer_port, and the agencies keep
+ * fuzz_common's home relays (PK-NCCIA here, DE-BKA at the peer, PH-NBI at
+ * PH-RELAY, which is not linked).  Without it the relay has no peer and
+ * serves every agency as homed here, as before federation. */
+void am_fzr_federate(int peer_port);
+
 /* Start the relay on first use (aborts if it cannot: a harness failure);
  * later calls return at once. */
 void am_fzr_start(void);
@@ -72,6 +82,12 @@ int am_fzr_open(am_fzr_conn_t *c);
 /* The same, aborting if the relay does not take it (retried while the
  * machine is out of local ports for a moment). */
 void am_fzr_connect(am_fzr_conn_t *c);
+/* A connection accepted from the relay (its link, fuzz_relay_link): as
+ * am_fzr_open leaves c, on fd. */
+void am_fzr_adopt(am_fzr_conn_t *c, int fd);
+/* One handshake record (2-byte length, then the message); *rec points
+ * into c->in until the next read.  AM_EIO when closed or silent. */
+int am_fzr_read_record(am_fzr_conn_t *c, const uint8_t **rec, size_t *len);
 /* Write all of p (never raises SIGPIPE).  AM_EIO when the relay closed:
  * in the fuzzed paths that is an allowed outcome, not an error. */
 int am_fzr_write(am_fzr_conn_t *c, const uint8_t *p, size_t n);

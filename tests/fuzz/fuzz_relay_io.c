@@ -36,18 +36,34 @@ static void quick_ack(int fd)
         perror("fuzz_relay: TCP_QUICKACK");
 }
 
-int am_fzr_open(am_fzr_conn_t *c)
+static void conn_init(am_fzr_conn_t *c, int fd)
 {
-    struct sockaddr_in a = {0};
-    struct timeval limit = {AM_FZR_WAIT_MS / 1000, 0};
-    int one = 1;
-
+    c->fd = fd;
     c->closed = c->corked = false;
     c->hs = NULL;
     c->send = NULL;
     c->rx = NULL;
     c->in_len = c->in_pos = c->out_len = c->msg2_len = 0;
     c->err = 0;
+}
+
+void am_fzr_adopt(am_fzr_conn_t *c, int fd)
+{
+    int one = 1;
+
+    conn_init(c, fd);
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        perror("fuzz_relay: TCP_NODELAY");
+    quick_ack(fd);
+}
+
+int am_fzr_open(am_fzr_conn_t *c)
+{
+    struct sockaddr_in a = {0};
+    struct timeval limit = {AM_FZR_WAIT_MS / 1000, 0};
+    int one = 1;
+
+    conn_init(c, -1);
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)am_fzr_port());
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -190,8 +206,7 @@ int am_fzr_read(am_fzr_conn_t *c, int timeout_ms)
     return 0;
 }
 
-/* The next handshake record; *rec points into c->in until the next read. */
-static int read_record(am_fzr_conn_t *c, const uint8_t **rec, size_t *len)
+int am_fzr_read_record(am_fzr_conn_t *c, const uint8_t **rec, size_t *len)
 {
     for (;;) {
         size_t have = c->in_len - c->in_pos, n;
@@ -255,7 +270,7 @@ int am_fzr_hs_begin(am_fzr_conn_t *c, const uint8_t static_sk[32])
         return rc;
     /* an honest message 1 on a fresh connection must be answered, always
      * with the same length: the relay's payload does not change */
-    AM_FZ_CHECK(read_record(c, &rec, &len) == 0);
+    AM_FZ_CHECK(am_fzr_read_record(c, &rec, &len) == 0);
     AM_FZ_CHECK(msg2_len == 0 || len == msg2_len);
     c->msg2_len = msg2_len = len;
     AM_FZ_CHECK(am_noise_hs_read(c->hs, rec, len, payload, sizeof payload,

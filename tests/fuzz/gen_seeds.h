@@ -22,5 +22,7 @@ void put_u8(seed_t *s, unsigned v);
 void put_be16(seed_t *s, size_t v);
 void put_be32(seed_t *s, size_t v);
 void write_seed(const char *target, const char *name, const seed_t *s);
+/* gen_seeds_link.c: the seeds of fuzz_relay_link, into DIR/. */
+void am_fzl_write_seeds(const char *dir);
 
 #endif
