@@ -273,15 +273,17 @@ void link_deliver(conn_t *c, const Amanat__V1__Deliver *d)
         return;
     }
     memcpy(f->id, am_env_claimed_id(f->env), AM_MSG_ID_LEN);
-    if (precheck(c, d, f) == 0 &&
-        uv_queue_work(c->srv->loop, &f->work, verify_work, verify_done) != 0) {
+    if (precheck(c, d, f) == 0) {
+        /* the worker owns f from here: nothing of it is read after */
+        if (uv_queue_work(c->srv->loop, &f->work, verify_work,
+                          verify_done) == 0) {
+            conn_ref(c);
+            c->store_pending++;
+            conn_flow(c);
+            return;
+        }
         f->code = AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE;
         snprintf(f->why, sizeof f->why, "cannot verify now");
-    } else if (f->why[0] == '\0') {
-        conn_ref(c);
-        c->store_pending++;
-        conn_flow(c);
-        return;
     }
     answer(c, f, 0, false);
     if (f->code == AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE)

@@ -26,7 +26,7 @@ stop_all() {
   done
   wait 2>/dev/null || true
 }
-trap 'stop_all; rm -rf "$work"' EXIT
+trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"; echo "$work"' EXIT
 cd "$work"
 export PASS=test-only-passphrase
 K="--passphrase-env PASS"
