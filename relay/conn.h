@@ -99,6 +99,9 @@ void conn_flow(conn_t *c);
  * (an honest client sends at most Hello before it hears back). */
 #define AM_STASH_MAX ((size_t)64 << 10)
 int conn_hs_start(conn_t *c);
+/* The handshake state (this relay's static key, the prologue) and the
+ * record decoder, for either role: a link dials as the initiator. */
+int conn_hs_new(conn_t *c, am_noise_role_t role);
 void conn_hs_message(conn_t *c, const uint8_t *msg, size_t len);
 
 /* conn_submit.c: Submit, and the relay's signed evidence */
@@ -135,6 +138,8 @@ typedef struct {
 conn_ackreq_t *conn_ackreq(conn_t *c, const uint8_t id[AM_MSG_ID_LEN]);
 void conn_on_acked(void *ctx, int rc);
 bool conn_in_flight(const conn_t *c, const uint8_t id[AM_MSG_ID_LEN]);
+/* Answer a Ping with its nonce. */
+void conn_pong(conn_t *c, const Amanat__V1__Ping *ping);
 void conn_frame(conn_t *c, const uint8_t *body, size_t len);
 /* An envelope of that priority was stored for agency_id: deliver it. */
 void conn_kick(am_server_t *srv, const char *agency_id, int priority);

@@ -84,12 +84,12 @@ static void job_free(hs_job_t *j)
     am_free(j);
 }
 
-int conn_hs_start(conn_t *c)
+int conn_hs_new(conn_t *c, am_noise_role_t role)
 {
     int rc;
 
     /* the directory checked at load that dh_pk is the key of dh_sk */
-    if ((rc = am_noise_hs_new(&c->hs, AM_NOISE_PROTOCOL, AM_NOISE_RESPONDER,
+    if ((rc = am_noise_hs_new(&c->hs, AM_NOISE_PROTOCOL, role,
                               (const uint8_t *)AM_NOISE_PROLOGUE,
                               strlen(AM_NOISE_PROLOGUE))) != 0 ||
         (rc = am_noise_hs_set_local_keypair(c->hs, am_dir_dh_sk(c->srv->dir),
@@ -99,6 +99,11 @@ int conn_hs_start(conn_t *c)
         return rc;
     return am_framedec_new(&c->hsdec, AM_TRANSPORT_PREFIX, 32,
                            AM_HANDSHAKE_MSG_MAX);
+}
+
+int conn_hs_start(conn_t *c)
+{
+    return conn_hs_new(c, AM_NOISE_RESPONDER);
 }
 
 /* In a job: the payload of message 3 up to the root's signature on the

@@ -384,7 +384,7 @@ static void on_hello(conn_t *c, const Amanat__V1__Hello *h)
         conn_peer_ready(c);
 }
 
-static void pong(conn_t *c, const Amanat__V1__Ping *ping)
+void conn_pong(conn_t *c, const Amanat__V1__Ping *ping)
 {
     Amanat__V1__Frame reply = AMANAT__V1__FRAME__INIT;
     Amanat__V1__Pong p = AMANAT__V1__PONG__INIT;
@@ -407,7 +407,7 @@ static void peer_frame(conn_t *c, const Amanat__V1__Frame *f)
     else if (f->op_case == AMANAT__V1__FRAME__OP_DIRECTORY_LOOKUP)
         conn_lookup(c, f->directory_lookup);
     else if (f->op_case == AMANAT__V1__FRAME__OP_PING)
-        pong(c, f->ping);
+        conn_pong(c, f->ping);
     else if (f->op_case != AMANAT__V1__FRAME__OP_PONG)
         conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0, true,
                         "frame %d is not for a relay's session with a relay",
@@ -447,7 +447,7 @@ void conn_frame(conn_t *c, const uint8_t *body, size_t len)
     } else if (f->op_case == AMANAT__V1__FRAME__OP_DIRECTORY_LOOKUP) {
         conn_lookup(c, f->directory_lookup);
     } else if (f->op_case == AMANAT__V1__FRAME__OP_PING) {
-        pong(c, f->ping);
+        conn_pong(c, f->ping);
     } else if (f->op_case != AMANAT__V1__FRAME__OP_PONG) {
         conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0, true,
                         "frame %d is not for the relay", (int)f->op_case);

@@ -223,14 +223,7 @@ void link_frame(conn_t *c, const Amanat__V1__Frame *f)
         if (f->revocation_update->crl != NULL)
             link_crl(c->srv, f->revocation_update->crl, c->peer.agency_id);
     } else if (f->op_case == AMANAT__V1__FRAME__OP_PING) {
-        Amanat__V1__Frame r = AMANAT__V1__FRAME__INIT;
-        Amanat__V1__Pong p = AMANAT__V1__PONG__INIT;
-
-        p.nonce = f->ping->nonce;
-        r.op_case = AMANAT__V1__FRAME__OP_PONG;
-        r.pong = &p;
-        if (conn_send_frame(c, &r) != 0)
-            conn_close(c, "cannot send");
+        conn_pong(c, f->ping);
     } else if (f->op_case != AMANAT__V1__FRAME__OP_PONG) {
         link_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL,
                         "frame not for a relay's link");
@@ -244,16 +237,8 @@ static int start_handshake(conn_t *c)
     size_t len;
     int rc;
 
-    if ((rc = am_noise_hs_new(&c->hs, AM_NOISE_PROTOCOL, AM_NOISE_INITIATOR,
-                              (const uint8_t *)AM_NOISE_PROLOGUE,
-                              strlen(AM_NOISE_PROLOGUE))) != 0 ||
-        (rc = am_noise_hs_set_local_keypair(c->hs, am_dir_dh_sk(c->srv->dir),
-                                            am_dir_self(c->srv->dir)->dh_pk))
-            != 0 ||
-        (rc = am_noise_hs_start(c->hs)) != 0 ||
-        (rc = am_noise_hs_write(c->hs, NULL, 0, msg, sizeof msg, &len)) != 0 ||
-        (rc = am_framedec_new(&c->hsdec, AM_TRANSPORT_PREFIX, 32,
-                              AM_HANDSHAKE_MSG_MAX)) != 0)
+    if ((rc = conn_hs_new(c, AM_NOISE_INITIATOR)) != 0 ||
+        (rc = am_noise_hs_write(c->hs, NULL, 0, msg, sizeof msg, &len)) != 0)
         return rc;
     return conn_send_raw(c, msg, len);
 }
