@@ -2,7 +2,8 @@
 # Federation end to end (docs/PROTOCOL.md section 18) with three real
 # amanat-relay processes on 127.0.0.1 -- PK-RELAY, DE-RELAY, PH-RELAY --
 # and agencies homed at each, driven by the officers' command:
-#   1. PK-NCCIA -> DE-BKA, DE-LKA and PH-NBI: delivered to all three, with
+#   1. DE-BKA's prekey reaches the other relays; PK-NCCIA -> DE-BKA,
+#      DE-LKA and PH-NBI: delivered to all three, with
 #      delivered evidence (signed by DE-RELAY and PH-RELAY) and their signed
 #      receipts back at PK-NCCIA; stored once per relay (one forward to
 #      DE-RELAY for its two agencies); a bundle that verifies offline;
@@ -67,6 +68,18 @@ sent_id() { printf '%s\n' "$LAST" | sed -n 's/^sent \([0-9a-f]*\)$/\1/p'; }
 inbox_count() { as "$1" inbox --offline --json | grep -o '"id"' | wc -l; }
 
 # --- 1. three relays, four agencies ---------------------------------------
+# DE-BKA's new prekey reaches PK-RELAY (and PH-RELAY) from DE-RELAY
+expect 0 "made prekey 1" as DE-BKA prekeys rotate
+for r in PK-RELAY PH-RELAY; do
+  checks=$((checks + 1))
+  for _ in $(seq 50); do
+    held=$(sqlite3 "$r/data/store.sqlite" \
+      "SELECT prekey_id FROM prekeys WHERE agency = 'DE-BKA'" 2>/dev/null || true)
+    [ "$held" = 1 ] && break
+    sleep 0.1
+  done
+  [ "$held" = 1 ] || fail "$r does not hold DE-BKA's prekey 1 ($held)"
+done
 expect 0 "accepted by PK-RELAY" as PK-NCCIA send n.json --to DE-BKA,DE-LKA,PH-NBI
 id1=$(sent_id)
 for who in DE-BKA DE-LKA PH-NBI; do
