@@ -1,6 +1,6 @@
 /* relay_bench: a load generator against a real amanat-relay on 127.0.0.1.
  * The design is described at the top of relay_bench.c; this header joins
- * its files:
+ * its files (federation_bench.c, two linked relays, reuses them too):
  *
  *   relay_bench.c        options, the report, the order of measurements
  *   relay_bench_fed.c    the federation's files, the relay process
@@ -26,7 +26,11 @@
 #include "noise.h"
 #include "wire.pb-c.h"
 
+/* The program's name in messages: federation_bench builds these files
+ * again with its own. */
+#ifndef RB_PROG
 #define RB_PROG "relay_bench"
+#endif
 #define RB_KIB ((size_t)1024)
 #define RB_NS 1000000000ull
 
@@ -43,6 +47,11 @@
 
 /* ---- relay_bench_fed.c: federation and relay process ---- */
 
+/* Relays of one federation (federation_bench links two). */
+#define RB_MAX_RELAYS 2
+/* Flags added to a relay's command line (--peer ID@127.0.0.1:PORT ...). */
+#define RB_EXTRA_MAX 4
+
 typedef struct {
     char id[AM_AGENCY_ID_MAX + 1];
     uint8_t seed[32], sign_pk[32], sign_sk[64], dh_sk[32], dh_pk[32];
@@ -53,18 +62,35 @@ typedef struct {
     size_t hs_payload_len;
 } rb_party_t;
 
+/* One relay of the federation and its process.  With several relays,
+ * feds[0] owns the root, the agencies and the temporary folder; feds[i]
+ * (i > 0) is relay i's view of them (view set: the root and agencies are
+ * feds[0]'s, borrowed), with its own files in feds[0].dir/RELAY-ID. */
 typedef struct {
     char dir[64]; /* temporary folder: keys, certificates, stores, logs */
     uint8_t root_pk[32], root_sk[64];
     rb_party_t relay, agencies[RB_N_AGENCIES];
+    bool view;
     const char *relay_bin;
     bool has_max_conns, has_quota; /* flags this relay build knows */
     unsigned runs;                 /* relays started: data-N, relay-N.log */
     pid_t pid;                     /* running relay, or 0 */
     int port;
+    int listen_port;               /* --port of the next start; 0: any */
+    char extra[RB_EXTRA_MAX][128]; /* more flags of the next start, one */
+    size_t n_extra;                /* argument each */
     char log[160];   /* the running (or last) relay's stdout and stderr */
     char flags[640]; /* its command line, for the report */
 } rb_fed_t;
+
+/* Which relays a federation has and where each agency is homed. */
+typedef struct {
+    const char *tmp_name; /* the folder /tmp/NAME-XXXXXX */
+    size_t n_relays;      /* 1 .. RB_MAX_RELAYS */
+    const char *relay_ids[RB_MAX_RELAYS];
+    const char *agency_ids[RB_N_AGENCIES];
+    unsigned home[RB_N_AGENCIES]; /* index in relay_ids */
+} rb_layout_t;
 
 /* Set by SIGINT/SIGTERM/SIGHUP (the relay is killed at once): every wait
  * checks it and gives up. */
@@ -73,13 +99,22 @@ extern volatile sig_atomic_t rb_interrupted;
 /* Keys, certificates and files in a new temporary folder; checks the
  * relay binary (--help) for the flags it knows.  0, or -1 (reported). */
 int rb_fed_create(rb_fed_t *fed, const char *relay_bin);
-/* Stops a running relay, removes the folder unless keep, frees. */
+/* The same for lay->n_relays relays, feds[0 .. n_relays - 1]: every
+ * relay's certs/ holds every agency's certificate, wherever it is homed.
+ * On failure feds[0] may hold a folder: rb_fed_destroy them all. */
+int rb_fed_create_layout(rb_fed_t *feds, const rb_layout_t *lay,
+                         const char *relay_bin);
+/* Stops a running relay, removes the folder unless keep, frees (a view:
+ * only its relay; destroy views before feds[0]). */
 void rb_fed_destroy(rb_fed_t *fed, bool keep);
-/* Kill the relay on signals and at exit, whatever happens. */
+/* Kill the relays on signals and at exit, whatever happens. */
 void rb_install_guards(void);
 
-/* A fresh relay (a new, empty store) on 127.0.0.1, any free port; room
- * for max_conns connections (0: the relay's default).  0 or -1. */
+/* A fresh relay (a new, empty store) on 127.0.0.1, on fed->listen_port
+ * (0: any free port), with fed->extra added; room for max_conns
+ * connections (0: the relay's default).  0, -1 (reported), or -2 when it
+ * was given a port and could not listen because the port is in use (not
+ * reported: take another and start again). */
 int rb_relay_start(rb_fed_t *fed, size_t max_conns);
 /* fed->flags: the command line rb_relay_start would use. */
 void rb_relay_describe(rb_fed_t *fed, size_t max_conns);
@@ -93,6 +128,8 @@ int rb_relay_check(rb_fed_t *fed);
 int rb_relay_settle(rb_fed_t *fed);
 /* The last lines of the relay's log on stderr. */
 void rb_relay_log_tail(const rb_fed_t *fed, size_t lines);
+/* Whether a line of the relay's log contains text. */
+bool rb_relay_log_has(const rb_fed_t *fed, const char *text);
 /* VmRSS and VmHWM of the relay, in KiB.  0 or -1. */
 int rb_relay_mem(const rb_fed_t *fed, uint64_t *rss_kib, uint64_t *hwm_kib);
 
@@ -122,9 +159,10 @@ double rb_cpu_other_max(void);
 /* Median microseconds of a 4 KiB write + fdatasync in dir, or -1. */
 double rb_fsync_probe(const char *dir);
 
-/* relay_bench_proc.c: the relay killed on signals and at exit (pid 0:
- * none running), a folder removed, a program's output read. */
-void rb_guard_pid(pid_t pid);
+/* relay_bench_proc.c: the relays killed on signals and at exit (up to
+ * RB_MAX_RELAYS at once), a folder removed, a program's output read. */
+void rb_guard_add(pid_t pid);
+void rb_guard_remove(pid_t pid);
 int rb_rmtree(const char *dir);
 /* Runs prog arg (at most 5 s) and reads its stdout into out (NUL
  * terminated).  0 or -1 (reported). */
@@ -197,6 +235,8 @@ typedef struct {
     uint32_t gen; /* opens so far: tells stale events from current ones */
     int fd, state;
     const rb_party_t *who;
+    const rb_fed_t *fed; /* the relay it connects to (its port, its key) */
+    int port;
     bool receive, dirty;
     am_noise_hs_t *hs;
     am_framedec_t *hsdec;
@@ -251,9 +291,12 @@ struct rb_loop {
 uint64_t rb_now(void);
 int rb_loop_init(rb_loop_t *l, const rb_fed_t *fed, int port, size_t n);
 void rb_loop_free(rb_loop_t *l);
-/* Queue connection i (as who) to be opened when a handshake slot frees. */
+/* Queue connection i (as who) to be opened when a handshake slot frees;
+ * it connects to the loop's relay, or with rb_loop_queue_to to fed's. */
 void rb_loop_queue(rb_loop_t *l, size_t i, const rb_party_t *who,
                    bool receive);
+void rb_loop_queue_to(rb_loop_t *l, size_t i, const rb_party_t *who,
+                      bool receive, const rb_fed_t *fed);
 /* Run until ops->done or a failure (l->rc, l->err). */
 int rb_loop_run(rb_loop_t *l);
 /* Run the loops, one thread each, until all are done.  0, or the first

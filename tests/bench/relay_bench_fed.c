@@ -7,6 +7,13 @@
  * (data-N) and its stdout and stderr go to relay-N.log there: the relay
  * logs a line per connection and per stored envelope, and a terminal or
  * a pipe would slow it down more than a file does.
+ *
+ * A layout (rb_fed_create_layout) may name more relays and home each
+ * agency at one of them (the certificate's home_relay): the first relay's
+ * files are in the folder, each other's in a sub-folder named after it,
+ * and every certs/ holds every agency's certificate, so that each relay
+ * knows the agencies homed at the others from the start.  A relay is
+ * started with the port and extra flags (--peer ...) its rb_fed_t names.
  */
 #define _GNU_SOURCE /* prctl, PR_SET_PDEATHSIG */
 
@@ -33,9 +40,11 @@
 #include "fsutil.h"
 #include "keyfile.h"
 
-static const char *const agency_ids[RB_N_AGENCIES] = {
-    "PK-NCCIA", "PH-NBI", "DE-BKA", "FR-OFMIN",
-    "NL-NHTCU", "GB-NCA", "BR-PF",  "KE-DCI",
+static const rb_layout_t one_relay = {
+    "amanat-relay-bench", 1, {"PK-RELAY"},
+    {"PK-NCCIA", "PH-NBI", "DE-BKA", "FR-OFMIN",
+     "NL-NHTCU", "GB-NCA", "BR-PF",  "KE-DCI"},
+    {0},
 };
 
 static int fail_am(const char *what, int rc)
@@ -60,7 +69,7 @@ static int make_payload(rb_party_t *p)
     }
     hp.protocol_version = 1;
     hp.certificate = sc;
-    hp.software = "relay_bench";
+    hp.software = RB_PROG;
     p->hs_payload_len = amanat__v1__handshake_payload__get_packed_size(&hp);
     if ((p->hs_payload = malloc(p->hs_payload_len)) == NULL) {
         amanat__v1__signed_certificate__free_unpacked(sc, NULL);
@@ -72,9 +81,11 @@ static int make_payload(rb_party_t *p)
     return 0;
 }
 
+/* An agency homed at home, or (home NULL) a relay. */
 static int make_party(rb_fed_t *fed, rb_party_t *p, const char *id,
-                      unsigned roles, uint64_t serial)
+                      const char *home, uint64_t serial)
 {
+    unsigned roles = home != NULL ? AM_ROLE_AGENCY : AM_ROLE_RELAY;
     am_cert_t c;
     time_t now = time(NULL);
     int rc;
@@ -92,8 +103,8 @@ static int make_party(rb_fed_t *fed, rb_party_t *p, const char *id,
     memcpy(c.sign_pk, p->sign_pk, 32);
     memcpy(c.dh_pk, p->dh_pk, 32);
     c.roles = roles;
-    if (roles & AM_ROLE_AGENCY)
-        snprintf(c.home_relay, sizeof c.home_relay, "%s", fed->relay.id);
+    if (home != NULL)
+        snprintf(c.home_relay, sizeof c.home_relay, "%s", home);
     c.not_before = (int64_t)now - 3600;
     c.not_after = (int64_t)now + 86400;
     c.serial = serial;
@@ -175,12 +186,56 @@ static int probe_flags(rb_fed_t *fed)
     return 0;
 }
 
-int rb_fed_create(rb_fed_t *fed, const char *relay_bin)
+static int make_dir(const char *dir, const char *sub)
 {
     char path[128];
 
+    snprintf(path, sizeof path, "%s%s", dir, sub);
+    if (mkdir(path, 0700) != 0) {
+        fprintf(stderr, "%s: mkdir %s: %s\n", RB_PROG, path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Relay i's view of feds[0]: the same root and agencies, its own relay
+ * and files in feds[0].dir/RELAY-ID. */
+static int make_view(rb_fed_t *feds, size_t i, const rb_layout_t *lay)
+{
+    rb_fed_t *v = &feds[i];
+
+    memset(v, 0, sizeof *v);
+    v->view = true;
+    v->relay_bin = feds[0].relay_bin;
+    v->has_max_conns = feds[0].has_max_conns;
+    v->has_quota = feds[0].has_quota;
+    memcpy(v->root_pk, feds[0].root_pk, sizeof v->root_pk);
+    memcpy(v->root_sk, feds[0].root_sk, sizeof v->root_sk);
+    memcpy(v->agencies, feds[0].agencies, sizeof v->agencies);
+    if ((size_t)snprintf(v->dir, sizeof v->dir, "%s/%s", feds[0].dir,
+                         lay->relay_ids[i]) >= sizeof v->dir) {
+        fprintf(stderr, "%s: folder name too long\n", RB_PROG);
+        return -1;
+    }
+    if (make_dir(v->dir, "") != 0 || make_dir(v->dir, "/certs") != 0 ||
+        make_party(v, &v->relay, lay->relay_ids[i], NULL,
+                   RB_N_AGENCIES + 1 + i) != 0)
+        return -1;
+    return write_files(v);
+}
+
+int rb_fed_create_layout(rb_fed_t *feds, const rb_layout_t *lay,
+                         const char *relay_bin)
+{
+    rb_fed_t *fed = &feds[0];
+
     memset(fed, 0, sizeof *fed);
     fed->relay_bin = relay_bin;
+    if (lay->n_relays < 1 || lay->n_relays > RB_MAX_RELAYS) {
+        fprintf(stderr, "%s: %zu relays: want 1 to %d\n", RB_PROG,
+                lay->n_relays, RB_MAX_RELAYS);
+        return -1;
+    }
     if (access(relay_bin, X_OK) != 0) {
         fprintf(stderr, "%s: relay %s: %s (give its path with --relay)\n",
                 RB_PROG, relay_bin, strerror(errno));
@@ -188,26 +243,34 @@ int rb_fed_create(rb_fed_t *fed, const char *relay_bin)
     }
     if (probe_flags(fed) != 0)
         return -1;
-    snprintf(fed->dir, sizeof fed->dir, "/tmp/amanat-relay-bench-XXXXXX");
+    snprintf(fed->dir, sizeof fed->dir, "/tmp/%.40s-XXXXXX", lay->tmp_name);
     if (mkdtemp(fed->dir) == NULL) {
         fprintf(stderr, "%s: mkdtemp: %s\n", RB_PROG, strerror(errno));
         fed->dir[0] = '\0';
         return -1;
     }
-    snprintf(path, sizeof path, "%s/certs", fed->dir);
-    if (mkdir(path, 0700) != 0) {
-        fprintf(stderr, "%s: mkdir %s: %s\n", RB_PROG, path, strerror(errno));
+    if (make_dir(fed->dir, "/certs") != 0)
         return -1;
-    }
     if (crypto_sign_keypair(fed->root_pk, fed->root_sk) != 0)
         return fail_am("root key", AM_EKEY);
-    if (make_party(fed, &fed->relay, "PK-RELAY", AM_ROLE_RELAY, 1) != 0)
+    if (make_party(fed, &fed->relay, lay->relay_ids[0], NULL, 1) != 0)
         return -1;
     for (size_t i = 0; i < RB_N_AGENCIES; i++)
-        if (make_party(fed, &fed->agencies[i], agency_ids[i], AM_ROLE_AGENCY,
-                       (uint64_t)i + 2) != 0)
+        if (lay->home[i] >= lay->n_relays ||
+            make_party(fed, &fed->agencies[i], lay->agency_ids[i],
+                       lay->relay_ids[lay->home[i]], (uint64_t)i + 2) != 0)
             return -1;
-    return write_files(fed);
+    if (write_files(fed) != 0)
+        return -1;
+    for (size_t i = 1; i < lay->n_relays; i++)
+        if (make_view(feds, i, lay) != 0)
+            return -1;
+    return 0;
+}
+
+int rb_fed_create(rb_fed_t *fed, const char *relay_bin)
+{
+    return rb_fed_create_layout(fed, &one_relay, relay_bin);
 }
 
 static void party_free(rb_party_t *p)
@@ -221,6 +284,11 @@ void rb_fed_destroy(rb_fed_t *fed, bool keep)
 {
     if (fed->pid > 0)
         (void)rb_relay_stop(fed);
+    if (fed->view) { /* the agencies and the folder are feds[0]'s */
+        party_free(&fed->relay);
+        sodium_memzero(fed, sizeof *fed);
+        return;
+    }
     if (fed->dir[0] != '\0') {
         if (keep)
             printf("kept %s (keys, certificates, relay logs)\n", fed->dir);
@@ -237,8 +305,8 @@ void rb_fed_destroy(rb_fed_t *fed, bool keep)
 /* The command line of run N: argv (pointing into store) and, for the
  * report, the same with the folder written $DIR. */
 typedef struct {
-    char store[24][200];
-    char *argv[26];
+    char store[32][200];
+    char *argv[34];
 } argv_t;
 
 static void add_arg(argv_t *a, size_t *n, rb_fed_t *fed, const char *opt,
@@ -264,15 +332,16 @@ static void add_arg(argv_t *a, size_t *n, rb_fed_t *fed, const char *opt,
 
 static void build_argv(rb_fed_t *fed, argv_t *a, size_t max_conns)
 {
-    char data[32], conns[32];
+    char data[32], conns[32], port[16];
     size_t n = 0;
 
     snprintf(data, sizeof data, "data-%u", fed->runs);
     snprintf(conns, sizeof conns, "%zu", max_conns);
+    snprintf(port, sizeof port, "%d", fed->listen_port);
     fed->flags[0] = '\0';
     a->argv[0] = (char *)fed->relay_bin;
     add_arg(a, &n, fed, "--host", "%.0s%s", "127.0.0.1");
-    add_arg(a, &n, fed, "--port", "%.0s%s", "0");
+    add_arg(a, &n, fed, "--port", "%.0s%s", port);
     add_arg(a, &n, fed, "--data", "%s/%s", data);
     add_arg(a, &n, fed, "--root", "%s/%s", "root.pub");
     add_arg(a, &n, fed, "--cert", "%s/%s", "relay.cert");
@@ -285,6 +354,8 @@ static void build_argv(rb_fed_t *fed, argv_t *a, size_t max_conns)
         add_arg(a, &n, fed, "--quota-messages", "%.0s%s", "100000000");
         add_arg(a, &n, fed, "--quota-bytes", "%.0s%s", "1099511627776");
     }
+    for (size_t i = 0; i < fed->n_extra && i < RB_EXTRA_MAX; i++)
+        add_arg(a, &n, fed, fed->extra[i], NULL, NULL);
     a->argv[n + 1] = NULL;
 }
 
@@ -297,15 +368,66 @@ void rb_relay_describe(rb_fed_t *fed, size_t max_conns)
     fed->runs--;
 }
 
-/* Waits (at most 10 s) for "listening on 127.0.0.1:PORT" in the log. */
+static void describe_status(int status, char *out, size_t cap)
+{
+    if (WIFEXITED(status))
+        snprintf(out, cap, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(out, cap, "was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(out, cap, "ended (status %#x)", (unsigned)status);
+}
+
+/* 0 while the relay runs.  Else it has ended: -2 when taken_ok and it
+ * could not listen on the port it was given, which another process took
+ * (nothing reported); -1 otherwise, reported with its log. */
+static int reap(rb_fed_t *fed, bool taken_ok)
+{
+    char what[96];
+    int status = 0;
+    pid_t r, pid = fed->pid;
+
+    if ((r = waitpid(pid, &status, WNOHANG)) == 0)
+        return 0;
+    fed->pid = 0;
+    rb_guard_remove(pid);
+    if (taken_ok && r == pid && WIFEXITED(status) &&
+        WEXITSTATUS(status) != 0 &&
+        rb_relay_log_has(fed, "address already in use"))
+        return -2;
+    if (r < 0)
+        snprintf(what, sizeof what, "cannot be waited for: %s",
+                 strerror(errno));
+    else
+        describe_status(status, what, sizeof what);
+    fprintf(stderr, "%s: the relay %s (pid %d) %s; its log, %s, ends:\n",
+            RB_PROG, fed->relay.id, (int)pid, what, fed->log);
+    rb_relay_log_tail(fed, 15);
+    return -1;
+}
+
+int rb_relay_check(rb_fed_t *fed)
+{
+    if (fed->pid <= 0) {
+        fprintf(stderr, "%s: the relay %s is not running\n", RB_PROG,
+                fed->relay.id);
+        return -1;
+    }
+    return reap(fed, false);
+}
+
+/* Waits (at most 10 s) for "listening on 127.0.0.1:PORT" in the log.
+ * 0, -1 or -2 (see reap). */
 static int wait_listening(rb_fed_t *fed)
 {
-    char buf[4096];
+    char buf[8192];
 
     for (int i = 0; i < 1000 && !rb_interrupted; i++) {
         FILE *f = fopen(fed->log, "r");
         const char *p = NULL;
         size_t n = 0;
+        int rc;
 
         if (f != NULL) {
             n = fread(buf, 1, sizeof buf - 1, f);
@@ -316,13 +438,13 @@ static int wait_listening(rb_fed_t *fed)
             strchr(p, '\n') != NULL &&
             sscanf(p, "listening on 127.0.0.1:%d", &fed->port) == 1)
             return 0;
-        if (rb_relay_check(fed) != 0)
-            return -1;
+        if ((rc = reap(fed, fed->listen_port != 0)) != 0)
+            return rc;
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
     }
-    fprintf(stderr, "%s: the relay did not print \"listening on\" within "
-            "10 s\n", RB_PROG);
+    fprintf(stderr, "%s: the relay %s did not print \"listening on\" "
+            "within 10 s\n", RB_PROG, fed->relay.id);
     rb_relay_log_tail(fed, 10);
     return -1;
 }
@@ -342,11 +464,21 @@ static pid_t spawn(const argv_t *a, int log_fd)
     _exit(127);
 }
 
+/* Removes the store of the run that just ended (it can be large). */
+static void remove_store(const rb_fed_t *fed)
+{
+    char data[128];
+
+    snprintf(data, sizeof data, "%s/data-%u", fed->dir, fed->runs);
+    if (rb_rmtree(data) != 0)
+        fprintf(stderr, "%s: could not remove %s\n", RB_PROG, data);
+}
+
 int rb_relay_start(rb_fed_t *fed, size_t max_conns)
 {
     char data[128];
     argv_t a;
-    int fd;
+    int fd, rc;
 
     if (fed->pid > 0 && rb_relay_stop(fed) != 0)
         return -1;
@@ -371,44 +503,10 @@ int rb_relay_start(rb_fed_t *fed, size_t max_conns)
         fed->pid = 0;
         return -1;
     }
-    rb_guard_pid(fed->pid);
-    return wait_listening(fed);
-}
-
-static void describe_status(int status, char *out, size_t cap)
-{
-    if (WIFEXITED(status))
-        snprintf(out, cap, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(out, cap, "was killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else
-        snprintf(out, cap, "ended (status %#x)", (unsigned)status);
-}
-
-int rb_relay_check(rb_fed_t *fed)
-{
-    char what[96];
-    int status;
-    pid_t r;
-
-    if (fed->pid <= 0) {
-        fprintf(stderr, "%s: no relay is running\n", RB_PROG);
-        return -1;
-    }
-    if ((r = waitpid(fed->pid, &status, WNOHANG)) == 0)
-        return 0;
-    if (r < 0)
-        snprintf(what, sizeof what, "cannot be waited for: %s",
-                 strerror(errno));
-    else
-        describe_status(status, what, sizeof what);
-    fprintf(stderr, "%s: the relay (pid %d) %s; its log, %s, ends:\n",
-            RB_PROG, (int)fed->pid, what, fed->log);
-    rb_relay_log_tail(fed, 15);
-    fed->pid = 0;
-    rb_guard_pid(0);
-    return -1;
+    rb_guard_add(fed->pid);
+    if ((rc = wait_listening(fed)) == -2)
+        remove_store(fed);
+    return rc;
 }
 
 int rb_relay_settle(rb_fed_t *fed)
@@ -423,23 +521,13 @@ int rb_relay_settle(rb_fed_t *fed)
     return 0;
 }
 
-/* Removes the store of the run that just ended (it can be large). */
-static void remove_store(const rb_fed_t *fed)
-{
-    char data[128];
-
-    snprintf(data, sizeof data, "%s/data-%u", fed->dir, fed->runs);
-    if (rb_rmtree(data) != 0)
-        fprintf(stderr, "%s: could not remove %s\n", RB_PROG, data);
-}
-
 int rb_relay_stop(rb_fed_t *fed)
 {
     char what[96];
     int status = 0, rc = -1;
-    pid_t r = 0;
+    pid_t r = 0, pid = fed->pid;
 
-    if (fed->pid <= 0)
+    if (pid <= 0)
         return 0;
     (void)kill(fed->pid, SIGTERM);
     for (int i = 0; i < 1000 && (r = waitpid(fed->pid, &status, WNOHANG)) ==
@@ -450,19 +538,19 @@ int rb_relay_stop(rb_fed_t *fed)
     if (r == 0) {
         (void)kill(fed->pid, SIGKILL);
         (void)waitpid(fed->pid, &status, 0);
-        fprintf(stderr, "%s: the relay did not stop within 10 s of SIGTERM; "
-                "killed\n", RB_PROG);
+        fprintf(stderr, "%s: the relay %s did not stop within 10 s of "
+                "SIGTERM; killed\n", RB_PROG, fed->relay.id);
         rb_relay_log_tail(fed, 10);
     } else if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         describe_status(status, what, sizeof what);
-        fprintf(stderr, "%s: on SIGTERM the relay %s\n", RB_PROG,
-                r < 0 ? strerror(errno) : what);
+        fprintf(stderr, "%s: on SIGTERM the relay %s %s\n", RB_PROG,
+                fed->relay.id, r < 0 ? strerror(errno) : what);
         rb_relay_log_tail(fed, 10);
     } else {
         rc = 0;
     }
     fed->pid = 0;
-    rb_guard_pid(0);
+    rb_guard_remove(pid);
     remove_store(fed);
     return rc;
 }

@@ -1,17 +1,17 @@
 /* relay_bench: the event loop and the client side of a connection.
  *
  * One loop per thread: an epoll set of non-blocking sockets to
- * 127.0.0.1:PORT, a timerfd for paced sending, and an array of
- * connections the loop owns.  Each connection runs the client's side of
- * docs/PROTOCOL.md: Noise XX as initiator (message 1, then message 3 with
- * the agency's certificate once message 2 named the relay's key), Hello,
- * AuthResult, then frames through the channel (am_chan_*).  Writes are
- * gathered in the connection's buffer and sent once per turn of the loop,
- * so pipelined frames leave in few system calls.  Connections wait in a
- * queue and are opened while fewer than hs_max handshakes are in progress,
- * because the relay refuses more than 64 handshakes in progress from one
- * address.  A connection the relay closes fails the loop: nothing in a
- * measurement expects it.
+ * 127.0.0.1:PORT (the loop's relay's, or a connection's own relay's), a
+ * timerfd for paced sending, and an array of connections the loop owns.
+ * Each connection runs the client's side of docs/PROTOCOL.md: Noise XX as
+ * initiator (message 1, then message 3 with the agency's certificate once
+ * message 2 named the relay's key), Hello, AuthResult, then frames through
+ * the channel (am_chan_*).  Writes are gathered in the connection's buffer
+ * and sent once per turn of the loop, so pipelined frames leave in few
+ * system calls.  Connections wait in a queue and are opened while fewer
+ * than hs_max handshakes are in progress, because the relay refuses more
+ * than 64 handshakes in progress from one address.  A connection the relay
+ * closes fails the loop: nothing in a measurement expects it.
  */
 #define _GNU_SOURCE
 
@@ -128,13 +128,21 @@ void rb_loop_free(rb_loop_t *l)
     l->inited = false;
 }
 
-void rb_loop_queue(rb_loop_t *l, size_t i, const rb_party_t *who,
-                   bool receive)
+void rb_loop_queue_to(rb_loop_t *l, size_t i, const rb_party_t *who,
+                      bool receive, const rb_fed_t *fed)
 {
     l->conns[i].who = who;
     l->conns[i].receive = receive;
+    l->conns[i].fed = fed;
+    l->conns[i].port = fed == l->fed ? l->port : fed->port;
     l->queue[(l->q_head + l->q_len) % l->n] = i;
     l->q_len++;
+}
+
+void rb_loop_queue(rb_loop_t *l, size_t i, const rb_party_t *who,
+                   bool receive)
+{
+    rb_loop_queue_to(l, i, who, receive, l->fed);
 }
 
 int rb_loop_timer(rb_loop_t *l, uint64_t at_ns)
@@ -308,7 +316,7 @@ static int open_conn(rb_conn_t *c)
 
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)c->loop->port);
+    a.sin_port = htons((uint16_t)c->port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if ((c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                         0)) < 0)
@@ -328,7 +336,7 @@ static int open_conn(rb_conn_t *c)
         errno != EINPROGRESS) {
         char why[160];
 
-        snprintf(why, sizeof why, "connect 127.0.0.1:%d: %s", c->loop->port,
+        snprintf(why, sizeof why, "connect 127.0.0.1:%d: %s", c->port,
                  strerror(errno));
         return conn_fail(c, why);
     }
@@ -346,7 +354,7 @@ static int on_connected(rb_conn_t *c)
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err) {
         char why[160];
 
-        snprintf(why, sizeof why, "connect 127.0.0.1:%d: %s", c->loop->port,
+        snprintf(why, sizeof why, "connect 127.0.0.1:%d: %s", c->port,
                  strerror(err ? err : errno));
         return conn_fail(c, why);
     }
@@ -393,7 +401,7 @@ static int on_msg2(rb_conn_t *c, const uint8_t *msg, size_t len)
                                &plen)) != 0 ||
         (rc = am_noise_hs_remote_static(c->hs, rs)) != 0)
         return conn_fail(c, am_err_detail());
-    if (sodium_memcmp(rs, c->loop->fed->relay.dh_pk, 32) != 0)
+    if (sodium_memcmp(rs, c->fed->relay.dh_pk, 32) != 0)
         return conn_fail(c, "message 2 is not from the relay's key");
     if ((rc = am_noise_hs_write(c->hs, c->who->hs_payload,
                                 c->who->hs_payload_len, m3, sizeof m3,

@@ -1,4 +1,4 @@
-/* relay_bench: the operating system's side: the relay killed on signals
+/* relay_bench: the operating system's side: the relays killed on signals
  * and at exit, readings from /proc (memory, CPU time per thread), an fsync
  * probe of the store's disk, folders removed, a program's output read. */
 #define _GNU_SOURCE /* nftw */
@@ -20,32 +20,51 @@
 #include <unistd.h>
 
 volatile sig_atomic_t rb_interrupted;
-static volatile pid_t guard_pid;
+/* the running relays, 0 in a free slot (read by the signal handler) */
+static volatile pid_t guard_pids[RB_MAX_RELAYS];
 static double other_max; /* the most other processes used in a row */
 
-void rb_guard_pid(pid_t pid)
+void rb_guard_add(pid_t pid)
 {
-    guard_pid = pid;
+    for (size_t i = 0; i < RB_MAX_RELAYS; i++)
+        if (guard_pids[i] <= 0) {
+            guard_pids[i] = pid;
+            return;
+        }
+    /* more relays than slots: a bug of the bench, and one unguarded */
+    fprintf(stderr, "%s: relay %d is not killed at exit\n", RB_PROG,
+            (int)pid);
+}
+
+void rb_guard_remove(pid_t pid)
+{
+    for (size_t i = 0; i < RB_MAX_RELAYS; i++)
+        if (guard_pids[i] == pid)
+            guard_pids[i] = 0;
 }
 
 static void on_signal(int sig)
 {
-    pid_t pid = guard_pid;
-
     (void)sig;
-    if (pid > 0)
-        (void)kill(pid, SIGKILL); /* async-signal-safe */
+    for (size_t i = 0; i < RB_MAX_RELAYS; i++) {
+        pid_t pid = guard_pids[i];
+
+        if (pid > 0)
+            (void)kill(pid, SIGKILL); /* async-signal-safe */
+    }
     rb_interrupted = 1;
 }
 
 static void at_exit_kill(void)
 {
-    pid_t pid = guard_pid;
+    for (size_t i = 0; i < RB_MAX_RELAYS; i++) {
+        pid_t pid = guard_pids[i];
 
-    if (pid > 0) {
-        (void)kill(pid, SIGKILL);
-        (void)waitpid(pid, NULL, 0);
-        guard_pid = 0;
+        if (pid > 0) {
+            (void)kill(pid, SIGKILL);
+            (void)waitpid(pid, NULL, 0);
+            guard_pids[i] = 0;
+        }
     }
 }
 
@@ -143,6 +162,20 @@ int rb_run_capture(const char *prog, const char *arg, char *out, size_t cap,
     if (rc != 0)
         fprintf(stderr, "%s: %s %s did not answer\n", RB_PROG, prog, arg);
     return rc;
+}
+
+bool rb_relay_log_has(const rb_fed_t *fed, const char *text)
+{
+    char line[1024];
+    FILE *f = fopen(fed->log, "r");
+    bool found = false;
+
+    if (f == NULL)
+        return false;
+    while (!found && fgets(line, sizeof line, f) != NULL)
+        found = strstr(line, text) != NULL;
+    fclose(f);
+    return found;
 }
 
 void rb_relay_log_tail(const rb_fed_t *fed, size_t lines)
