@@ -641,6 +641,7 @@ int main(int argc, char **argv)
     seeds_envelope();
     am_fzr_write_seeds(out_dir);
     am_fzl_write_seeds(out_dir);
+    am_fzp_write_seeds(out_dir);
     am_fzb_write_seeds();
     am_fzc_write_seeds();
     return 0;

@@ -24,5 +24,7 @@ void put_be32(seed_t *s, size_t v);
 void write_seed(const char *target, const char *name, const seed_t *s);
 /* gen_seeds_link.c: the seeds of fuzz_relay_link, into DIR/. */
 void am_fzl_write_seeds(const char *dir);
+/* gen_seeds_peer.c: the seeds of fuzz_relay_peer, into DIR/. */
+void am_fzp_write_seeds(const char *dir);
 
 #endif
