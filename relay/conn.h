@@ -50,6 +50,8 @@ typedef struct conn {
     bool receive, fetching, closing, paused;
     bool refetch;          /* page from the start: an earlier one arrived */
     bool fetch_deferred;   /* waiting for the socket to take the last batch */
+    bool kicked;           /* stored for it while a fetch was out: that
+                              fetch may not see it, so another follows */
     unsigned inflight;     /* delivered, not yet acknowledged */
     am_store_cursor_t cursor; /* the last envelope fetched */
     conn_inflight_t *fl;

@@ -83,8 +83,9 @@ static void on_pending(void *ctx, int rc, const am_store_item_t *items,
     if (rc != 0 && !c->closing)
         conn_log(c, "store: %s", am_strerror(rc));
     /* fill the window (fetch stops at its edge and when the socket is
-     * full); all of them were on the wire already: page on */
-    if (rc == 0 && n > 0)
+     * full); all of them were on the wire already: page on; or something
+     * was stored after this fetch was asked for */
+    if (rc == 0 && (n > 0 || c->kicked))
         fetch(c);
     conn_unref(c);
 }
@@ -114,6 +115,7 @@ static void fetch(conn_t *c)
     if (am_store_next(c->srv->store, c->peer.agency_id, max,
                       (int64_t)time(NULL), after, on_pending, c) == 0) {
         c->fetching = true;
+        c->kicked = false; /* this one sees all that was committed */
         conn_ref(c);
     }
 }
@@ -128,8 +130,11 @@ void conn_kick(am_server_t *srv, const char *agency_id, int priority)
 {
     for (conn_t *c = am_sess_first(srv, AM_SESS_AGENCY, agency_id); c != NULL;
          c = am_sess_next(c, agency_id)) {
-        if (c->inflight > 0 && priority > c->cursor.priority)
+        /* a fetch out now was asked for before this was committed */
+        if ((c->inflight > 0 || c->fetching) &&
+            priority > c->cursor.priority)
             c->refetch = true;
+        c->kicked = c->fetching;
         fetch(c);
     }
 }
