@@ -40,6 +40,7 @@ typedef struct {
     int after;  /* PW_OUT or PW_MAYBE: where a leaving one goes */
     bool seen;  /* delivered in this session */
     bool live;  /* submitted while the session was up: delivered soon */
+    int late;   /* barriers passed while live and not yet delivered */
 } pr_msg_t;
 
 /* A DirectoryLookup owed an answer: an Error when it is not well formed
