@@ -203,7 +203,9 @@ static int make_dir(const char *dir, const char *sub)
 static int make_view(rb_fed_t *feds, size_t i, const rb_layout_t *lay)
 {
     rb_fed_t *v = &feds[i];
+    char base[sizeof v->dir]; /* i is never 0, but the compiler cannot know */
 
+    memcpy(base, feds[0].dir, sizeof base);
     memset(v, 0, sizeof *v);
     v->view = true;
     v->relay_bin = feds[0].relay_bin;
@@ -212,7 +214,7 @@ static int make_view(rb_fed_t *feds, size_t i, const rb_layout_t *lay)
     memcpy(v->root_pk, feds[0].root_pk, sizeof v->root_pk);
     memcpy(v->root_sk, feds[0].root_sk, sizeof v->root_sk);
     memcpy(v->agencies, feds[0].agencies, sizeof v->agencies);
-    if ((size_t)snprintf(v->dir, sizeof v->dir, "%s/%s", feds[0].dir,
+    if ((size_t)snprintf(v->dir, sizeof v->dir, "%s/%s", base,
                          lay->relay_ids[i]) >= sizeof v->dir) {
         fprintf(stderr, "%s: folder name too long\n", RB_PROG);
         return -1;
