@@ -40,32 +40,12 @@ if [ $# -ne 4 ]; then
   exit 2
 fi
 amanat=$1 node=$2 examples=$3 work=$4
-here=$(cd "$(dirname "$0")" && pwd)
-proto_dir=$(cd "$here/../../proto" && pwd) || { echo "case-interop: no proto/ beside $here" >&2; exit 1; }
-skip=77
+TAG=case-interop
+. "$(dirname "$0")/npm-env.sh"
+proto_dir=$(cd "$here/../../proto" && pwd) || die "no proto/ beside $here"
 
-die() { echo "case-interop: $*" >&2; exit 1; }
-
-# A tool that is not there: skipped on a developer's machine, a failure in
-# CI, where .ci/deps installs it.
-missing() {
-  if [ -z "${CI:-}" ]; then
-    echo "case-interop: SKIP: $* (install nodejs, npm and protobuf-compiler: bash .ci/deps)"
-    exit $skip
-  fi
-  die "$* (CI is set: .ci/deps should have installed it)"
-}
-
-node_path=$(command -v "$node" 2>/dev/null) || missing "no node program ($node)"
-# npm beside that node first, so that npm and the generator run on it too.
-node_dir=$(dirname "$node_path")
-export PATH="$node_dir:$PATH"
-npm_path=$(command -v npm 2>/dev/null) || missing "no npm"
+node_setup "$node"
 protoc_path=$(command -v protoc 2>/dev/null) || missing "no protoc"
-
-node_major=$("$node_path" -p 'process.versions.node.split(".")[0]') \
-  || die "$node_path does not run"
-[ "$node_major" -ge 18 ] || die "node $("$node_path" --version) is too old: 18 or later needed"
 
 [ -x "$amanat" ] || die "no amanat binary at $amanat"
 [ -d "$examples" ] || die "no examples folder at $examples"
@@ -76,23 +56,7 @@ for d in /usr/include /usr/local/include; do
 done
 [ -n "$wkt_dir" ] || missing "no google/protobuf/timestamp.proto (libprotobuf-dev)"
 
-mkdir -p "$work" || die "cannot make $work"
-work=$(cd "$work" && pwd)
-
-# ---------------------------------------------------------------- npm ci
-# Exactly what package-lock.json names (npm ci refuses a lock file that
-# does not match package.json), no install scripts, bounded in time.  The
-# stamp holds the hash of the two files the tree was installed from.
-stamp=$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$work/node_modules/.amanat-stamp" 2>/dev/null)" != "$stamp" ]; then
-  echo "case-interop: npm ci ($("$npm_path" --version 2>/dev/null) on node $("$node_path" --version))"
-  cp "$here/package.json" "$here/package-lock.json" "$work/" || die "cannot copy the package files"
-  [ -n "${HOME:-}" ] && [ -w "${HOME:-/nonexistent}" ] || export npm_config_cache="$work/npm-cache"
-  ( cd "$work" && timeout 300 "$npm_path" ci --ignore-scripts --no-audit --no-fund \
-      --no-update-notifier --loglevel=error --fetch-timeout=60000 --fetch-retries=2 ) \
-    || die "npm ci failed (exit $?)"
-  echo "$stamp" >"$work/node_modules/.amanat-stamp"
-fi
+npm_install
 
 # ---------------------------------------------------------- generated code
 # protoc-gen-es run by the same node, through a wrapper, not by the
