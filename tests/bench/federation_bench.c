@@ -192,22 +192,6 @@ static int parse_args(int argc, char **argv, fb_opts_t *o, const char **relay)
     return 0;
 }
 
-/* ../../relay/amanat-relay beside this program. */
-static const char *default_relay(char *buf, size_t cap)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    char *slash;
-
-    if (n <= 0)
-        return "amanat-relay";
-    self[n] = '\0';
-    if ((slash = strrchr(self, '/')) != NULL)
-        *slash = '\0';
-    snprintf(buf, cap, "%s/../../relay/amanat-relay", self);
-    return buf;
-}
-
 /* ---- the pair of relays ---- */
 
 /* Two distinct free ports: bound to port 0 together, read, closed. */
@@ -401,7 +385,7 @@ int main(int argc, char **argv)
     }
     rb_install_guards();
     if (relay == NULL)
-        relay = default_relay(relay_buf, sizeof relay_buf);
+        relay = rb_default_relay(relay_buf, sizeof relay_buf);
     if (rb_fed_create_layout(feds, &layout, relay) == 0) {
         size_t n = o.n + o.warmup > o.stream ? o.n + o.warmup : o.stream;
         long cores = sysconf(_SC_NPROCESSORS_ONLN);

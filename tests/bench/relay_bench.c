@@ -233,22 +233,6 @@ static int parse_args(int argc, char **argv, rb_opts_t *o, const char **relay)
     return 0;
 }
 
-/* ../../relay/amanat-relay beside this program. */
-static const char *default_relay(char *buf, size_t cap)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    char *slash;
-
-    if (n <= 0)
-        return "amanat-relay";
-    self[n] = '\0';
-    if ((slash = strrchr(self, '/')) != NULL)
-        *slash = '\0';
-    snprintf(buf, cap, "%s/../../relay/amanat-relay", self);
-    return buf;
-}
-
 static void header(rb_env_t *e)
 {
     const rb_opts_t *o = e->o;
@@ -382,7 +366,7 @@ int main(int argc, char **argv)
     }
     rb_install_guards();
     if (relay == NULL)
-        relay = default_relay(relay_buf, sizeof relay_buf);
+        relay = rb_default_relay(relay_buf, sizeof relay_buf);
     if (rb_fed_create(&fed, relay) == 0) {
         header(&e);
         if (make_pools(&e, &p1, &p16) == 0)

@@ -370,4 +370,7 @@ int rb_loops_merge(rb_loop_t *loops, size_t n_loops, rb_lat_t *all,
 /* Prints the Error frames the loops kept, indented. */
 void rb_print_errors(const rb_loop_t *loops, size_t n_loops);
 
+/* ../../relay/amanat-relay beside this program, in buf (cap bytes). */
+const char *rb_default_relay(char *buf, size_t cap);
+
 #endif

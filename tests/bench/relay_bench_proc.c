@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,3 +372,20 @@ double rb_fsync_probe(const char *dir)
     qsort(us, n, sizeof us[0], cmp_double);
     return us[n / 2];
 }
+
+/* ../../relay/amanat-relay beside this program. */
+const char *rb_default_relay(char *buf, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash;
+
+    if (n <= 0)
+        return "amanat-relay";
+    self[n] = '\0';
+    if ((slash = strrchr(self, '/')) != NULL)
+        *slash = '\0';
+    snprintf(buf, cap, "%s/../../relay/amanat-relay", self);
+    return buf;
+}
+
