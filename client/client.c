@@ -115,7 +115,7 @@ int cl_take_crl(am_client_t *c, const uint8_t *b, size_t len)
     return 0;
 }
 
-static void stash_clear(am_client_t *c)
+void cl_stash_clear(am_client_t *c)
 {
     while (c->stash != NULL) {
         stash_t *s = c->stash;
@@ -132,7 +132,7 @@ void cl_disconnect(am_client_t *c)
 {
     am_session_close(c->sess);
     c->sess = NULL;
-    stash_clear(c);
+    cl_stash_clear(c);
 }
 
 int cl_connect(am_client_t *c, bool receive)

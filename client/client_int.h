@@ -65,6 +65,8 @@ int cl_relay_peer(am_client_t *c, const char *relay, peer_t *out);
 void cl_peer_free(peer_t *p);
 /* Take a newer revocation list (verified under the root). */
 int cl_take_crl(am_client_t *c, const uint8_t *b, size_t len);
+/* Drop the frames kept while waiting for an answer. */
+void cl_stash_clear(am_client_t *c);
 int64_t cl_now(void);
 
 /* client_send.c */

@@ -51,7 +51,6 @@ void link_closed(conn_t *c)
     if (l == NULL || l->c != c)
         return;
     l->c = NULL;
-    l->ready = false;
     uv_timer_stop(&l->ping);
     schedule(l);
 }
@@ -62,7 +61,7 @@ static void on_ping(uv_timer_t *t)
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__Ping p = AMANAT__V1__PING__INIT;
 
-    if (l->c == NULL || !l->ready)
+    if (l->c == NULL || l->c->state != CONN_READY)
         return;
     p.nonce = randombytes_random();
     f.op_case = AMANAT__V1__FRAME__OP_PING;
@@ -187,7 +186,6 @@ static void on_auth(conn_t *c, const Amanat__V1__AuthResult *a)
         return;
     }
     c->state = CONN_READY;
-    l->ready = true;
     l->backoff_ms = BACKOFF_MIN_MS;
     uv_timer_start(&l->ping, on_ping, c->srv->cfg.idle_ms / 3,
                    c->srv->cfg.idle_ms / 3);

@@ -28,8 +28,6 @@ typedef struct am_link {
     uv_timer_t retry;     /* the next attempt */
     uv_timer_t ping;      /* keeps the link from going idle */
     uint64_t backoff_ms;
-    bool ready;           /* AuthResult received */
-    uint64_t forwarded;   /* envelopes stored from this peer, for logs */
 } am_link_t;
 
 /* Dial every peer in srv->cfg.peers. */

@@ -97,7 +97,6 @@ static void on_stored(void *ctx, int rc, int64_t accepted_at)
     if (c->closing)
         goto out;
     if (rc == 0) {
-        c->link->forwarded++;
         conn_log(c, "stored %02x%02x%02x%02x from %s for %zu recipients",
                  f->id[0], f->id[1], f->id[2], f->id[3], c->peer.agency_id,
                  f->put.n_recipients);

@@ -8,24 +8,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 export PW=correct-horse WRONG=wrong-horse
-fails=0 checks=0
-
-# expect CODE TEXT CMD...: exit code CODE and TEXT somewhere in the output.
-expect() {
-  local code=$1 text=$2 out rc
-  shift 2
-  checks=$((checks + 1))
-  set +e
-  out=$("$@" 2>&1)
-  rc=$?
-  set -e
-  if [ "$rc" -ne "$code" ] || [[ "$out" != *"$text"* ]]; then
-    echo "FAIL: $* -> exit $rc (want $code), output:"
-    echo "$out" | sed 's/^/    /'
-    echo "    (wanted to see: $text)"
-    fails=$((fails + 1))
-  fi
-}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh" # expect, fail; fails and checks
 
 K="--passphrase-env PW --kdf interactive"
 expect 0 "federation root created" $A admin root-init --dir fed $K

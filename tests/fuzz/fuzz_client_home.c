@@ -2,7 +2,7 @@
  * for DE-BKA, in a temporary folder that is removed at exit.  /dev/shm
  * first: the client's store commits with fsync, which costs nothing there
  * and milliseconds on a disk. */
-#include "fuzz_client.h"
+#include "fuzz_client_store.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -135,4 +135,26 @@ void am_fzc_home_make(char home[AM_FZC_PATH])
                           x->cert_len[AM_FZC_ME]) != 0 ||
         am_fzc_home_write(home, "client.ini", ini, sizeof ini - 1) != 0)
         am_fzc_die("profile files", AM_EIO);
+}
+
+void am_fzc_sent_record(am_cmsg_t *out)
+{
+    const am_fzc_fix_t *x = am_fzc_fix();
+    const am_fz_fed_t *f = am_fz_fed();
+    am_cmsg_t m = {0};
+
+    memcpy(m.id, x->sent_id, AM_MSG_ID_LEN);
+    m.outgoing = m.sent = true;
+    snprintf(m.sender, sizeof m.sender, "%s", f->ag[AM_FZC_ME].id);
+    snprintf(m.recipients, sizeof m.recipients, "%s,%s",
+             f->ag[AM_FZ_SENDER].id, f->ag[AM_FZ_THIRD].id);
+    snprintf(m.kind, sizeof m.kind, "notification");
+    m.priority = AM_PRIORITY_URGENT;
+    m.created_at = m.stored_at = AM_FZ_NOW;
+    m.expires_at = AM_FZ_NOW + 14 * 86400;
+    m.envelope = x->sent;
+    m.envelope_len = x->sent_len;
+    m.content = x->sent_content;
+    m.content_len = x->sent_content_len;
+    *out = m;
 }

@@ -69,7 +69,7 @@
 #include "err.h"
 #include "evidence.h"
 #include "frame.h"
-#include "fuzz_client.h"
+#include "fuzz_client_store.h"
 #include "pb.h"
 #include "receipt.h"
 
@@ -113,19 +113,7 @@ static void store_setup(am_client_t *c)
     am_cmsg_t m = {0};
     int rc;
 
-    memcpy(m.id, x->sent_id, AM_MSG_ID_LEN);
-    m.outgoing = m.sent = true;
-    snprintf(m.sender, sizeof m.sender, "%s", f->ag[AM_FZC_ME].id);
-    snprintf(m.recipients, sizeof m.recipients, "%s,%s",
-             f->ag[AM_FZ_SENDER].id, f->ag[AM_FZ_THIRD].id);
-    snprintf(m.kind, sizeof m.kind, "notification");
-    m.priority = AM_PRIORITY_URGENT;
-    m.created_at = m.stored_at = AM_FZ_NOW;
-    m.expires_at = AM_FZ_NOW + 14 * 86400;
-    m.envelope = x->sent;
-    m.envelope_len = x->sent_len;
-    m.content = x->sent_content;
-    m.content_len = x->sent_content_len;
+    am_fzc_sent_record(&m);
     if ((rc = cl_take_crl(c, f->crl_bytes, f->crl_len)) != 0 ||
         (rc = am_cstore_put(c->store, &m, NULL)) != 0 ||
         (rc = dir_put(c, AM_FZ_SENDER, false)) != 0 ||
@@ -636,21 +624,6 @@ static void run_evidence(am_fz_in_t *in)
 
 /* ---- one input -------------------------------------------------------- */
 
-/* Frames the client kept while waiting for an answer: a session of its
- * own would read them next; here each input starts clean. */
-static void drop_stash(am_client_t *c)
-{
-    while (c->stash != NULL) {
-        stash_t *s = c->stash;
-
-        c->stash = s->next;
-        am_frame_free(s->f);
-        am_free(s);
-    }
-    c->stash_tail = &c->stash;
-    c->n_stash = 0;
-}
-
 static void third_cache(bool damaged)
 {
     int rc;
@@ -692,7 +665,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2: run_evidence(&in); break;
     default: run_frame(&in); break;
     }
-    drop_stash(H.c);
+    cl_stash_clear(H.c); /* each input starts clean */
     am_fzc_session_begin(NULL, 0, NULL, NULL);
     return 0;
 }

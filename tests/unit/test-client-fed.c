@@ -23,7 +23,7 @@
 #include "bundle.h"
 #include "client_int.h"
 #include "err.h"
-#include "fuzz_client.h"
+#include "fuzz_client_store.h"
 #include "track.h"
 
 #define T0 (AM_FZ_NOW + 100) /* evidence times: after the sent message */
@@ -75,19 +75,7 @@ static void store_setup(am_client_t *c)
     const am_fz_fed_t *f = am_fz_fed();
     am_cmsg_t m = {0};
 
-    memcpy(m.id, x->sent_id, AM_MSG_ID_LEN);
-    m.outgoing = m.sent = true;
-    snprintf(m.sender, sizeof m.sender, "%s", f->ag[AM_FZC_ME].id);
-    snprintf(m.recipients, sizeof m.recipients, "%s,%s",
-             f->ag[AM_FZ_SENDER].id, f->ag[AM_FZ_THIRD].id);
-    snprintf(m.kind, sizeof m.kind, "notification");
-    m.priority = AM_PRIORITY_URGENT;
-    m.created_at = m.stored_at = AM_FZ_NOW;
-    m.expires_at = AM_FZ_NOW + 14 * 86400;
-    m.envelope = x->sent;
-    m.envelope_len = x->sent_len;
-    m.content = x->sent_content;
-    m.content_len = x->sent_content_len;
+    am_fzc_sent_record(&m);
     assert_int_equal(cl_take_crl(c, f->crl_bytes, f->crl_len), 0);
     assert_int_equal(am_cstore_put(c->store, &m, NULL), 0);
     for (int i = AM_FZ_SENDER; i <= AM_FZ_THIRD; i += 2)
