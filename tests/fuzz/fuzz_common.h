@@ -104,6 +104,15 @@ static inline size_t am_fz_left(const am_fz_in_t *in)
     return (size_t)(in->end - in->p);
 }
 
+/* A length: u16 big-endian, capped at what is left of the input. */
+static inline size_t am_fz_len16(am_fz_in_t *in)
+{
+    size_t n = (size_t)am_fz_u8(in) << 8;
+
+    n |= am_fz_u8(in);
+    return n < am_fz_left(in) ? n : am_fz_left(in);
+}
+
 /* The identity targets' clock: every certificate below is valid at it. */
 #define AM_FZ_NOW ((int64_t)1790000000)
 #define AM_FZ_PREKEY_ID 5u

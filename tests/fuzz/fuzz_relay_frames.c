@@ -79,17 +79,9 @@
 
 #define CASE_TEXT "case 2024/117: request for subscriber records; urgent."
 
-static size_t arg16(am_fz_in_t *in)
-{
-    size_t n = am_fz_u8(in) << 8;
-
-    n |= am_fz_u8(in);
-    return n < am_fz_left(in) ? n : am_fz_left(in);
-}
-
 static void op_bytes(unsigned kind, am_fz_in_t *in)
 {
-    size_t n = arg16(in);
+    size_t n = am_fz_len16(in);
     uint8_t *buf;
 
     if (kind == 2) {

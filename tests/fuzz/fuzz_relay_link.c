@@ -89,17 +89,9 @@ int __wrap_uv_timer_start(uv_timer_t *t, uv_timer_cb cb, uint64_t timeout,
 #define F_HS 0x08
 #define F_END 0x10
 
-static size_t arg16(am_fz_in_t *in)
-{
-    size_t n = am_fz_u8(in) << 8;
-
-    n |= am_fz_u8(in);
-    return n < am_fz_left(in) ? n : am_fz_left(in);
-}
-
 static void op_bytes(unsigned kind, am_fz_in_t *in)
 {
-    size_t n = arg16(in);
+    size_t n = am_fz_len16(in);
 
     if (kind == 0)
         lk_send_body(in->p, n);

@@ -75,17 +75,9 @@
 static am_fzr_conn_t S; /* PK-NCCIA, submitting */
 static bool s_up;
 
-static size_t arg16(am_fz_in_t *in)
-{
-    size_t n = am_fz_u8(in) << 8;
-
-    n |= am_fz_u8(in);
-    return n < am_fz_left(in) ? n : am_fz_left(in);
-}
-
 static void op_bytes(unsigned kind, am_fz_in_t *in)
 {
-    size_t n = arg16(in);
+    size_t n = am_fz_len16(in);
 
     if (kind == 0)
         pr_send_body(in->p, n);
