@@ -394,17 +394,28 @@ static bool fits(const lk_fwd_t *w, const Amanat__V1__ForwardResult *r,
     return true;
 }
 
-/* The Deliver answered: the first owed one of that id that the answer
- * fits (two envelopes may claim one id), removed. */
+/* The first owed Deliver of that id whose expectation the answer fits,
+ * a definite one (want >= 0) first: answers come in any order (a
+ * signature is checked on the thread pool, a refusal before it is not),
+ * so a fuzzed Deliver, which any answer fits, must not take another's. */
+static size_t find_fwd(const Amanat__V1__ForwardResult *r,
+                       const Amanat__V1__EvidenceBody *b)
+{
+    for (int any = 0; any < 2; any++)
+        for (size_t i = 0; i < L.n_fwd; i++)
+            if ((L.fwd[i].want < 0) == (any == 1) &&
+                memcmp(L.fwd[i].id, r->message_id.data, AM_MSG_ID_LEN) == 0 &&
+                fits(&L.fwd[i], r, b))
+                return i;
+    return L.n_fwd;
+}
+
+/* The Deliver answered (two envelopes may claim one id), removed. */
 static void match_fwd(const Amanat__V1__ForwardResult *r,
                       const Amanat__V1__EvidenceBody *b)
 {
-    size_t i;
+    size_t i = find_fwd(r, b);
 
-    for (i = 0; i < L.n_fwd; i++)
-        if (memcmp(L.fwd[i].id, r->message_id.data, AM_MSG_ID_LEN) == 0 &&
-            fits(&L.fwd[i], r, b))
-            break;
     /* an answer to a Deliver never sent, a second answer, a wrong one */
     AM_FZ_CHECK(i < L.n_fwd || L.fwd_lost || L.desync);
     if (i == L.n_fwd)
