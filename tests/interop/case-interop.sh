@@ -42,34 +42,17 @@ fi
 amanat=$1 node=$2 examples=$3 work=$4
 TAG=case-interop
 . "$(dirname "$0")/npm-env.sh"
-proto_dir=$(cd "$here/../../proto" && pwd) || die "no proto/ beside $here"
 
 node_setup "$node"
-protoc_path=$(command -v protoc 2>/dev/null) || missing "no protoc"
 
 [ -x "$amanat" ] || die "no amanat binary at $amanat"
 [ -d "$examples" ] || die "no examples folder at $examples"
 
-wkt_dir=
-for d in /usr/include /usr/local/include; do
-  [ -f "$d/google/protobuf/timestamp.proto" ] && { wkt_dir=$d; break; }
-done
-[ -n "$wkt_dir" ] || missing "no google/protobuf/timestamp.proto (libprotobuf-dev)"
 
 npm_install
 
 # ---------------------------------------------------------- generated code
-# protoc-gen-es run by the same node, through a wrapper, not by the
-# "#!/usr/bin/env node" line of its own script.
-plugin="$work/protoc-gen-es"
-printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node_path" \
-  "$work/node_modules/@bufbuild/protoc-gen-es/bin/protoc-gen-es" >"$plugin"
-chmod +x "$plugin"
-rm -rf "$work/gen" && mkdir -p "$work/gen"
-timeout 120 "$protoc_path" --plugin=protoc-gen-es="$plugin" \
-  --es_out="$work/gen" --es_opt=target=js,import_extension=js \
-  --proto_path="$proto_dir" --proto_path="$wkt_dir" "$proto_dir"/*.proto \
-  || die "protoc with protoc-gen-es failed"
+es_generate
 cp "$here/case_interop.mjs" "$work/" || die "cannot copy case_interop.mjs"
 echo "case-interop: protobuf-es $("$node_path" -p 'require("'"$work"'/node_modules/@bufbuild/protobuf/package.json").version') on node $("$node_path" --version), $("$protoc_path" --version)"
 

@@ -3,7 +3,9 @@
 #   node_path, npm_path  the tools (missing(): skip, or fail under CI);
 #   npm_install          the packages of package.json / package-lock.json
 #                        in $work/node_modules (npm ci, only when missing
-#                        or when either file changed).
+#                        or when either file changed);
+#   es_generate          protobuf-es code for every proto/*.proto in
+#                        $work/gen, made anew (protoc with protoc-gen-es).
 # A tool that is not there is skipped on a developer's machine (exit 77,
 # ctest's SKIP_RETURN_CODE) and fails in CI, where .ci/deps installs it.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,4 +49,24 @@ npm_install() {
       --no-update-notifier --loglevel=error --fetch-timeout=60000 --fetch-retries=2 ) \
     || die "npm ci failed (exit $?)"
   echo "$stamp" >"$work/node_modules/.amanat-stamp"
+}
+
+# protoc-gen-es run by the same node, through a wrapper, not by the
+# "#!/usr/bin/env node" line of its own script.  Sets protoc_path.
+es_generate() {
+  local proto_dir wkt_dir="" d plugin="$work/protoc-gen-es"
+  proto_dir=$(cd "$here/../../proto" && pwd) || die "no proto/ beside $here"
+  protoc_path=$(command -v protoc 2>/dev/null) || missing "no protoc"
+  for d in /usr/include /usr/local/include; do
+    [ -f "$d/google/protobuf/timestamp.proto" ] && { wkt_dir=$d; break; }
+  done
+  [ -n "$wkt_dir" ] || missing "no google/protobuf/timestamp.proto (libprotobuf-dev)"
+  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node_path" \
+    "$work/node_modules/@bufbuild/protoc-gen-es/bin/protoc-gen-es" >"$plugin"
+  chmod +x "$plugin"
+  rm -rf "$work/gen" && mkdir -p "$work/gen"
+  timeout 120 "$protoc_path" --plugin=protoc-gen-es="$plugin" \
+    --es_out="$work/gen" --es_opt=target=js,import_extension=js \
+    --proto_path="$proto_dir" --proto_path="$wkt_dir" "$proto_dir"/*.proto \
+    || die "protoc with protoc-gen-es failed"
 }
