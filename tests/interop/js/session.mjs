@@ -139,11 +139,13 @@ export class Session {
     const payload = fromBinary(HandshakePayloadSchema, n.recv(Buffer.from(await this.handshakeMessage())))
     if (!payload.certificate) fail('relay sent no certificate')
     if (payload.protocolVersion !== 1) fail(`relay speaks protocol ${payload.protocolVersion}`)
+    if (Buffer.byteLength(payload.software) > 64) fail('relay software string over 64 bytes')
     const relay = verifySignedCert(this.root, payload.certificate, ROLE.RELAY)
     this.log(`relay certificate of ${relay.agencyId}: signed by the root, valid now, role relay`)
     if (!sameBytes(relay.dhPk, n.rs)) fail('relay certificate key is not its Noise static key')
     this.log('relay certificate key equals the Noise static key the handshake authenticated')
-    if (relay.agencyId !== this.me.cert.agencyId && relay.agencyId !== this.me.cert.homeRelay) fail(`relay ${relay.agencyId} is not our home relay ${this.me.cert.homeRelay}`)
+    if (relay.agencyId !== this.me.cert.homeRelay) fail(`relay ${relay.agencyId} is not our home relay ${this.me.cert.homeRelay}`)
+    this.log(`relay ${relay.agencyId} is the home relay our certificate names`)
     this.sendMessage(n.send(Buffer.from(toBinary(HandshakePayloadSchema, create(HandshakePayloadSchema, {
       protocolVersion: 1, certificate: this.me.cert.signed, software: 'amanat-js-interop'
     })))))
