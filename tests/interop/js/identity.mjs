@@ -29,7 +29,7 @@ export const tags = {
   crl: 'amanat/1 revocation list',
   prekey: 'amanat/1 prekey',
   envelope: 'amanat/1 envelope',
-  receipt: 'amanat/1 receipts',
+  receipt: 'amanat/1 receipt',
   evidence: 'amanat/1 evidence',
   keyWrap: 'amanat/1 key wrap'
 }
