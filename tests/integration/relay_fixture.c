@@ -25,6 +25,7 @@
 #include "keystore.h"
 
 const char *relay_bin;
+const char *const *fx_relay_env;
 char dir[64];
 uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
 
@@ -187,6 +188,31 @@ relay_t start_relay_with(const char *const *extra)
     return start_relay_config("relay.ini", extra);
 }
 
+extern char **environ;
+
+/* The test's environment with fx_relay_env's variables set, built before
+ * fork: the child of a threaded test must not allocate. */
+static void relay_env(const char **envp, size_t cap)
+{
+    size_t n = 0;
+
+    for (char **e = environ; *e != NULL; e++) {
+        bool replaced = false;
+
+        for (const char *const *x = fx_relay_env; x && *x && !replaced; x++)
+            replaced = strncmp(*e, *x, strcspn(*x, "=") + 1) == 0;
+        if (!replaced) {
+            assert_true(n + 1 < cap);
+            envp[n++] = *e;
+        }
+    }
+    for (const char *const *x = fx_relay_env; x && *x; x++) {
+        assert_true(n + 1 < cap);
+        envp[n++] = *x;
+    }
+    envp[n] = NULL;
+}
+
 /* Start the relay and read "listening on 127.0.0.1:PORT" (at most 10 s).
  * The flags win over the file's port. */
 static relay_t start_relay_config(const char *ini, const char *const *extra)
@@ -195,6 +221,7 @@ static relay_t start_relay_config(const char *ini, const char *const *extra)
     const char *argv[24] = {relay_bin, "--config", config, "--host",
                             "127.0.0.1", "--port", "0",
                             "--expire-interval-ms", "200"};
+    const char *envp[512];
     relay_t r = {0, 0};
     int fds[2];
     size_t n = 0, argc = 9;
@@ -203,12 +230,13 @@ static relay_t start_relay_config(const char *ini, const char *const *extra)
     while (extra != NULL && *extra != NULL && argc < 23)
         argv[argc++] = *extra++;
     argv[argc] = NULL;
+    relay_env(envp, sizeof envp / sizeof envp[0]);
     assert_int_equal(pipe(fds), 0);
     if ((r.pid = fork()) == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
-        execv(relay_bin, (char *const *)argv);
+        execve(relay_bin, (char *const *)argv, (char *const *)envp);
         _exit(127);
     }
     close(fds[1]);

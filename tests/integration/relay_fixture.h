@@ -30,6 +30,10 @@ typedef struct {
 } relay_t;
 
 extern const char *relay_bin;
+/* Variables ("NAME=value", NULL-terminated) set for the relays started
+ * from now on, over the test's own; NULL: none.  A fault test preloads
+ * its shim this way, and nothing else the test runs gets it. */
+extern const char *const *fx_relay_env;
 extern char dir[64];
 extern uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
 extern party_t relay, pk, de, gb, fr; /* fr: issued, not served at first */
