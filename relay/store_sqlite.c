@@ -42,6 +42,20 @@ static void run_one(am_store_t *s, req_t *r)
         r->rc = AM_EIO;
 }
 
+/* A statement left on a row (a lookup that found one, a page of rows cut
+ * at its limit) keeps the connection's read transaction open past the
+ * COMMIT, and SQLite's checkpoint after the commit can then copy nothing
+ * back from the WAL: it grows without end while the relay runs.  Every
+ * request has copied what it read, so all can be reset.  sqlite3_reset
+ * only repeats the error of a step, which its request has handled. */
+static void reset_statements(am_store_t *s)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        (void)sqlite3_reset(s->st[i]);
+    for (int i = 0; i < AM_AUDIT_NSTMT; i++)
+        (void)sqlite3_reset(s->audit[i]);
+}
+
 static void fail_all(req_t *batch)
 {
     for (req_t *r = batch; r != NULL; r = r->next)
@@ -60,6 +74,7 @@ static bool run_batch(am_store_t *s, req_t *batch)
     }
     for (req_t *r = batch; r != NULL; r = r->next)
         run_one(s, r);
+    reset_statements(s);
     if (store_exec(s, "COMMIT") != 0) {
         /* never retried: after a failed fsync the data may be gone */
         fprintf(stderr, "amanat-relay: store: %s\n", am_err_detail());
