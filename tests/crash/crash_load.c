@@ -129,14 +129,45 @@ void cl_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* The relay is dead or dying: reap it.  It must have died of SIGKILL
+ * (ours, or a crash point's), not of anything of its own. */
+static void reap(relay_t *r, int status)
+{
+    if (status == -1)
+        assert_int_equal(waitpid(r->pid, &status, 0), r->pid);
+    forget_relay(r);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        fail_msg("relay %d died before it was killed: %s %d", (int)r->pid,
+                 WIFEXITED(status) ? "exit status" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
 void cl_kill_after(relay_t *r, long ms)
+{
+    cl_sleep_ms(ms);
+    /* a child that died already is a zombie: kill succeeds, and reap
+     * sees how it died */
+    assert_int_equal(kill(r->pid, SIGKILL), 0);
+    reap(r, -1);
+}
+
+bool cl_wait_or_kill(relay_t *r, long ms)
 {
     int status;
 
-    cl_sleep_ms(ms);
+    for (long t = 0; t < ms; t += 5) {
+        pid_t got = waitpid(r->pid, &status, WNOHANG);
+
+        assert_true(got == 0 || got == r->pid);
+        if (got == r->pid) {
+            reap(r, status);
+            return true;
+        }
+        cl_sleep_ms(5);
+    }
     assert_int_equal(kill(r->pid, SIGKILL), 0);
-    assert_int_equal(waitpid(r->pid, &status, 0), r->pid);
-    forget_relay(r);
+    reap(r, -1);
+    return false;
 }
 
 static int cmp_id(const void *a, const void *b)

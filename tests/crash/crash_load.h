@@ -6,6 +6,7 @@
 #ifndef AM_CRASH_LOAD_H
 #define AM_CRASH_LOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,8 +35,12 @@ void cl_load_start(cl_load_t *l, int port, cl_ids_t *acked);
 void cl_load_join(cl_load_t *l);
 
 void cl_sleep_ms(long ms);
-/* SIGKILL r after ms, then reap it. */
+/* SIGKILL r after ms, then reap it; fails the test if it had died of
+ * something else first. */
 void cl_kill_after(relay_t *r, long ms);
+/* Wait at most ms for r to die of a SIGKILL of its own (a crash point),
+ * then SIGKILL it; reap it.  Whether it died by itself. */
+bool cl_wait_or_kill(relay_t *r, long ms);
 
 /* Receive everything pending for `to` (acking each) into got, until
  * quiet_ms pass without a delivery; every envelope must verify as

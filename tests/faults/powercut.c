@@ -132,7 +132,7 @@ int close(int fd)
 {
     int rc, err;
 
-    if (!pc_init())
+    if (!pc_init() || !pc_fd_watched(fd))
         return pc_real.close(fd);
     pc_lock();
     pc_fd_clear(fd);
@@ -160,7 +160,7 @@ static bool write_begin(int fd, off_t off, size_t len, pend_t *p)
     struct stat st;
     pc_fd_t *f;
 
-    if (!pc_init())
+    if (!pc_init() || !pc_fd_watched(fd))
         return false;
     pc_lock();
     if ((f = pc_fd_get(fd)) == NULL || f->dir) {
@@ -357,7 +357,7 @@ static int ftruncate_watched(int fd, off_t len)
     pc_fd_t *f;
     int rc, err;
 
-    if (!pc_init())
+    if (!pc_init() || !pc_fd_watched(fd))
         return pc_real.ftruncate(fd, len);
     pc_lock();
     if ((f = pc_fd_get(fd)) == NULL || f->dir) {

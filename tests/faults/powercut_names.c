@@ -25,8 +25,6 @@ static int sync_watched(int fd, int (*real)(int))
     uint64_t seq = 0;
     int rc, err;
 
-    if (!pc_init())
-        return real(fd);
     pc_lock();
     if ((watched = (f = pc_fd_get(fd)) != NULL)) {
         memcpy(rel, f->rel, strlen(f->rel) + 1);
@@ -49,14 +47,14 @@ static int sync_watched(int fd, int (*real)(int))
 
 int fsync(int fd)
 {
-    if (!pc_init())
+    if (!pc_init() || !pc_fd_watched(fd))
         return pc_real.fsync(fd);
     return sync_watched(fd, pc_real.fsync);
 }
 
 int fdatasync(int fd)
 {
-    if (!pc_init())
+    if (!pc_init() || !pc_fd_watched(fd))
         return pc_real.fdatasync(fd);
     return sync_watched(fd, pc_real.fdatasync);
 }
@@ -255,7 +253,7 @@ static int dup_done(int from, int to)
 
 int dup(int fd)
 {
-    if (!pc_init())
+    if (!pc_init() || !pc_fd_watched(fd))
         return pc_real.dup(fd);
     pc_lock();
     return dup_done(fd, pc_real.dup(fd));
@@ -263,7 +261,7 @@ int dup(int fd)
 
 int dup2(int fd, int to)
 {
-    if (!pc_init())
+    if (!pc_init() || !(pc_fd_watched(fd) || pc_fd_watched(to)))
         return pc_real.dup2(fd, to);
     pc_lock();
     return dup_done(fd, pc_real.dup2(fd, to));
@@ -271,7 +269,7 @@ int dup2(int fd, int to)
 
 int dup3(int fd, int to, int flags)
 {
-    if (!pc_init())
+    if (!pc_init() || !(pc_fd_watched(fd) || pc_fd_watched(to)))
         return pc_real.dup3(fd, to, flags);
     pc_lock();
     return dup_done(fd, pc_real.dup3(fd, to, flags));
@@ -282,6 +280,8 @@ static void refuse(int fd, const char *what)
 {
     pc_fd_t *f;
 
+    if (!pc_fd_watched(fd))
+        return;
     pc_lock();
     if ((f = pc_fd_get(fd)) != NULL && !f->dir)
         pc_die("%s of \"%s\" is not modelled", what, f->rel);

@@ -68,6 +68,9 @@ PC_HIDDEN void pc_unlock(void);
  * SQLite's -shm files are not watched: see powercut.c. */
 PC_HIDDEN bool pc_rel(int dirfd, const char *path, char rel[static PATH_MAX]);
 
+/* Without the lock: whether fd may be watched (false: certainly not;
+ * true: ask pc_fd_get, under the lock). */
+PC_HIDDEN bool pc_fd_watched(int fd);
 /* Under the lock.  The watched descriptor fd, or NULL. */
 PC_HIDDEN pc_fd_t *pc_fd_get(int fd);
 PC_HIDDEN void pc_fd_set(int fd, const char *rel, int flags);

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +29,13 @@ static char watched[PATH_MAX]; /* canonical; "" when nothing is watched */
 static size_t watched_len;
 static int log_fd = -1;
 static uint64_t journal_end; /* bytes in the journal */
+static uint64_t kill_after, logged; /* POWERCUT_KILL_AFTER; records so far */
 static pc_fd_t fds[PC_MAX_FD];
+/* Whether fds[fd] is set, read without the lock: calls on other
+ * descriptors (sockets, pipes) pass straight through, so a signal
+ * handler that writes to a pipe (libuv's) never waits for the lock its
+ * own thread may hold. */
+static atomic_bool flagged[PC_MAX_FD];
 
 void pc_die(const char *fmt, ...)
 {
@@ -80,11 +88,13 @@ static void resolve(void)
 /* At load, once libc is initialised: a sanitizer's runtime may call the
  * shim (mmap) from the executable's preinit, before the environment is
  * set; until then every call passes through, and nothing touches the
- * relay's files before main. */
+ * relay's files before main.  POWERCUT_KILL_AFTER=N (N > 0): the process
+ * SIGKILLs itself right after its N-th record. */
 __attribute__((constructor)) static void activate(void)
 {
     const char *dir = getenv("POWERCUT_DIR"), *log = getenv("POWERCUT_LOG");
     const char *append = getenv("POWERCUT_APPEND");
+    const char *kill_at = getenv("POWERCUT_KILL_AFTER");
     bool fresh = append == NULL || strcmp(append, "1") != 0;
     struct stat st;
 
@@ -95,6 +105,14 @@ __attribute__((constructor)) static void activate(void)
     if (realpath(dir, watched) == NULL)
         pc_die("POWERCUT_DIR \"%s\": %s", dir, strerror(errno));
     watched_len = strlen(watched);
+    if (kill_at != NULL) {
+        char *end;
+
+        errno = 0;
+        kill_after = strtoull(kill_at, &end, 10);
+        if (errno != 0 || end == kill_at || *end != '\0' || kill_at[0] == '-')
+            pc_die("POWERCUT_KILL_AFTER \"%s\": not a count", kill_at);
+    }
     /* a fresh journal, when the test applied the last one before it
      * started the relay again; POWERCUT_APPEND=1 when it did not (the
      * relay was killed, the power stayed on): what the killed relay left
@@ -220,11 +238,19 @@ void pc_fd_set(int fd, const char *rel, int flags)
     pc_fd_clear(fd);
     fds[fd] = (pc_fd_t){copy, st.st_dev, st.st_ino, S_ISDIR(st.st_mode),
                         (flags & O_APPEND) != 0};
+    atomic_store(&flagged[fd], true);
+}
+
+bool pc_fd_watched(int fd)
+{
+    return fd >= 0 && fd < PC_MAX_FD &&
+           atomic_load_explicit(&flagged[fd], memory_order_relaxed);
 }
 
 void pc_fd_clear(int fd)
 {
     if (fd >= 0 && fd < PC_MAX_FD) {
+        atomic_store(&flagged[fd], false);
         free(fds[fd].rel);
         fds[fd].rel = NULL;
     }
@@ -283,6 +309,10 @@ void pc_log(pc_type_t type, uint32_t flags, const char *rel, const char *rel2,
         }
     }
     journal_end += sizeof h + h.path_len + h.path2_len + pre_len + new_len;
+    /* a crash point counted in file changes, not time: it lands as often
+     * in a checkpoint or a WAL restart as in a commit */
+    if (kill_after != 0 && ++logged == kill_after)
+        raise(SIGKILL);
 }
 
 uint64_t pc_journal_end(void)

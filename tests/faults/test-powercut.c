@@ -1,18 +1,18 @@
 /* Simulated power loss under load (issue 9): the relay runs with the
  * power-cut shim preloaded (powercut.c), which journals every change to
- * its data folder; two clients submit continuously; at a random moment
- * the relay is SIGKILLed (one round in ten it is stopped cleanly first:
- * power lost after a clean stop) and the cut (powercut_cut.c) discards,
- * as a power loss could, what no fsync had made durable: a random suffix
- * or subset of each file's unsynced writes, torn writes, unsynced
- * creations, renames and unlinks, SQLite's -shm at random.  One round in
- * five the power stays on: no cut, and the journal goes on into the next
- * round, whose cut may then discard what this one left unsynced.  The
- * relay restarts on what is left; it must start (its store opens) every
- * time.
- * Afterwards DE-BKA drains its mailbox: every message the relay
- * acknowledged (a SubmitResult) must arrive, none twice, and the store
- * must pass SQLite's integrity check.  Prints
+ * its data folder, while two clients submit continuously.  Each round
+ * ends with the relay SIGKILLed at a random moment, or (half the rounds
+ * after the first) killing itself after a random number of file changes,
+ * or (one in ten) stopped cleanly.  Then the cut (powercut_cut.c)
+ * discards, as a power loss could, what no fsync had made durable: a
+ * random suffix or subset of each file's unsynced writes, torn writes,
+ * unsynced creations, renames and unlinks, and SQLite's -shm at random.
+ * One round in five the power stays on: no cut, and the journal goes on
+ * into the next round, whose cut may then discard what this one left
+ * unsynced.  The relay restarts on what is left: it must start (its store
+ * opens) every time.  Afterwards DE-BKA drains its mailbox: every message
+ * the relay acknowledged (a SubmitResult) must arrive, none twice, and
+ * the store must pass SQLite's integrity check.  Prints
  * "powercut: rounds R, cuts with discarded writes W, acked N, delivered N,
  * lost 0, duplicated 0" and what the cuts discarded in all.
  * usage: test-powercut PATH/TO/amanat-relay PRELOAD [--rounds N]
@@ -40,12 +40,13 @@ static uint64_t seed;
 static bool seeded; /* --seed given */
 static char env_preload[4096], env_dir[256], env_log[256];
 static char env_append[32] = "POWERCUT_APPEND=0";
-static const char *relay_env_vars[] = {env_preload, env_dir, env_log,
-                                       env_append, NULL};
+static char env_kill[48] = "POWERCUT_KILL_AFTER=0";
+static const char *relay_env_vars[] = {env_preload, env_dir,    env_log,
+                                       env_append,  env_kill,   NULL};
 static char data_dir[128], log_path[128];
 static cl_ids_t acked, got;
 static pc_cut_stats_t stats;
-static int clean_stops, shm_removed, starts, power_on;
+static int clean_stops, shm_removed, starts, power_on, self_killed;
 
 /* The relay's data folder is watched; the journal lies outside it. */
 static void set_paths(void)
@@ -72,36 +73,63 @@ static void maybe_remove_shm(uint64_t *rng)
         assert_int_equal(errno, ENOENT);
 }
 
+/* How a round ends. */
+typedef struct {
+    bool cut;         /* a power cut; else the power stays on */
+    bool clean;       /* the relay stopped cleanly before the cut */
+    unsigned long at; /* killed by the shim after this many changes */
+    long ms;          /* otherwise killed after ms */
+    pc_cut_mode_t mode;
+} plan_t;
+
+static plan_t plan_round(int i, uint64_t *rng)
+{
+    plan_t p;
+
+    p.cut = i == rounds - 1 || t_uniform(rng, 5) != 0;
+    p.clean = p.cut && t_uniform(rng, 10) == 0;
+    /* half the kills at a random file change rather than a random time
+     * (a time mostly falls in an fsync); not in round 1, whose relay
+     * writes while it creates its store, before it listens */
+    p.at = i > 0 && !p.clean && t_uniform(rng, 2) ? 1 + t_uniform(rng, 3000)
+                                                  : 0;
+    p.ms = 20 + (long)t_uniform(rng, 300);
+    p.mode = t_uniform(rng, 2) ? PC_CUT_SUBSET : PC_CUT_PREFIX;
+    return p;
+}
+
 static void power_round(int i, uint64_t *rng)
 {
     cl_load_t *load = cl_load_new("DE-BKA");
-    relay_t r = start_relay(); /* fails the test if the store did not open */
-    long t = 20 + (long)t_uniform(rng, 300);
-    pc_cut_mode_t mode = t_uniform(rng, 2) ? PC_CUT_SUBSET : PC_CUT_PREFIX;
+    plan_t p = plan_round(i, rng);
     char label[32];
+    relay_t r;
 
-    bool cut = i == rounds - 1 || t_uniform(rng, 5) != 0;
-
+    snprintf(env_kill, sizeof env_kill, "POWERCUT_KILL_AFTER=%lu", p.at);
+    r = start_relay(); /* fails the test if the store did not open */
     starts++;
     cl_load_start(load, r.port, &acked);
-    if (cut && t_uniform(rng, 10) == 0) {
-        cl_sleep_ms(t);
+    if (p.clean) {
+        cl_sleep_ms(p.ms);
         stop_relay(&r);
         clean_stops++;
+    } else if (p.at > 0) {
+        self_killed += cl_wait_or_kill(&r, 1000);
     } else {
-        cl_kill_after(&r, t);
+        cl_kill_after(&r, p.ms);
     }
     cl_load_join(load);
     snprintf(label, sizeof label, "round %d", i + 1);
     /* the next relay starts a fresh journal after a cut, and carries
      * this one on when the power stayed on */
-    snprintf(env_append, sizeof env_append, "POWERCUT_APPEND=%d", !cut);
-    if (!cut) {
+    snprintf(env_append, sizeof env_append, "POWERCUT_APPEND=%d", !p.cut);
+    if (!p.cut) {
         printf("%s: killed, power on: no cut\n", label);
         power_on++;
         return;
     }
-    assert_int_equal(pc_cut(data_dir, log_path, mode, rng, label, &stats), 0);
+    assert_int_equal(pc_cut(data_dir, log_path, p.mode, rng, label, &stats),
+                     0);
     maybe_remove_shm(rng);
 }
 
@@ -139,10 +167,10 @@ static void print_totals(time_t t0)
            stats.renames_discarded, stats.unlinks_discarded);
     printf("powercut: relay started and its store opened %d times; cuts "
            "%zu, of them after a clean stop %d; kills with the power on %d; "
-           "-shm removed %d; journal tails torn by SIGKILL %zu; seed 0x%llx; "
-           "%lld s\n",
-           starts, stats.cuts, clean_stops, power_on, shm_removed,
-           stats.torn_tails,
+           "killed at a file change %d; -shm removed %d; journal tails torn "
+           "by SIGKILL %zu; seed 0x%llx; %lld s\n",
+           starts, stats.cuts, clean_stops, power_on, self_killed,
+           shm_removed, stats.torn_tails,
            (unsigned long long)seed, (long long)(time(NULL) - t0));
 }
 
@@ -157,6 +185,7 @@ static void test_power_cut_under_load(void **state)
     set_paths();
     for (int i = 0; i < rounds; i++)
         power_round(i, &rng);
+    snprintf(env_kill, sizeof env_kill, "POWERCUT_KILL_AFTER=0");
     r = start_relay();
     starts++;
     cl_drain(r.port, &de, 3000, &got);
