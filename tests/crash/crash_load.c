@@ -33,6 +33,9 @@ struct cl_load {
     int started;
 };
 
+const char *const cl_relay_args[] = {"--quota-messages", "100000000",
+                                     "--quota-bytes", "1099511627776", NULL};
+
 void cl_ids_add(cl_ids_t *s, const uint8_t id[static AM_MSG_ID_LEN])
 {
     if (s->n == s->cap) {

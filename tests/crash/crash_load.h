@@ -22,6 +22,12 @@ typedef struct {
 void cl_ids_add(cl_ids_t *s, const uint8_t id[static AM_MSG_ID_LEN]);
 void cl_ids_free(cl_ids_t *s);
 
+/* Flags for a relay under a long run's load: nothing is delivered before
+ * the end, and 1000 rounds acknowledge some 200000 envelopes from one
+ * sender, past the default quota of 100000 (the rest would be refused,
+ * and the rounds after it would test nothing). */
+extern const char *const cl_relay_args[];
+
 /* One round's clients. */
 typedef struct cl_load cl_load_t;
 

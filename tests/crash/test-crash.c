@@ -61,6 +61,7 @@ static void test_kill_9_under_load(void **state)
     time_t t0 = time(NULL);
 
     (void)state;
+    fx_relay_args = cl_relay_args;
     if (fed) {
         fx_two_relays();
         port_pk = fx_free_port();

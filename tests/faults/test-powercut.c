@@ -183,6 +183,7 @@ static void test_power_cut_under_load(void **state)
 
     (void)state;
     set_paths();
+    fx_relay_args = cl_relay_args;
     for (int i = 0; i < rounds; i++)
         power_round(i, &rng);
     snprintf(env_kill, sizeof env_kill, "POWERCUT_KILL_AFTER=0");

@@ -26,6 +26,7 @@
 
 const char *relay_bin;
 const char *const *fx_relay_env;
+const char *const *fx_relay_args;
 char dir[64];
 uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
 
@@ -229,6 +230,9 @@ static relay_t start_relay_config(const char *ini, const char *const *extra)
     snprintf(config, sizeof config, "%s/%s", dir, ini);
     while (extra != NULL && *extra != NULL && argc < 23)
         argv[argc++] = *extra++;
+    for (const char *const *a = fx_relay_args; a && *a && argc < 23; a++)
+        argv[argc++] = *a;
+    assert_true(argc < 23); /* nothing was left out */
     argv[argc] = NULL;
     relay_env(envp, sizeof envp / sizeof envp[0]);
     assert_int_equal(pipe(fds), 0);

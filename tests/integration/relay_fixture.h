@@ -34,6 +34,9 @@ extern const char *relay_bin;
  * from now on, over the test's own; NULL: none.  A fault test preloads
  * its shim this way, and nothing else the test runs gets it. */
 extern const char *const *fx_relay_env;
+/* Flags (NULL-terminated) given to every relay started from now on,
+ * after the others; NULL: none. */
+extern const char *const *fx_relay_args;
 extern char dir[64];
 extern uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
 extern party_t relay, pk, de, gb, fr; /* fr: issued, not served at first */
