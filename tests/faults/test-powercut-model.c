@@ -43,6 +43,8 @@ typedef struct {
 
 static const char *self, *preload;
 static char wdir[128]; /* the child's folder, watched */
+/* The parent's folders for the current cut, removed even on failure. */
+static char cut_dir[64], log_dir[64];
 
 /* In the child: any failure is exit status 3. */
 static void must(bool ok)
@@ -281,6 +283,19 @@ static void check_files(const char *dir, const file_t *f, const char *label)
     }
 }
 
+static int remove_dirs(void **state)
+{
+    int rc = 0;
+
+    (void)state;
+    if (cut_dir[0] != '\0' && t_remove_dir(cut_dir) != 0)
+        rc = -1;
+    if (log_dir[0] != '\0' && t_remove_dir(log_dir) != 0)
+        rc = -1;
+    cut_dir[0] = log_dir[0] = '\0';
+    return rc;
+}
+
 static void test_scenarios(void **state)
 {
     static const char *how[] = {[PC_CUT_ALL] = "keep-all",
@@ -296,13 +311,13 @@ static void test_scenarios(void **state)
         /* a refused call leaves nothing to cut: one run is enough */
         for (int m = PC_CUT_ALL; m <= (s->exit_code ? PC_CUT_ALL : PC_CUT_NONE);
              m++) {
-            char dir[64], logdir[64], log[96], label[64];
+            char *dir = cut_dir, log[96], label[64];
             int code;
 
-            assert_int_equal(t_make_dir(dir, sizeof dir, "powercut-w"), 0);
-            assert_int_equal(t_make_dir(logdir, sizeof logdir, "powercut-j"),
+            assert_int_equal(t_make_dir(dir, sizeof cut_dir, "powercut-w"), 0);
+            assert_int_equal(t_make_dir(log_dir, sizeof log_dir, "powercut-j"),
                              0);
-            snprintf(log, sizeof log, "%s/journal", logdir);
+            snprintf(log, sizeof log, "%s/journal", log_dir);
             snprintf(label, sizeof label, "%s, %s", s->name, how[m]);
             write_files(dir, s->before);
             code = run_child(s->name, dir, log, false);
@@ -320,8 +335,7 @@ static void test_scenarios(void **state)
                 check_files(dir, m == PC_CUT_ALL ? s->all : s->none, label);
                 cuts++;
             }
-            assert_int_equal(t_remove_dir(dir), 0);
-            assert_int_equal(t_remove_dir(logdir), 0);
+            assert_int_equal(remove_dirs(NULL), 0);
         }
     }
     printf("powercut model: %zu scenarios, %zu cuts checked\n", n, cuts);
@@ -330,7 +344,7 @@ static void test_scenarios(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scenarios),
+        cmocka_unit_test_teardown(test_scenarios, remove_dirs),
     };
 
     if (argc == 4 && strcmp(argv[1], "--child") == 0)
