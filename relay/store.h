@@ -11,7 +11,9 @@
  * in a put callback is sent only after the data is on disk.  A failed
  * commit is fatal: the store fails every later request (AM_EIO) and the
  * relay must stop; it is never retried, since after a failed fsync the
- * kernel may have dropped the dirty pages (the fsyncgate lesson).
+ * kernel may have dropped the dirty pages (the fsyncgate lesson).  Out of
+ * memory is not: SQLite then rolls the batch back, its requests fail
+ * (AM_EIO, nothing of it acknowledged) and the next batch goes on.
  */
 #ifndef AM_STORE_H
 #define AM_STORE_H

@@ -17,13 +17,25 @@
 #include "err.h"
 #include "fsutil.h"
 
+/* SQLite's error for a call that failed, never SQLITE_OK. */
+static int db_err(am_store_t *s)
+{
+    int e = sqlite3_errcode(s->db);
+
+    return e != SQLITE_OK ? e : SQLITE_ERROR;
+}
+
 /* Each request in its own savepoint: a refused put leaves no rows, and
- * does not undo the rest of the batch. */
-static void run_one(am_store_t *s, req_t *r)
+ * does not undo the rest of the batch.  Returns 0, or SQLite's error when
+ * the batch cannot go on: the transaction is gone (SQLite rolls it back
+ * by itself on some errors, out of memory among them, and later requests
+ * would then commit one by one) or the savepoint could not be undone or
+ * released (a commit would keep part of a refused request). */
+static int run_one(am_store_t *s, req_t *r)
 {
     if (store_run(s, ST_SAVEPOINT) != 0) {
         r->rc = AM_EIO;
-        return;
+        return sqlite3_get_autocommit(s->db) ? db_err(s) : 0;
     }
     switch (r->kind) {
     case REQ_PUT: r->rc = store_do_put(s, r); break;
@@ -36,10 +48,13 @@ static void run_one(am_store_t *s, req_t *r)
     case REQ_PREKEYS: r->rc = store_do_prekeys(s, r); break;
     case REQ_NOTICE_PUT: r->rc = store_do_notice_put(s, r); break;
     }
-    if (r->rc != 0 && store_run(s, ST_ROLLBACK_TO) != 0)
+    if (sqlite3_get_autocommit(s->db) ||
+        (r->rc != 0 && store_run(s, ST_ROLLBACK_TO) != 0) ||
+        store_run(s, ST_RELEASE) != 0) {
         r->rc = AM_EIO;
-    if (store_run(s, ST_RELEASE) != 0)
-        r->rc = AM_EIO;
+        return db_err(s);
+    }
+    return 0;
 }
 
 /* A statement left on a row (a lookup that found one, a page of rows cut
@@ -62,26 +77,45 @@ static void fail_all(req_t *batch)
         r->rc = AM_EIO;
 }
 
+/* A batch that did not commit: none of it is kept and every request in
+ * it fails (none was acknowledged).  Out of memory does not stop the
+ * store: nothing was written, and the next batch commits or fails on its
+ * own.  Any other error fails the store for good, never retried: after a
+ * failed fsync the data may be gone. */
+static void abandon(am_store_t *s, req_t *batch, int err)
+{
+    fail_all(batch);
+    if (!sqlite3_get_autocommit(s->db))
+        (void)store_exec(s, "ROLLBACK");
+    if ((err & 0xff) == SQLITE_NOMEM && sqlite3_get_autocommit(s->db)) {
+        fprintf(stderr, "amanat-relay: store: out of memory: a batch of "
+                "requests failed\n");
+        return;
+    }
+    fprintf(stderr, "amanat-relay: store: %s\n", am_err_detail());
+    pthread_mutex_lock(&s->mu);
+    s->failed = true;
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* One transaction, one fsync, for everything that was waiting.  Returns
  * whether it committed.  A BEGIN that fails (another process holds the
- * database past the busy timeout) fails this batch only; a COMMIT that
- * fails fails the store for good. */
+ * database past the busy timeout) fails this batch only. */
 static bool run_batch(am_store_t *s, req_t *batch)
 {
+    int err = 0;
+
     if (s->failed || store_exec(s, "BEGIN IMMEDIATE") != 0) {
         fail_all(batch);
         return false;
     }
-    for (req_t *r = batch; r != NULL; r = r->next)
-        run_one(s, r);
+    for (req_t *r = batch; r != NULL && err == 0; r = r->next)
+        err = run_one(s, r);
     reset_statements(s);
-    if (store_exec(s, "COMMIT") != 0) {
-        /* never retried: after a failed fsync the data may be gone */
-        fprintf(stderr, "amanat-relay: store: %s\n", am_err_detail());
-        pthread_mutex_lock(&s->mu);
-        s->failed = true;
-        pthread_mutex_unlock(&s->mu);
-        fail_all(batch);
+    if (err == 0 && store_exec(s, "COMMIT") != 0)
+        err = db_err(s);
+    if (err != 0) {
+        abandon(s, batch, err);
         return false;
     }
     return true;
