@@ -215,11 +215,13 @@ void conn_send_error(conn_t *c, Amanat__V1__ErrorCode code, uint64_t req,
     e.fatal = fatal;
     f.op_case = AMANAT__V1__FRAME__OP_ERROR;
     f.error = &e;
-    if (c->chan == NULL || conn_send_frame(c, &f) != 0 || !fatal) {
-        if (fatal)
-            conn_close(c, NULL);
+    /* an error that cannot be sent leaves a request unanswered: close */
+    if (c->chan == NULL || conn_send_frame(c, &f) != 0) {
+        conn_close(c, fatal ? NULL : "cannot send");
         return;
     }
+    if (!fatal)
+        return;
     /* flush the error, then close */
     if ((sd = am_calloc(1, sizeof *sd)) == NULL) {
         conn_close(c, NULL);
