@@ -15,6 +15,18 @@
 
 static void fetch(conn_t *c);
 
+/* What the session waits for (deliveries, evidence, the effect of an
+ * acknowledgement) could not be fetched or stored: memory or the store
+ * failed, and nothing would try again before another event.  Rather than
+ * a session gone silent, end it (fatal ERROR_UNAVAILABLE): the client
+ * connects again and what is pending is fetched afresh. */
+static void unavailable(conn_t *c, const char *what, int rc)
+{
+    if (!c->closing)
+        conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE, 0, true,
+                        "%s: %s; connect again", what, am_strerror(rc));
+}
+
 /* Whether id is on the wire already, unacknowledged: the store lists it as
  * pending until its acknowledgement is stored. */
 bool conn_in_flight(const conn_t *c, const uint8_t id[AM_MSG_ID_LEN])
@@ -80,8 +92,8 @@ static void on_pending(void *ctx, int rc, const am_store_item_t *items,
         }
         sent++;
     }
-    if (rc != 0 && !c->closing)
-        conn_log(c, "store: %s", am_strerror(rc));
+    if (rc != 0)
+        unavailable(c, "cannot fetch deliveries", rc);
     /* fill the window (fetch stops at its edge and when the socket is
      * full); all of them were on the wire already: page on; or something
      * was stored after this fetch was asked for */
@@ -99,6 +111,7 @@ static void fetch(conn_t *c)
 {
     const am_store_cursor_t *after = &c->cursor;
     size_t max = AM_DELIVER_BATCH;
+    int rc;
 
     if (!c->receive || c->fetching || c->closing || c->state != CONN_READY ||
         c->inflight + AM_DELIVER_BATCH > AM_DELIVER_WINDOW)
@@ -112,12 +125,14 @@ static void fetch(conn_t *c)
         max += c->inflight;
         c->refetch = false;
     }
-    if (am_store_next(c->srv->store, c->peer.agency_id, max,
-                      (int64_t)time(NULL), after, on_pending, c) == 0) {
-        c->fetching = true;
-        c->kicked = false; /* this one sees all that was committed */
-        conn_ref(c);
+    if ((rc = am_store_next(c->srv->store, c->peer.agency_id, max,
+                            (int64_t)time(NULL), after, on_pending, c)) != 0) {
+        unavailable(c, "cannot fetch deliveries", rc);
+        return;
     }
+    c->fetching = true;
+    c->kicked = false; /* this one sees all that was committed */
+    conn_ref(c);
 }
 
 void conn_wrote(conn_t *c)
@@ -128,8 +143,10 @@ void conn_wrote(conn_t *c)
 
 void conn_kick(am_server_t *srv, const char *agency_id, int priority)
 {
-    for (conn_t *c = am_sess_first(srv, AM_SESS_AGENCY, agency_id); c != NULL;
-         c = am_sess_next(c, agency_id)) {
+    /* the next session first: a failed fetch closes one (unavailable) */
+    for (conn_t *c = am_sess_first(srv, AM_SESS_AGENCY, agency_id), *next;
+         c != NULL; c = next) {
+        next = am_sess_next(c, agency_id);
         /* a fetch out now was asked for before this was committed */
         if ((c->inflight > 0 || c->fetching) &&
             priority > c->cursor.priority)
@@ -151,9 +168,12 @@ static void on_notices(void *ctx, int rc, const am_store_notice_t *n,
     uint8_t body[AM_NOTICE_BATCH][AM_EVIDENCE_BODY_MAX];
     uint8_t sig[AM_NOTICE_BATCH][AM_SIG_LEN];
     size_t len[AM_NOTICE_BATCH], k = 0;
+    int erc, unsigned_rc = 0;
 
     if (c->closing || rc != 0 || count == 0) {
         c->noticing = false;
+        if (rc != 0)
+            unavailable(c, "cannot fetch evidence", rc);
         conn_unref(c);
         return;
     }
@@ -166,10 +186,13 @@ static void on_notices(void *ctx, int rc, const am_store_notice_t *n,
                 k++;
             continue;
         }
-        if (conn_evidence(c, (Amanat__V1__EvidenceKind)n[i].kind, n[i].message_id,
-                     n[i].envelope_hash, n[i].recipient, n[i].time, body[k],
-                     &len[k], sig[k]) != 0)
+        if ((erc = conn_evidence(c, (Amanat__V1__EvidenceKind)n[i].kind,
+                                 n[i].message_id, n[i].envelope_hash,
+                                 n[i].recipient, n[i].time, body[k], &len[k],
+                                 sig[k])) != 0) {
+            unsigned_rc = erc; /* it stays owed: sent with a later batch */
             continue;
+        }
         amanat__v1__evidence__init(&e[k]);
         e[k].body = (ProtobufCBinaryData){len[k], body[k]};
         e[k].signature = (ProtobufCBinaryData){AM_SIG_LEN, sig[k]};
@@ -181,8 +204,13 @@ static void on_notices(void *ctx, int rc, const am_store_notice_t *n,
     f.op_case = AMANAT__V1__FRAME__OP_RECEIPT_RELAY;
     f.receipt_relay = &rr;
     c->notices_owed = (unsigned)k;
-    if (k == 0 || conn_send_frame(c, &f) != 0)
+    if (k == 0) {
         c->noticing = false;
+        /* none to send, so no acknowledgement would bring a later batch */
+        if (unsigned_rc == AM_ENOMEM)
+            unavailable(c, "cannot sign evidence", unsigned_rc);
+    } else if ((rc = conn_send_frame(c, &f)) != 0)
+        unavailable(c, "cannot send evidence", rc);
     for (size_t i = 0; i < k; i++)
         if (ep[i] != &e[i])
             amanat__v1__evidence__free_unpacked(ep[i], NULL);
@@ -192,20 +220,27 @@ static void on_notices(void *ctx, int rc, const am_store_notice_t *n,
 /* One ReceiptRelay at a time: the next once the sender acked this one. */
 static void fetch_notices(conn_t *c)
 {
+    int rc;
+
     if (!c->receive || c->noticing || c->closing || c->state != CONN_READY)
         return;
-    if (am_store_notices(c->srv->store, c->peer.agency_id, AM_NOTICE_BATCH,
-                         on_notices, c) == 0) {
-        c->noticing = true;
-        conn_ref(c);
+    if ((rc = am_store_notices(c->srv->store, c->peer.agency_id,
+                               AM_NOTICE_BATCH, on_notices, c)) != 0) {
+        unavailable(c, "cannot fetch evidence", rc);
+        return;
     }
+    c->noticing = true;
+    conn_ref(c);
 }
 
+/* The next session is taken first: closing one leaves its chain. */
 void conn_kick_notices(am_server_t *srv, const char *sender)
 {
-    for (conn_t *c = am_sess_first(srv, AM_SESS_AGENCY, sender); c != NULL;
-         c = am_sess_next(c, sender))
+    for (conn_t *c = am_sess_first(srv, AM_SESS_AGENCY, sender), *next;
+         c != NULL; c = next) {
+        next = am_sess_next(c, sender);
         fetch_notices(c);
+    }
 }
 
 void conn_kick_notices_all(am_server_t *srv)
@@ -224,6 +259,9 @@ static void on_notice_acked(void *ctx, int rc)
         c->noticing = false;
         fetch_notices(c);
     }
+    /* not stored: the next ReceiptRelay would never come */
+    if (rc != 0 && rc != AM_EKEY)
+        unavailable(c, "cannot store the receipt acknowledgement", rc);
     if (!c->closing)
         conn_flow(c);
     conn_unref(c);
@@ -233,6 +271,7 @@ static void on_receipt_ack(conn_t *c, const Amanat__V1__ReceiptAck *a)
 {
     for (size_t i = 0; i < a->n_refs && !c->closing; i++) {
         const Amanat__V1__EvidenceRef *r = a->refs[i];
+        int rc;
 
         if (r->message_id.len != AM_MSG_ID_LEN ||
             !am_agency_id_valid(r->recipient_id)) {
@@ -240,12 +279,15 @@ static void on_receipt_ack(conn_t *c, const Amanat__V1__ReceiptAck *a)
                             true, "receipt_ack: bad reference %zu", i);
             return;
         }
-        if (am_store_notice_ack(c->srv->store, c->peer.agency_id,
-                                (int)r->kind, r->message_id.data,
-                                r->recipient_id, on_notice_acked, c) == 0) {
-            conn_ref(c);
-            c->store_pending++;
+        if ((rc = am_store_notice_ack(c->srv->store, c->peer.agency_id,
+                                      (int)r->kind, r->message_id.data,
+                                      r->recipient_id, on_notice_acked,
+                                      c)) != 0) {
+            unavailable(c, "cannot store the receipt acknowledgement", rc);
+            return;
         }
+        conn_ref(c);
+        c->store_pending++;
     }
     conn_flow(c);
 }
@@ -309,6 +351,7 @@ void conn_on_acked(void *ctx, int rc)
 static void on_delivery_ack(conn_t *c, const Amanat__V1__DeliveryAck *a)
 {
     conn_ackreq_t *ack;
+    int rc = AM_ENOMEM;
 
     if (a->message_id.len != AM_MSG_ID_LEN) {
         conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL, 0, true,
@@ -316,16 +359,19 @@ static void on_delivery_ack(conn_t *c, const Amanat__V1__DeliveryAck *a)
                         a->message_id.len);
         return;
     }
-    if ((ack = conn_ackreq(c, a->message_id.data)) == NULL)
-        return;
-    if (am_store_ack(c->srv->store, c->peer.agency_id, a->message_id.data,
-                     (int64_t)time(NULL), conn_on_acked, ack) == 0) {
-        conn_ref(c);
-        c->store_pending++;
-        conn_flow(c);
-    } else {
+    /* dropped, the envelope would stay in the window unacknowledged and
+     * its sender would not hear of it before the next session */
+    if ((ack = conn_ackreq(c, a->message_id.data)) == NULL ||
+        (rc = am_store_ack(c->srv->store, c->peer.agency_id,
+                           a->message_id.data, (int64_t)time(NULL),
+                           conn_on_acked, ack)) != 0) {
         am_free(ack);
+        unavailable(c, "cannot store the delivery acknowledgement", rc);
+        return;
     }
+    conn_ref(c);
+    c->store_pending++;
+    conn_flow(c);
 }
 
 /* The relay's revocation list when newer than the client's (NULL if not,
