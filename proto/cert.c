@@ -296,9 +296,12 @@ int am_cert_verify_signed(const uint8_t *in, size_t len,
                            "certificate", in, len, AM_CERT_MAX, &sm)) != 0)
         return rc;
     s = (const Amanat__V1__SignedCertificate *)sm;
-    if (am_sign_verify(AM_TAG_CERT, s->body.data, s->body.len,
-                       s->signature.data, s->signature.len, root_pk) != 0) {
-        rc = bad_signature(&s->body, root_id);
+    if ((rc = am_sign_verify(AM_TAG_CERT, s->body.data, s->body.len,
+                             s->signature.data, s->signature.len,
+                             root_pk)) != 0) {
+        /* out of memory says nothing about the signature */
+        if (rc != AM_ENOMEM)
+            rc = bad_signature(&s->body, root_id);
         goto out;
     }
     if ((rc = am_pb_unpack(&amanat__v1__agency_certificate__descriptor,

@@ -361,6 +361,8 @@ int am_env_verify(am_env_t *env, const am_cert_t *sender)
     rc = am_sign_verify(AM_TAG_ENVELOPE, sb, sb_len, e->signature.data,
                         e->signature.len, sender->sign_pk);
     am_free(sb);
+    if (rc == AM_ENOMEM) /* says nothing about the signature */
+        return rc;
     if (rc != 0)
         return am_errf(AM_ECRYPTO, "envelope signature does not verify for "
                        "sender \"%s\"", sender->agency_id);

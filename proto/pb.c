@@ -8,11 +8,13 @@
 typedef struct {
     size_t left;
     bool exhausted;
+    bool oom; /* an allocation failed: the bytes may be fine */
 } budget_t;
 
 static void *pb_alloc(void *data, size_t size)
 {
     budget_t *b = data;
+    void *p;
 
     if (size == 0)
         size = 1;
@@ -23,7 +25,9 @@ static void *pb_alloc(void *data, size_t size)
         }
         b->left -= size;
     }
-    return am_malloc(size);
+    if ((p = am_malloc(size)) == NULL && b != NULL)
+        b->oom = true;
+    return p;
 }
 
 static void pb_free(void *data, void *p)
@@ -47,7 +51,7 @@ int am_pb_unpack_budget(const ProtobufCMessageDescriptor *desc,
                         const char *what, const uint8_t *in, size_t len,
                         size_t max, size_t limit, ProtobufCMessage **out)
 {
-    budget_t budget = {limit, false};
+    budget_t budget = {limit, false, false};
     ProtobufCAllocator alloc = {pb_alloc, pb_free, &budget};
     ProtobufCMessage *m;
 
@@ -57,6 +61,9 @@ int am_pb_unpack_budget(const ProtobufCMessageDescriptor *desc,
         return am_errf(AM_ETOOBIG, "%s of %zu bytes over limit %zu", what, len,
                        max);
     m = protobuf_c_message_unpack(desc, &alloc, len, in);
+    if (m == NULL && budget.oom) /* not the sender's fault: say so */
+        return am_errf(AM_ENOMEM, "out of memory decoding %s of %zu bytes",
+                       what, len);
     if (m == NULL)
         return budget.exhausted
                    ? am_errf(AM_ETOOBIG, "%s of %zu bytes decodes to over "

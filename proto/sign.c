@@ -18,7 +18,7 @@ static int signed_message(const char *tag, const uint8_t *body, size_t len,
         return am_errf(AM_ETOOBIG, "signed body of %zu bytes over limit %zu",
                        len, AM_SIGNED_BODY_MAX);
     if ((m = am_malloc(tlen + 1 + len)) == NULL)
-        return AM_ENOMEM;
+        return am_errf(AM_ENOMEM, "out of memory for a signature");
     memcpy(m, tag, tlen);
     m[tlen] = 0;
     if (len > 0)
