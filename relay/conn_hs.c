@@ -240,8 +240,11 @@ static void finish(conn_t *c, hs_job_t *j)
     }
     j->send = j->recv = NULL; /* the channel owns them */
     if (j->rc != 0 || check_peer(c, j) != 0) {
-        conn_send_error(c, j->code, 0, true, "%s",
-                        j->rc != 0 ? j->why : am_err_detail());
+        /* out of memory refuses no certificate: try again later */
+        conn_send_error(c, j->rc == AM_ENOMEM
+                               ? AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE
+                               : j->code,
+                        0, true, "%s", j->rc != 0 ? j->why : am_err_detail());
         return;
     }
     am_noise_hs_free(c->hs);

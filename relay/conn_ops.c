@@ -471,8 +471,11 @@ void conn_frame(conn_t *c, const uint8_t *body, size_t len)
     int rc = am_frame_parse(body, len, c->srv->cfg.frame_max, &f);
 
     if (rc != 0) {
+        /* out of memory: the frame is lost, not malformed */
         conn_send_error(c, rc == AM_ETOOBIG
                                ? AMANAT__V1__ERROR_CODE__ERROR_TOO_BIG
+                           : rc == AM_ENOMEM
+                               ? AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE
                                : AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL,
                         0, true, "%s", am_err_detail());
         return;

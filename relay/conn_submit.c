@@ -201,7 +201,9 @@ static void verify_work(uv_work_t *w)
     submit_t *s = w->data;
 
     if ((s->vrc = am_env_verify(s->env, &s->sender)) != 0)
-        snprintf(s->why, sizeof s->why, "%s", am_err_detail());
+        snprintf(s->why, sizeof s->why, "%s", s->vrc == AM_ENOMEM
+                                                  ? "out of memory"
+                                                  : am_err_detail());
 }
 
 /* Back on the loop: the rest of the checks, then the store.  A sender
@@ -217,6 +219,8 @@ static void verify_done(uv_work_t *w, int status)
     c->store_pending--;
     if (status != 0 || c->srv->stopping)
         goto drop;
+    if (s->vrc == AM_ENOMEM) /* the signature was not checked */
+        code = AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE;
     if (s->vrc == 0 && check_submit(c, s, &code) == 0) {
         if (am_store_put(c->srv->store, &s->put, (int64_t)time(NULL),
                          on_stored, s) == 0) {
@@ -247,15 +251,20 @@ static int precheck(conn_t *c, const Amanat__V1__Submit *sub, submit_t *s,
                     Amanat__V1__ErrorCode *code)
 {
     size_t limit = c->srv->cfg.frame_max - AM_DELIVER_OVERHEAD;
+    int rc;
 
     *code = AMANAT__V1__ERROR_CODE__ERROR_PROTOCOL;
     if (sub->envelope.len > limit) {
         *code = AMANAT__V1__ERROR_CODE__ERROR_TOO_BIG;
         snprintf(s->why, sizeof s->why, "envelope of %zu bytes over this "
                  "relay's limit of %zu", sub->envelope.len, limit);
-    } else if (am_env_parse(sub->envelope.data, sub->envelope.len,
-                            c->srv->cfg.frame_max, &s->env) != 0) {
-        snprintf(s->why, sizeof s->why, "%s", am_err_detail());
+    } else if ((rc = am_env_parse(sub->envelope.data, sub->envelope.len,
+                                  c->srv->cfg.frame_max, &s->env)) != 0) {
+        if (rc == AM_ENOMEM) /* the envelope may be fine: try again */
+            *code = AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE;
+        snprintf(s->why, sizeof s->why, "%s", rc == AM_ENOMEM
+                                                  ? "out of memory"
+                                                  : am_err_detail());
     } else if (strcmp(am_env_sender(s->env), c->peer.agency_id) != 0) {
         *code = AMANAT__V1__ERROR_CODE__ERROR_SPOOFED_SENDER;
         snprintf(s->why, sizeof s->why, "sender_id \"%s\" is not the "
