@@ -1,19 +1,26 @@
 #include "alloc.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
-static am_alloc_hook_cb hook_cb;
-static void *hook_ctx;
+/* Atomic so that threads started after the hook was set read it without
+ * a data race; production never sets one, and a relaxed load of a NULL
+ * pointer is all an allocation then pays. */
+static _Atomic(am_alloc_hook_cb) hook_cb;
+static void *_Atomic hook_ctx;
 
 void am_alloc_set_hook(am_alloc_hook_cb cb, void *ctx)
 {
-    hook_cb = cb;
-    hook_ctx = ctx;
+    atomic_store_explicit(&hook_ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&hook_cb, cb, memory_order_release);
 }
 
 static int refused(size_t n)
 {
-    return hook_cb != NULL && hook_cb(n, hook_ctx) != 0;
+    am_alloc_hook_cb cb = atomic_load_explicit(&hook_cb, memory_order_acquire);
+
+    return cb != NULL &&
+           cb(n, atomic_load_explicit(&hook_ctx, memory_order_relaxed)) != 0;
 }
 
 void *am_malloc(size_t n)

@@ -14,7 +14,12 @@ void am_free(void *p);
 
 /* Test hook: called before each allocation with the requested size; a
  * non-zero return makes that allocation fail.  NULL removes the hook.
- * Not thread-safe: tests set it while nothing else runs. */
+ * Setting it is atomic, but cb and ctx are two stores: set, change or
+ * remove it only while no other thread allocates (unit tests, or the
+ * relay's allocation-failure build before its threads start,
+ * tests/faults/alloc_hook.c).  The hook itself is then called from every
+ * thread that allocates (the relay's loop, its store thread, libuv's
+ * thread pool) and must be thread-safe. */
 typedef int (*am_alloc_hook_cb)(size_t n, void *ctx);
 void am_alloc_set_hook(am_alloc_hook_cb cb, void *ctx);
 
