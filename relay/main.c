@@ -15,6 +15,9 @@
 #include "frame.h"
 #include "options.h"
 #include "server.h"
+#ifdef AM_ALLOC_FAULTS
+#include "alloc_hook.h" /* the test-only build: tests/faults/alloc.cmake */
+#endif
 
 /* amanat-relay audit verify --data DIR */
 static int audit_verify(int argc, char **argv)
@@ -83,6 +86,11 @@ int main(int argc, char **argv)
     char learned[4200];
     int rc;
 
+#ifdef AM_ALLOC_FAULTS
+    /* before SQLite and libuv allocate; armed once the relay listens */
+    if (am_allocfault_install() != 0)
+        return 3;
+#endif
     if (sodium_init() < 0)
         return 3;
     if (argc > 1 && strcmp(argv[1], "audit") == 0)
