@@ -320,8 +320,13 @@ void conn_acked(conn_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc,
                 sizeof c->fl->senders[0]);
         break;
     }
-    if (rc != 0 && rc != AM_EKEY)
+    if (rc != 0 && rc != AM_EKEY) {
         conn_log(c, "acknowledgement not stored: %s", am_strerror(rc));
+        /* pending again: from the start, now or once the fetch out now
+         * (which pages on past it) is back, as after a kick */
+        c->refetch = true;
+        c->kicked = c->fetching;
+    }
     fetch(c);
     conn_flow(c);
 }
