@@ -31,7 +31,8 @@ extern const char *const ap_end_name[];
 
 /* Start bin with data folder data (created by the relay), AM_ALLOC_FAIL_AT
  * fail_at (0: none fails), counters in counts (NULL: none) and standard
- * error in log; wait at most 10 s for "listening".  Returns 0, or -1 with
+ * error in log; wait at most 10 s for "listening".  Handshakes run on the
+ * thread pool when fail_at is odd, on the event loop when it is even.  Returns 0, or -1 with
  * the reason printed (the process is stopped then). */
 int ap_start(const char *bin, const char *data, uint64_t fail_at,
              const char *counts, const char *log, ap_relay_t *r);

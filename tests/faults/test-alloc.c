@@ -18,6 +18,10 @@
  *     started again on the same store;
  *   - either way an envelope acknowledged by a SubmitResult and not yet
  *     delivered must be delivered to the next client.
+ * Odd N run the handshakes on libuv's thread pool, even N on the loop
+ * (alloc_proc.h), so both error paths are taken.  Which allocation is the
+ * Nth varies a little from run to run (the store thread batches what
+ * arrives together), so the printed count may too.
  * Prints one line of figures; any failure names its N.
  *
  * usage: test-alloc PATH/TO/amanat-relay-allocfault
