@@ -188,12 +188,19 @@ conn_t *conn_new(am_server_t *srv)
     return c;
 }
 
+static void pause_accepting(am_server_t *srv, const char *why);
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     am_server_t *srv = listener->data;
     conn_t *c;
 
-    if (status < 0)
+    if (status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS ||
+        status == UV_ENOMEM) {
+        pause_accepting(srv, uv_strerror(status));
+        return;
+    }
+    if (status < 0) /* that connection's own error: it is gone */
         return;
     if ((c = conn_new(srv)) == NULL) {
         reject(listener);
@@ -389,7 +396,10 @@ static void shutdown_server(am_server_t *srv, const char *why)
         return;
     srv->stopping = 1;
     fprintf(stderr, "amanat-relay: %s: stopping\n", why);
-    uv_close((uv_handle_t *)&srv->listener, NULL);
+    if (srv->listening)
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+    srv->listening = 0;
+    uv_close((uv_handle_t *)&srv->relisten, NULL);
     am_links_stop(srv);
     while (srv->conns != NULL)
         conn_close(srv->conns, NULL);
@@ -421,16 +431,70 @@ static int listen_on(am_server_t *srv)
         return am_errf(AM_EINVAL, "listen address %s:%d: %s", srv->cfg.host,
                        srv->cfg.port, uv_strerror(rc));
     srv->listener.data = srv;
+    srv->listening = 1;
     if ((rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0)) ||
         (rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection)) ||
         (rc = uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound,
                                  &len)))
         return am_errf(AM_EIO, "cannot listen on %s:%d: %s", srv->cfg.host,
                        srv->cfg.port, uv_strerror(rc));
-    printf("amanat-relay: listening on %s:%d\n", srv->cfg.host,
-           ntohs(((struct sockaddr_in *)&bound)->sin_port));
+    if (srv->announced)
+        return 0;
+    /* listening again after a pause takes the same port */
+    srv->cfg.port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    srv->announced = 1;
+    printf("amanat-relay: listening on %s:%d\n", srv->cfg.host, srv->cfg.port);
     fflush(stdout);
     return 0;
+}
+
+/* An accept() that fails for want of descriptors or memory fails again at
+ * once, and libuv retries it at once, inside one loop turn: after
+ * EMFILE it first closes a spare descriptor and sheds what is queued, but
+ * once another thread (a reload, a certificate written on the thread
+ * pool) has taken that spare, it calls us with the error and retries for
+ * as long as a connection is queued.  No timer then fires, so no session
+ * times out to give a descriptor back: the relay spins for good.  So stop
+ * listening (the kernel resets what is queued) and listen again a moment
+ * later, and again after that while it still fails. */
+#define ACCEPT_PAUSE_MS 250
+
+static void on_relisten(uv_timer_t *t)
+{
+    am_server_t *srv = t->data;
+
+    if (srv->stopping || srv->listening || listen_on(srv) == 0)
+        return;
+    if (srv->listening) /* made, not listening: close it, then again */
+        pause_accepting(srv, am_err_detail());
+    else
+        (void)uv_timer_start(&srv->relisten, on_relisten, ACCEPT_PAUSE_MS, 0);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    am_server_t *srv = h->data;
+
+    if (!srv->stopping)
+        (void)uv_timer_start(&srv->relisten, on_relisten, ACCEPT_PAUSE_MS, 0);
+}
+
+static void pause_accepting(am_server_t *srv, const char *why)
+{
+    if (!srv->listening)
+        return;
+    srv->listening = 0;
+    fprintf(stderr, "amanat-relay: accepting connections failed (%s): not "
+            "listening for %d ms\n", why, ACCEPT_PAUSE_MS);
+    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+}
+
+static int start_listening(am_server_t *srv)
+{
+    srv->relisten.data = srv;
+    if (uv_timer_init(srv->loop, &srv->relisten) != 0)
+        return am_errf(AM_EIO, "cannot start the listener's timer");
+    return listen_on(srv);
 }
 
 static int watch_signals(am_server_t *srv)
@@ -472,8 +536,9 @@ static int serve(am_server_t *srv, const char *data_dir)
         rc = am_errf(AM_EIO, "cannot start the loop");
     else if ((rc = am_store_open(data_dir, store_notify, &srv->store_wake,
                                  &srv->store)) == 0 &&
-             ((rc = listen_on(srv)) != 0 || (rc = watch_signals(srv)) != 0 ||
-              (rc = start_expiry(srv)) != 0 || (rc = am_links_start(srv)) != 0))
+             ((rc = start_listening(srv)) != 0 ||
+              (rc = watch_signals(srv)) != 0 || (rc = start_expiry(srv)) != 0 ||
+              (rc = am_links_start(srv)) != 0))
         am_store_close(srv->store);
     if (rc == 0) {
         uv_run(srv->loop, UV_RUN_DEFAULT);

@@ -60,6 +60,9 @@ enum { AM_SESS_PREAUTH, AM_SESS_AGENCY, AM_SESS_KINDS };
 typedef struct am_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
+    int listening;       /* the listener is open (server.c: accept pauses) */
+    int announced;       /* "listening on" printed: the port is fixed */
+    uv_timer_t relisten; /* listening again after a pause */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t expire_timer;
     int expiring;
