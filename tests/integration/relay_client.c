@@ -56,13 +56,13 @@ static int send_hs(int fd, const uint8_t *msg, size_t len)
     return rc ? rc : am_fd_write_all(fd, msg, len);
 }
 
-static int handshake(rc_client_t *c, const uint8_t dh_sk[32],
-                     const uint8_t *cert, size_t cert_len)
+int rc_handshake(int fd, const uint8_t dh_sk[32], const uint8_t *cert,
+                 size_t cert_len, uint8_t relay_static[32],
+                 am_noise_cs_t **send, am_noise_cs_t **recv)
 {
     Amanat__V1__HandshakePayload p = AMANAT__V1__HANDSHAKE_PAYLOAD__INIT;
     Amanat__V1__SignedCertificate *sc;
     am_noise_hs_t *hs = NULL;
-    am_noise_cs_t *send = NULL, *recv = NULL;
     uint8_t msg[4096], pl[4096];
     size_t len, plen, got;
     int rc;
@@ -81,18 +81,31 @@ static int handshake(rc_client_t *c, const uint8_t dh_sk[32],
         (rc = am_noise_hs_set_local_static(hs, dh_sk)) != 0 ||
         (rc = am_noise_hs_start(hs)) != 0 ||
         (rc = am_noise_hs_write(hs, NULL, 0, msg, sizeof msg, &len)) != 0 ||
-        (rc = send_hs(c->fd, msg, len)) != 0 ||
-        (rc = read_hs(c->fd, msg, sizeof msg, &len)) != 0 ||
+        (rc = send_hs(fd, msg, len)) != 0 ||
+        (rc = read_hs(fd, msg, sizeof msg, &len)) != 0 ||
         (rc = am_noise_hs_read(hs, msg, len, msg + 2048, 2048, &got)) != 0 ||
-        (rc = am_noise_hs_remote_static(hs, c->relay_static)) != 0 ||
+        (rc = am_noise_hs_remote_static(hs, relay_static)) != 0 ||
         (rc = am_noise_hs_write(hs, pl, plen, msg, sizeof msg, &len)) != 0 ||
-        (rc = send_hs(c->fd, msg, len)) != 0 ||
-        (rc = am_noise_hs_split(hs, &send, &recv)) != 0 ||
+        (rc = send_hs(fd, msg, len)) != 0)
+        goto done;
+    rc = am_noise_hs_split(hs, send, recv);
+done:
+    am_noise_hs_free(hs);
+    return rc;
+}
+
+static int handshake(rc_client_t *c, const uint8_t dh_sk[32],
+                     const uint8_t *cert, size_t cert_len)
+{
+    am_noise_cs_t *send = NULL, *recv = NULL;
+    int rc;
+
+    if ((rc = rc_handshake(c->fd, dh_sk, cert, cert_len, c->relay_static,
+                           &send, &recv)) != 0 ||
         (rc = am_chan_new(&c->chan, send, recv, AM_FRAME_MAX_DEFAULT)) != 0) {
         am_noise_cs_free(send);
         am_noise_cs_free(recv);
     }
-    am_noise_hs_free(hs);
     return rc;
 }
 

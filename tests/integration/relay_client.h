@@ -28,6 +28,12 @@ int rc_connect(rc_client_t *c, int port, const uint8_t dh_sk[32],
 /* The handshake alone: the caller sends its own Hello. */
 int rc_connect_hs(rc_client_t *c, int port, const uint8_t dh_sk[32],
                   const uint8_t *cert, size_t cert_len);
+/* The handshake alone on a connected socket, keeping the transport
+ * cipher states (the caller frees them with am_noise_cs_free): for tests
+ * that write transport messages of their own making. */
+int rc_handshake(int fd, const uint8_t dh_sk[32], const uint8_t *cert,
+                 size_t cert_len, uint8_t relay_static[32],
+                 am_noise_cs_t **send, am_noise_cs_t **recv);
 int rc_send(rc_client_t *c, const Amanat__V1__Frame *f);
 /* The next frame (free with am_frame_free), waiting at most timeout_ms. */
 int rc_recv(rc_client_t *c, int timeout_ms, Amanat__V1__Frame **out);

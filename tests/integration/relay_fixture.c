@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,6 +28,7 @@
 const char *relay_bin;
 const char *const *fx_relay_env;
 const char *const *fx_relay_args;
+const char *fx_relay_log;
 char dir[64];
 uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
 
@@ -224,6 +226,7 @@ static relay_t start_relay_config(const char *ini, const char *const *extra)
                             "--expire-interval-ms", "200"};
     const char *envp[512];
     relay_t r = {0, 0};
+    pid_t parent;
     int fds[2];
     size_t n = 0, argc = 9;
 
@@ -236,10 +239,21 @@ static relay_t start_relay_config(const char *ini, const char *const *extra)
     argv[argc] = NULL;
     relay_env(envp, sizeof envp / sizeof envp[0]);
     assert_int_equal(pipe(fds), 0);
+    parent = getpid();
     if ((r.pid = fork()) == 0) {
+        int log;
+
+        /* a test killed from outside (ctest's TIMEOUT) takes its relays
+         * with it; the check covers a parent gone before the prctl */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
+        if (fx_relay_log != NULL &&
+            (log = open(fx_relay_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                        0600)) >= 0)
+            dup2(log, 2); /* the copy on 2 survives exec; log does not */
         execve(relay_bin, (char *const *)argv, (char *const *)envp);
         _exit(127);
     }

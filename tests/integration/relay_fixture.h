@@ -37,6 +37,9 @@ extern const char *const *fx_relay_env;
 /* Flags (NULL-terminated) given to every relay started from now on,
  * after the others; NULL: none. */
 extern const char *const *fx_relay_args;
+/* When set, relays started afterwards append their standard error (one
+ * line per connection event) to this file instead of the test's. */
+extern const char *fx_relay_log;
 extern char dir[64];
 extern uint8_t root_pk[32], root_sk[64], other_sk[64], other_pk[32];
 extern party_t relay, pk, de, gb, fr; /* fr: issued, not served at first */
