@@ -10,6 +10,8 @@
  *                      4 GiB and just-too-big frame lengths, a trickle
  *                      after authentication
  *   hostile_flood.c    an authenticated agency submitting past its quota
+ *   hostile_emfile.c   the relay out of file descriptors (prlimit), with
+ *                      a storm of connections and SIGHUP reloads
  *
  * Attack threads never call cmocka (its failures jump on the main
  * thread's stack): they fill in counts, and the main thread checks them. */
