@@ -55,9 +55,10 @@ typedef struct {
     bool failed; /* /proc could not be read: the relay is gone */
 } hx_sampler_t;
 
-/* Sample pid every 20 ms on a thread until hx_sampler_stop. */
+/* Sample pid every 20 ms on a thread until hx_sampler_stop; both return
+ * 0, or non-zero when a thread could not be made or joined. */
 int hx_sampler_start(hx_sampler_t *s, pid_t pid);
-void hx_sampler_stop(hx_sampler_t *s);
+int hx_sampler_stop(hx_sampler_t *s);
 /* The maxima start again from the last sample. */
 void hx_sampler_reset(hx_sampler_t *s);
 /* A copy of the figures, taken under the lock. */

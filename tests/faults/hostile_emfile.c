@@ -147,7 +147,10 @@ int hx_emfile_storm(hx_emfile_t *e)
                 close(fd[i]);
     }
     atomic_store(&e->hup_stop, true);
-    pthread_join(t, NULL);
+    if (pthread_join(t, NULL) != 0) {
+        snprintf(e->why, sizeof e->why, "SIGHUP thread not joined");
+        return -1;
+    }
     if (cpu_over(e, WINDOW_MS, &e->cpu_quiet) != 0) {
         snprintf(e->why, sizeof e->why, "cannot read the relay's CPU time");
         return -1;

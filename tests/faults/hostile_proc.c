@@ -182,11 +182,14 @@ int hx_sampler_start(hx_sampler_t *s, pid_t pid)
     return 0;
 }
 
-void hx_sampler_stop(hx_sampler_t *s)
+int hx_sampler_stop(hx_sampler_t *s)
 {
+    int rc;
+
     atomic_store(&s->stop, true);
-    pthread_join(s->thread, NULL);
-    pthread_mutex_destroy(&s->mu);
+    if ((rc = pthread_join(s->thread, NULL)) != 0)
+        return rc;
+    return pthread_mutex_destroy(&s->mu);
 }
 
 void hx_sampler_reset(hx_sampler_t *s)

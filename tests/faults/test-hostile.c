@@ -309,9 +309,9 @@ static void run_round(relay_t *r, hx_sampler_t *smp, const base_t *b, int k)
         rd.honest_ms = honest(r->port, k);
     hx_sampler_read(smp, &now);
     rd.fds_after_honest = now.fds;
-    pthread_join(tp, NULL);
-    pthread_join(ta, NULL);
-    pthread_join(tf, NULL);
+    assert_int_equal(pthread_join(tp, NULL), 0);
+    assert_int_equal(pthread_join(ta, NULL), 0);
+    assert_int_equal(pthread_join(tf, NULL), 0);
     settle(smp, b);
     hx_sampler_read(smp, &rd.peak);
     for (size_t i = 0; i < N_FLOOD; i++)
@@ -567,7 +567,7 @@ static void test_hostile(void **state)
     }
     rss = emfile_phase(&r, &smp, &b);
     (void)honest(r.port, rounds + 1); /* a fresh session at the end */
-    hx_sampler_stop(&smp);
+    assert_int_equal(hx_sampler_stop(&smp), 0);
     stop_relay(&r); /* SIGTERM: a clean exit, 0 */
     printf("hostile: %d round(s) in %.1f s; relay RSS max %.1f MiB under "
            "attack (bound %.1f MiB), %.1f MiB with the reload storm, after "
