@@ -7,7 +7,8 @@
  * is a pc_rec_t, then path (path_len bytes, relative to the folder, no
  * NUL; "" is the folder itself), path2 (path2_len), pre (pre_len) and new
  * (new_len).  A SIGKILL may cut the last record short: the reader ignores
- * a torn tail, which stands for a change the relay never saw complete.
+ * a torn tail, which stands for a change the relay never saw complete
+ * (and a relay started again on the same journal cuts it off first).
  * The journal may hold several relay processes' records in a row (the
  * relay was killed but the power stayed on): offsets are the journal's. */
 #ifndef AM_POWERCUT_LOG_H

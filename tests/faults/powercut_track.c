@@ -37,6 +37,8 @@ static pc_fd_t fds[PC_MAX_FD];
  * own thread may hold. */
 static atomic_bool flagged[PC_MAX_FD];
 
+static bool read_full(int fd, void *buf, size_t len, off_t off);
+
 void pc_die(const char *fmt, ...)
 {
     va_list ap;
@@ -85,6 +87,32 @@ static void resolve(void)
     RESOLVE(posix_fallocate, "posix_fallocate64");
 }
 
+/* The end of the last whole record of the journal at log.  A SIGKILL can
+ * cut a record short (a long write stops between pages when a fatal
+ * signal is pending); a relay started with the power on appends after
+ * that torn record, which would then sit in the middle of the journal.
+ * Cutting it off first keeps the journal a sequence of whole records: the
+ * torn change stands, as one the killed relay never saw complete. */
+static uint64_t whole_records(const char *log, uint64_t size)
+{
+    int fd = pc_real.openat(AT_FDCWD, log, O_RDONLY | O_CLOEXEC, 0);
+    uint64_t pos = 0;
+    pc_rec_t h;
+
+    if (fd < 0)
+        pc_die("POWERCUT_LOG \"%s\": %s", log, strerror(errno));
+    while (size - pos >= sizeof h && read_full(fd, &h, sizeof h, (off_t)pos)) {
+        uint64_t len = sizeof h + (uint64_t)h.path_len + h.path2_len +
+                       h.pre_len + h.new_len;
+
+        if (h.magic != PC_MAGIC || len > size - pos)
+            break;
+        pos += len;
+    }
+    pc_real.close(fd);
+    return pos;
+}
+
 /* At load, once libc is initialised: a sanitizer's runtime may call the
  * shim (mmap) from the executable's preinit, before the environment is
  * set; until then every call passes through, and nothing touches the
@@ -123,7 +151,10 @@ __attribute__((constructor)) static void activate(void)
                             0600);
     if (log_fd < 0 || fstat(log_fd, &st) != 0)
         pc_die("POWERCUT_LOG \"%s\": %s", log, strerror(errno));
-    journal_end = (uint64_t)st.st_size;
+    journal_end = whole_records(log, (uint64_t)st.st_size);
+    if (journal_end < (uint64_t)st.st_size &&
+        pc_real.ftruncate(log_fd, (off_t)journal_end) != 0)
+        pc_die("POWERCUT_LOG \"%s\": %s", log, strerror(errno));
 }
 
 bool pc_init(void)
