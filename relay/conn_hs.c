@@ -126,7 +126,8 @@ static int parse_payload(hs_job_t *j, const uint8_t *payload, size_t len)
                      p->protocol_version);
     } else if (p->certificate == NULL || strlen(p->software) > 64 ||
                (j->cert_len = amanat__v1__signed_certificate__get_packed_size(
-                    p->certificate)) > AM_CERT_MAX) {
+                    p->certificate)) > AM_CERT_MAX ||
+               j->cert_len == 0) { /* an empty one: nothing to verify */
         rc = am_errf(AM_EPROTO, "handshake payload without a usable "
                      "certificate");
     } else if ((j->cert = am_malloc(j->cert_len)) == NULL) {
