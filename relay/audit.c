@@ -52,7 +52,8 @@ const char *const am_audit_sql[AM_AUDIT_NSTMT] = {
         " (SELECT group_concat(value, '+') FROM json_each(d.agencies))"
         " || ')', '') || ':' || CASE d.state WHEN 2 THEN CASE WHEN"
         " d.agencies IS NULL THEN 'delivered' ELSE 'forwarded' END"
-        " WHEN 3 THEN 'expired' WHEN 4 THEN 'refused' ELSE 'pending' END,"
+        " WHEN 3 THEN 'expired' WHEN 4 THEN 'refused' WHEN 5 THEN 'damaged'"
+        " ELSE 'pending' END,"
         " ','), length(m.envelope),"
         " m.accepted_at, m.envelope_hash FROM messages m JOIN deliveries d"
         " ON d.seq = m.seq WHERE m.message_id = ?1 GROUP BY m.seq",

@@ -85,6 +85,13 @@ int store_exec(am_store_t *s, const char *q);
 /* Run prepared statement ST_* that returns no rows. */
 int store_run(am_store_t *s, int which);
 
+/* store_check.c: before the store thread starts and the relay listens.
+ * An existing store file must not be empty; then SQLite's integrity
+ * check, and every held envelope checked against its hash, damaged ones
+ * quarantined (state 5) with DAMAGED evidence owed to their senders. */
+int store_check_file(const char *path);
+int store_check(am_store_t *s, const char *path);
+
 /* store_ops.c: one request's work, inside the batch's transaction */
 int store_do_put(am_store_t *s, req_t *r);
 int store_do_next(am_store_t *s, req_t *r);

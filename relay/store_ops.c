@@ -86,7 +86,8 @@ const char am_store_schema[] =
     "  seq INTEGER NOT NULL REFERENCES messages(seq),"
     "  recipient TEXT NOT NULL,"
     /* 0 pending, 2 acknowledged (by an agency, or stored by the home relay
-     * it was forwarded to), 3 expired, 4 refused by that home relay */
+     * it was forwarded to), 3 expired, 4 refused by that home relay,
+     * 5 damaged (quarantined by the store check at start: store_check.c) */
     "  state INTEGER NOT NULL,"
     "  priority INTEGER NOT NULL," /* the message's, for the index below */
     "  acked_at INTEGER,"

@@ -260,6 +260,8 @@ static int open_db(am_store_t *s, const char *dir)
     if (am_dir_make(dir, 0700) != 0)
         return am_err_wrap(AM_EIO, "store");
     existed = access(path, F_OK) == 0;
+    if (existed && store_check_file(path) != 0) /* store_check.c */
+        return AM_EIO;
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                             SQLITE_OPEN_NOMUTEX,
@@ -280,7 +282,7 @@ static int open_db(am_store_t *s, const char *dir)
                                SQLITE_PREPARE_PERSISTENT, &s->audit[i],
                                NULL) != SQLITE_OK)
             return store_db_error(s, am_audit_sql[i]);
-    return existed ? 0 : sync_dir(dir);
+    return existed ? store_check(s, path) : sync_dir(dir);
 }
 
 int am_store_open(const char *dir, am_store_notify_cb notify, void *ctx,

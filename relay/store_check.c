@@ -1,0 +1,416 @@
+/* The store check at every start (docs/PROTOCOL.md section 14, "Store
+ * check at start"): before the relay listens, on the thread that opens
+ * the store, so the event loop never waits for the disk.
+ *
+ * 1. SQLite's own check of the file's structure: b-trees, free list,
+ *    record formats, and (integrity_check, not quick_check) that every
+ *    index holds exactly the rows of its table.  A relay finds a
+ *    recipient's pending envelopes through the index "pending" alone: an
+ *    index entry whose state bit flipped would hide a delivery for good
+ *    while quick_check still says ok, so the cheaper check is not enough.
+ *    Any problem: the relay refuses to start, naming the file and what to
+ *    do.  It never starts on a damaged b-tree, never with an empty queue
+ *    in place of a damaged one, and never deletes the file.
+ * 2. Every envelope still held: its bytes must hash (BLAKE2b-256) to the
+ *    envelope_hash stored with it, parse, and name in their header the
+ *    message id and sender of the row; each of its deliveries must have a
+ *    known state and an agency id, and a pending delivery to an agency
+ *    must be one the envelope is addressed to.  The signature is not
+ *    checked again: the certificates are not at hand here, and need not
+ *    be.  The relay computed envelope_hash over the bytes whose signature
+ *    it verified at submission, so bytes that still hash to it are those
+ *    verified bytes (BLAKE2b-256 is collision resistant; a bit flip does
+ *    not find a second preimage).  A damaged hash column fails the same
+ *    comparison, so nothing damaged passes as verified.
+ *    A message that fails is quarantined: its pending deliveries get
+ *    state 5 (damaged, never delivered), its sender is owed one DAMAGED
+ *    evidence (kind 4) per recipient through the notices table, exactly
+ *    as expired evidence is, and its bytes are dropped.  One log line per
+ *    message names its id, sender and the reason; never its content. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "sign.h"
+
+bool am_store_check_envelopes = true;
+
+#define CHECK_LINES 20 /* problems of integrity_check logged */
+#define STATE_DAMAGED 5
+#define KIND_DAMAGED 4
+
+typedef struct {
+    int64_t seq;
+    uint8_t id[AM_MSG_ID_LEN], hash[AM_HASH_LEN];
+    char sender[AM_AGENCY_ID_MAX + 1], owed[AM_AGENCY_ID_MAX + 1];
+    bool can_tell; /* id, hash and whom to tell are known */
+    const char *why;
+} damaged_t;
+
+typedef struct {
+    damaged_t *d;
+    size_t n, cap;
+    uint64_t held; /* envelopes checked */
+    uint64_t told; /* evidence owed for them */
+} check_t;
+
+static const char advice[] =
+    "stop here: keep the folder as it is (do not delete the file), restore "
+    "the store from the last backup or ask for a salvage "
+    "(docs/OPERATIONS.md, \"Damaged store\"); the relay will not start on "
+    "it";
+
+/* A store file that exists but is empty: SQLite would take it for a new
+ * database, and the relay would start with an empty queue in place of
+ * the one it lost. */
+int store_check_file(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? 0 : am_errf(AM_EIO, "store %s: %s", path,
+                                             strerror(errno));
+    if (st.st_size > 0)
+        return 0;
+    fprintf(stderr, "amanat-relay: store check: %s is EMPTY (0 bytes): it "
+            "was truncated, or the relay stopped while creating it\n", path);
+    return am_errf(AM_EIO, "store %s is empty: if this relay never stored "
+                   "a message, delete the file; otherwise %s", path, advice);
+}
+
+static int integrity(am_store_t *s, const char *path)
+{
+    sqlite3_stmt *st = NULL;
+    int step, n = 0;
+    const char *line;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(100)", -1, &st,
+                           NULL) != SQLITE_OK) {
+        fprintf(stderr, "amanat-relay: store check: %s: integrity check "
+                "impossible: %s\n", path, sqlite3_errmsg(s->db));
+        return am_errf(AM_EIO, "store %s is damaged (%s): %s", path,
+                       sqlite3_errmsg(s->db), advice);
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        line = (const char *)sqlite3_column_text(st, 0);
+        if (line != NULL && strcmp(line, "ok") == 0)
+            continue;
+        if (++n <= CHECK_LINES)
+            fprintf(stderr, "amanat-relay: store check: %s: %s\n", path,
+                    line != NULL ? line : "(no text)");
+    }
+    if (step != SQLITE_DONE) {
+        fprintf(stderr, "amanat-relay: store check: %s: integrity check "
+                "stopped: %s\n", path, sqlite3_errmsg(s->db));
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (n == 0)
+        return 0;
+    fprintf(stderr, "amanat-relay: store check: %s is DAMAGED: %d problem%s "
+            "found by SQLite's integrity check\n", path, n, n == 1 ? "" : "s");
+    return am_errf(AM_EIO, "store %s is damaged (%d problems): %s", path, n,
+                   advice);
+}
+
+static int note_damaged(check_t *c, const damaged_t *d)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        damaged_t *p = am_realloc(c->d, cap * sizeof *p);
+
+        if (p == NULL)
+            return AM_ENOMEM;
+        c->d = p;
+        c->cap = cap;
+    }
+    c->d[c->n++] = *d;
+    return 0;
+}
+
+static bool text_id(sqlite3_stmt *st, int col, char *out)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
+
+    out[0] = '\0';
+    if (sqlite3_column_type(st, col) != SQLITE_TEXT || t == NULL ||
+        strlen(t) > AM_AGENCY_ID_MAX || !am_agency_id_valid(t))
+        return false;
+    memcpy(out, t, strlen(t) + 1);
+    return true;
+}
+
+/* The deliveries of a held envelope (env NULL: it did not parse): the
+ * first reason one is wrong, or NULL. */
+static const char *check_deliveries(am_store_t *s, sqlite3_stmt *q,
+                                    int64_t seq, const am_env_t *env,
+                                    int *err)
+{
+    const char *why = NULL;
+    char who[AM_AGENCY_ID_MAX + 1];
+    size_t n = 0, pending = 0;
+    uint32_t pre;
+    int step;
+
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, seq);
+    while (why == NULL && (step = sqlite3_step(q)) == SQLITE_ROW) {
+        int state = sqlite3_column_int(q, 1);
+
+        n++;
+        if (sqlite3_column_type(q, 1) != SQLITE_INTEGER ||
+            sqlite3_column_int64(q, 1) != state ||
+            (state != 0 && state != 2 && state != 3 && state != 4 &&
+             state != STATE_DAMAGED))
+            why = "a delivery's state is unreadable";
+        else if (!text_id(q, 0, who))
+            why = "a delivery's recipient is not an agency id";
+        else if (state == 0 && sqlite3_column_type(q, 2) == SQLITE_NULL &&
+                 env != NULL && am_env_wrap_prekey(env, who, &pre) != 0)
+            why = "a delivery names an agency the envelope is not for";
+        pending += state == 0;
+    }
+    if (why == NULL && step != SQLITE_DONE)
+        *err = store_db_error(s, "store check: deliveries");
+    else if (why == NULL && n == 0)
+        why = "its deliveries are missing";
+    else if (why == NULL && pending == 0)
+        why = "held with no delivery pending";
+    sqlite3_reset(q);
+    return why;
+}
+
+/* One held envelope (row of the scan): the reason it is damaged, or
+ * NULL; d gets what the sender is to be told. */
+static const char *check_one(am_store_t *s, sqlite3_stmt *m,
+                             sqlite3_stmt *q, damaged_t *d, int *err)
+{
+    const uint8_t *env = sqlite3_column_blob(m, 5);
+    size_t len = (size_t)sqlite3_column_bytes(m, 5);
+    bool id_ok = sqlite3_column_bytes(m, 1) == AM_MSG_ID_LEN,
+         hash_ok = sqlite3_column_bytes(m, 2) == AM_HASH_LEN,
+         sender_ok = text_id(m, 3, d->sender);
+    uint8_t h[AM_HASH_LEN];
+    am_env_t *e = NULL;
+    const char *why = NULL;
+    char route[AM_AGENCY_ID_MAX + 1];
+
+    d->seq = sqlite3_column_int64(m, 0);
+    if (id_ok)
+        memcpy(d->id, sqlite3_column_blob(m, 1), AM_MSG_ID_LEN);
+    if (hash_ok)
+        memcpy(d->hash, sqlite3_column_blob(m, 2), AM_HASH_LEN);
+    if (!id_ok || !hash_ok || !sender_ok)
+        why = "its message id, hash or sender is unreadable";
+    else if (env == NULL || len == 0 || len > AM_ENV_MAX ||
+             am_hash256(env, len, h) != 0)
+        why = "its envelope is unreadable";
+    else if (memcmp(h, d->hash, AM_HASH_LEN) != 0)
+        why = "its envelope does not match its hash";
+    else if (am_env_parse(env, len, AM_ENV_MAX, &e) != 0)
+        why = "its envelope does not parse";
+    else if (memcmp(am_env_claimed_id(e), d->id, AM_MSG_ID_LEN) != 0 ||
+             strcmp(am_env_sender(e), d->sender) != 0)
+        why = "its envelope names another message id or sender";
+    if (why == NULL)
+        why = check_deliveries(s, q, d->seq, e, err);
+    am_env_free(e);
+    /* whom to tell: the relay that forwarded it, else its sender */
+    if (sqlite3_column_type(m, 4) != SQLITE_NULL) {
+        d->can_tell = id_ok && hash_ok && text_id(m, 4, route);
+        memcpy(d->owed, route, sizeof route);
+    } else {
+        d->can_tell = id_ok && hash_ok && sender_ok;
+        memcpy(d->owed, d->sender, sizeof d->sender);
+    }
+    return why;
+}
+
+static int scan(am_store_t *s, check_t *c)
+{
+    sqlite3_stmt *m = NULL, *q = NULL;
+    damaged_t d;
+    int step, rc = 0;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT seq, message_id, envelope_hash, "
+                           "sender, route, envelope FROM messages WHERE "
+                           "envelope IS NOT NULL ORDER BY seq", -1, &m,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT recipient, state, agencies FROM "
+                           "deliveries WHERE seq = ?1", -1, &q,
+                           NULL) != SQLITE_OK) {
+        rc = store_db_error(s, "store check");
+        goto done;
+    }
+    while (rc == 0 && (step = sqlite3_step(m)) == SQLITE_ROW) {
+        memset(&d, 0, sizeof d);
+        c->held++;
+        if ((d.why = check_one(s, m, q, &d, &rc)) != NULL && rc == 0)
+            rc = note_damaged(c, &d);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = store_db_error(s, "store check: messages");
+done:
+    sqlite3_finalize(m);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* The sender is owed DAMAGED evidence for each recipient of a delivery
+ * that was still pending (or whose state is unreadable); those
+ * deliveries end in state 5.  Recipients of a copy waiting for another
+ * relay are the agencies it lists. */
+static int tell(am_store_t *s, const damaged_t *d, int64_t now,
+                uint64_t *told)
+{
+    static const char rows[] =
+        "SELECT coalesce(j.value, d.recipient) FROM deliveries d LEFT JOIN "
+        "json_each(CASE WHEN json_valid(d.agencies) THEN d.agencies END) j "
+        "WHERE d.seq = ?1 AND d.state NOT IN (2, 3, 4, 5)";
+    static const char ins[] =
+        "INSERT OR IGNORE INTO notices (sender, kind, message_id, "
+        "envelope_hash, recipient, time, state) VALUES (?1, 4, ?2, ?3, ?4, "
+        "?5, 0)";
+    sqlite3_stmt *q = NULL, *w = NULL;
+    char who[AM_AGENCY_ID_MAX + 1];
+    int step = SQLITE_DONE, rc = 0;
+
+    if (sqlite3_prepare_v2(s->db, rows, -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, ins, -1, &w, NULL) != SQLITE_OK) {
+        rc = store_db_error(s, "store check: quarantine");
+        goto done;
+    }
+    sqlite3_bind_int64(q, 1, d->seq);
+    while (rc == 0 && d->can_tell && (step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (!text_id(q, 0, who)) {
+            fprintf(stderr, "amanat-relay: store check: seq %lld: a "
+                    "recipient's name is unreadable: it cannot be told\n",
+                    (long long)d->seq);
+            continue;
+        }
+        sqlite3_reset(w);
+        sqlite3_bind_text(w, 1, d->owed, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(w, 2, d->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(w, 3, d->hash, AM_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_text(w, 4, who, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(w, 5, now);
+        if (sqlite3_step(w) != SQLITE_DONE)
+            rc = store_db_error(s, "store check: evidence owed");
+        else
+            *told += (uint64_t)sqlite3_changes(s->db);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = store_db_error(s, "store check: quarantine");
+done:
+    sqlite3_finalize(q);
+    sqlite3_finalize(w);
+    return rc;
+}
+
+static int exec_seq(am_store_t *s, const char *sql, int64_t seq)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_db_error(s, "store check");
+    sqlite3_bind_int64(st, 1, seq);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = store_db_error(s, "store check");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* Quarantine one message: evidence owed, deliveries ended, an audit
+ * record (as for any message nobody can receive any more), bytes gone. */
+static int quarantine(am_store_t *s, const damaged_t *d, int64_t now,
+                      uint64_t *told)
+{
+    char id[2 * AM_MSG_ID_LEN + 1] = "(unreadable)";
+    int rc;
+
+    if (d->can_tell)
+        hex(d->id, AM_MSG_ID_LEN, id);
+    fprintf(stderr, "amanat-relay: store check: message %s from %s "
+            "(seq %lld) quarantined: %s\n", id,
+            d->sender[0] ? d->sender : "(unreadable)", (long long)d->seq,
+            d->why);
+    if ((rc = tell(s, d, now, told)) != 0 ||
+        (rc = exec_seq(s, "UPDATE deliveries SET state = 5 WHERE seq = ?1 "
+                       "AND state NOT IN (2, 3, 4, 5)", d->seq)) != 0)
+        return rc;
+    if (d->can_tell && am_audit_append(s->audit, d->id, now) != 0)
+        fprintf(stderr, "amanat-relay: store check: message %s: no audit "
+                "record: %s\n", id, am_err_detail());
+    return exec_seq(s, "UPDATE messages SET envelope = NULL WHERE seq = ?1",
+                    d->seq);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* All of it in one transaction: a check cut short leaves the store as
+ * it was, and the next start checks again. */
+static int check_rows(am_store_t *s, check_t *c)
+{
+    int64_t now = (int64_t)time(NULL);
+    int rc;
+
+    if ((rc = store_exec(s, "BEGIN IMMEDIATE")) != 0)
+        return rc;
+    rc = scan(s, c);
+    for (size_t i = 0; rc == 0 && i < c->n; i++)
+        rc = quarantine(s, &c->d[i], now, &c->told);
+    for (int i = 0; i < AM_AUDIT_NSTMT; i++)
+        (void)sqlite3_reset(s->audit[i]);
+    if (rc == 0 && (rc = store_exec(s, "COMMIT")) == 0)
+        return 0;
+    if (!sqlite3_get_autocommit(s->db))
+        (void)store_exec(s, "ROLLBACK");
+    return rc;
+}
+
+int store_check(am_store_t *s, const char *path)
+{
+    check_t c = {0};
+    int64_t t0 = now_ms();
+    int rc;
+
+    if ((rc = integrity(s, path)) != 0)
+        return rc;
+    if (am_store_check_envelopes && (rc = check_rows(s, &c)) != 0) {
+        char why[256];
+
+        snprintf(why, sizeof why, "%s", am_err_detail());
+        fprintf(stderr, "amanat-relay: store check: %s: its messages "
+                "cannot be read: %s\n", path, why);
+        rc = am_errf(AM_EIO, "store %s is damaged (%s): %s", path, why,
+                     advice);
+        goto done;
+    }
+    fprintf(stderr, "amanat-relay: store check: %llu messages held, %zu "
+            "damaged (quarantined, %llu evidence owed), integrity check ok "
+            "(%lld ms)\n", (unsigned long long)c.held, c.n,
+            (unsigned long long)c.told, (long long)(now_ms() - t0));
+done:
+    am_free(c.d);
+    return rc;
+}
