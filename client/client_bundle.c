@@ -48,7 +48,8 @@ static int on_event(void *ctx, const am_cevent_t *e)
     am_evidence_t ev;
     bool relay = strcmp(e->kind, "accepted") == 0 ||
                  strcmp(e->kind, "delivered") == 0 ||
-                 strcmp(e->kind, "expired") == 0;
+                 strcmp(e->kind, "expired") == 0 ||
+                 strcmp(e->kind, "damaged") == 0;
 
     if (e->signed_len == 0 || s->err != 0)
         return 0;

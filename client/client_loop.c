@@ -186,7 +186,7 @@ static bool for_now(const am_client_t *c, int rc)
 
 /* Relay evidence about one of our envelopes, signed by any relay of the
  * federation: accepted (that relay stored it) names none of its
- * recipients; delivered and expired name one. */
+ * recipients; delivered, expired and damaged name one. */
 static int check_piece(am_client_t *c, const Amanat__V1__Evidence *e,
                        cl_evidence_t *ev)
 {
@@ -197,7 +197,7 @@ static int check_piece(am_client_t *c, const Amanat__V1__Evidence *e,
     if ((rc = cl_check_evidence(c, e, true, NULL, NULL, ev)) != 0)
         return rc;
     if (ev->ev.kind < AM_EVIDENCE_ACCEPTED ||
-        ev->ev.kind > AM_EVIDENCE_EXPIRED)
+        ev->ev.kind > AM_EVIDENCE_DAMAGED)
         return am_errf(AM_EPROTO, "evidence of unknown kind %d", ev->ev.kind);
     if ((rc = am_cstore_get(c->store, ev->ev.message_id, &m, &bufs)) != 0 ||
         (rc = am_hash256(m.envelope, m.envelope_len, hash)) != 0)
@@ -244,7 +244,7 @@ static void check_pieces(am_client_t *c, const Amanat__V1__ReceiptRelay *r,
 static int record_pieces(am_client_t *c, piece_t *p, size_t n)
 {
     static const char *const kinds[] = {"", "accepted", "delivered",
-                                        "expired"};
+                                        "expired", "damaged"};
     int rc;
 
     if ((rc = am_cstore_begin(c->store)) != 0)

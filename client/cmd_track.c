@@ -189,7 +189,8 @@ static const char track_help[] =
     "Receives what the relay holds (unless --offline), then lists every\n"
     "request the agency sent, one line each, overdue first: queued,\n"
     "accepted, delivered, received, acknowledged, in progress, answered,\n"
-    "refused, expired.  With ID: that request's timeline, each step with\n"
+    "refused, expired, damaged (the relay's copy was damaged: send it\n"
+    "again).  With ID: that request's timeline, each step with\n"
     "who signed it and the message that carried it (amanat read shows a\n"
     "reply's content).\n" AM_CMD_CLIENT_HELP;
 

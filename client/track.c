@@ -11,12 +11,12 @@ static const char *const names[] = {
     [AM_T_ACKNOWLEDGED] = "acknowledged",
     [AM_T_IN_PROGRESS] = "in progress", [AM_T_ANSWERED] = "answered",
     [AM_T_REFUSED] = "refused",         [AM_T_EXPIRED] = "expired",
-    [AM_T_FAILED] = "failed",
+    [AM_T_FAILED] = "failed",           [AM_T_DAMAGED] = "damaged",
 };
 
 const char *am_track_state_name(int state)
 {
-    return state >= 0 && state <= AM_T_FAILED ? names[state] : "?";
+    return state >= 0 && state <= AM_T_DAMAGED ? names[state] : "?";
 }
 
 /* The step an event kind records. */
@@ -30,7 +30,7 @@ static int step_of(const char *kind)
         {"partially_answered", AM_T_IN_PROGRESS},
         {"more_information", AM_T_IN_PROGRESS},
         {"answered", AM_T_ANSWERED},   {"refused", AM_T_REFUSED},
-        {"expired", AM_T_EXPIRED},
+        {"expired", AM_T_EXPIRED},     {"damaged", AM_T_DAMAGED},
     };
 
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -46,10 +46,11 @@ static void advance(am_track_rcpt_t *r, int step, const char *detail)
     if (step == AM_T_REFUSED) {
         r->state = step;
         snprintf(r->reason, sizeof r->reason, "%s", detail);
-    } else if (step == AM_T_EXPIRED) {
+    } else if (step == AM_T_EXPIRED || step == AM_T_DAMAGED) {
         if (r->state < AM_T_DELIVERED)
             r->state = step;
-    } else if (r->state == AM_T_EXPIRED || step > r->state) {
+    } else if (r->state == AM_T_EXPIRED || r->state == AM_T_DAMAGED ||
+               step > r->state) {
         r->state = step;
     }
 }
@@ -71,12 +72,14 @@ static int on_event(void *ctx, const am_cevent_t *e)
 
 static bool done(int s)
 {
-    return s == AM_T_ANSWERED || s == AM_T_REFUSED || s == AM_T_EXPIRED;
+    return s == AM_T_ANSWERED || s == AM_T_REFUSED || s == AM_T_EXPIRED ||
+           s == AM_T_DAMAGED;
 }
 
 static void overall(am_track_t *t, int64_t now)
 {
-    bool any_refused = false, any_expired = false, all_answered = true;
+    bool any_refused = false, any_expired = false, any_damaged = false;
+    bool all_answered = true;
     int least = -1;
 
     for (size_t i = 0; i < t->n; i++) {
@@ -84,6 +87,7 @@ static void overall(am_track_t *t, int64_t now)
 
         any_refused |= s == AM_T_REFUSED;
         any_expired |= s == AM_T_EXPIRED;
+        any_damaged |= s == AM_T_DAMAGED;
         if (s != AM_T_ANSWERED && s != AM_T_REFUSED)
             all_answered = false;
         if (!done(s) && (least < 0 || s < least))
@@ -92,7 +96,8 @@ static void overall(am_track_t *t, int64_t now)
     if (least >= 0)
         t->state = least;
     else
-        t->state = any_refused ? AM_T_REFUSED
+        t->state = any_refused   ? AM_T_REFUSED
+                   : any_damaged ? AM_T_DAMAGED
                    : any_expired ? AM_T_EXPIRED : AM_T_ANSWERED;
     t->overdue = t->deadline > 0 && now > t->deadline && !all_answered;
 }

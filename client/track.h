@@ -2,7 +2,8 @@
  * (cstore.h): for each recipient the furthest step signed so far; for the
  * request, while some recipient is not done (answered, refused, expired),
  * the step the slowest of those has reached, and once all are done,
- * refused if one refused, else expired if one expired, else answered;
+ * refused if one refused, else damaged if the relay's copy for one was
+ * damaged, else expired if one expired, else answered;
  * failed when the relay refused the message itself.  Overdue when its
  * deadline passed before every recipient answered or refused. */
 #ifndef AM_TRACK_H
@@ -13,10 +14,12 @@
 
 #include "cstore.h"
 
-/* In the order a request advances; refused and expired end it. */
+/* In the order a request advances; refused, expired and damaged end it
+ * (damaged: the relay's stored copy was damaged, never delivered to that
+ * recipient; the sender must send again). */
 enum { AM_T_QUEUED, AM_T_ACCEPTED, AM_T_DELIVERED, AM_T_RECEIVED,
        AM_T_ACKNOWLEDGED, AM_T_IN_PROGRESS, AM_T_ANSWERED, AM_T_REFUSED,
-       AM_T_EXPIRED, AM_T_FAILED };
+       AM_T_EXPIRED, AM_T_FAILED, AM_T_DAMAGED };
 
 typedef struct {
     char agency[AM_AGENCY_ID_MAX + 1];

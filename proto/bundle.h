@@ -87,6 +87,7 @@ enum {
     AM_FACT_RECEIVED,     /* the recipient's receipt: stored */
     AM_FACT_ACKNOWLEDGED, /* the recipient's receipt: read and accepted */
     AM_FACT_REFUSED,      /* the recipient's receipt: refused, with a reason */
+    AM_FACT_DAMAGED,      /* a relay: its copy was damaged, never delivered */
 };
 
 /* A certificate holder named in the bundle. */

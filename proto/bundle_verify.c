@@ -307,7 +307,10 @@ static int one_evidence(vctx_t *v, size_t i)
         return am_errf(AM_ECRYPTO, "names \"%s\", who is not a recipient of "
                        "the envelope", e->recipient_id);
     if ((rc = signed_by(v, &v->relay[r], e->time,
-                        add_fact(v, e->kind + 1, e->time, e->relay_id,
+                        add_fact(v, e->kind == AM_EVIDENCE_DAMAGED
+                                        ? AM_FACT_DAMAGED
+                                        : e->kind + 1,
+                                 e->time, e->relay_id,
                                  e->recipient_id, i + 1))) != 0)
         return rc;
     am_bkey_evidence(&key, e, v->ev_bytes[i], v->ev_len[i]);
@@ -513,6 +516,7 @@ const char *am_bundle_fact_name(int kind)
     case AM_FACT_RECEIVED: return "received";
     case AM_FACT_ACKNOWLEDGED: return "acknowledged";
     case AM_FACT_REFUSED: return "refused";
+    case AM_FACT_DAMAGED: return "damaged";
     }
     return "unknown";
 }

@@ -10,7 +10,7 @@
 /* The rules of a body, for signing and after parsing. */
 static int check_fields(const am_evidence_t *e, int code)
 {
-    if (e->kind < AM_EVIDENCE_ACCEPTED || e->kind > AM_EVIDENCE_EXPIRED)
+    if (e->kind < AM_EVIDENCE_ACCEPTED || e->kind > AM_EVIDENCE_DAMAGED)
         return am_errf(code, "evidence kind %d unknown", e->kind);
     if (!am_agency_id_valid(e->relay_id))
         return am_errf(code, "evidence relay_id: not an agency id");
@@ -20,7 +20,8 @@ static int check_fields(const am_evidence_t *e, int code)
     if (e->kind != AM_EVIDENCE_ACCEPTED && !am_agency_id_valid(e->recipient_id))
         return am_errf(code, "%s evidence without a recipient id",
                        e->kind == AM_EVIDENCE_DELIVERED ? "delivered"
-                                                        : "expired");
+                       : e->kind == AM_EVIDENCE_EXPIRED ? "expired"
+                                                        : "damaged");
     return 0;
 }
 

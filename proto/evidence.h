@@ -1,7 +1,8 @@
 /* A relay's signed evidence (docs/PROTOCOL.md sections 13 and 14): that it
  * stored an envelope durably (accepted), that a recipient's client
- * acknowledged it (delivered), or that it expired undelivered for a
- * recipient (expired).  The relay signs an EvidenceBody with its
+ * acknowledged it (delivered), that it expired undelivered for a
+ * recipient (expired), or that its stored copy was found damaged and will
+ * never be delivered to a recipient (damaged: send it again).  The relay signs an EvidenceBody with its
  * certificate's Ed25519 key under tag "amanat/1 evidence"; the Evidence
  * carries the exact signed body.  Anyone with the relay's certificate can
  * check it offline, which is what evidence bundles (bundle.h) rely on.
@@ -26,6 +27,7 @@ enum {
     AM_EVIDENCE_ACCEPTED = 1,
     AM_EVIDENCE_DELIVERED = 2,
     AM_EVIDENCE_EXPIRED = 3,
+    AM_EVIDENCE_DAMAGED = 4, /* stored copy damaged: never delivered */
 };
 
 typedef struct {
@@ -39,8 +41,8 @@ typedef struct {
 
 /* Sign e with the relay's Ed25519 key; *out is a serialized Evidence
  * (am_free).  AM_EINVAL with a sentence when a field breaks the rules
- * am_evidence_verify checks (kind, ids, recipient only for delivered and
- * expired). */
+ * am_evidence_verify checks (kind, ids, recipient for every kind but
+ * accepted). */
 int am_evidence_sign(const am_evidence_t *e, const uint8_t sign_sk[static 64],
                      uint8_t **out, size_t *out_len);
 

@@ -362,7 +362,8 @@ static void one_receipt(conn_t *c, rcpt_t *r, const Amanat__V1__Evidence *e)
     r->rp[k] = &r->refs[k];
     r->n++;
     if (am_evidence_verify(n->evidence, n->evidence_len, &c->peer, &ev) != 0 ||
-        (ev.kind != AM_EVIDENCE_DELIVERED && ev.kind != AM_EVIDENCE_EXPIRED)) {
+        (ev.kind != AM_EVIDENCE_DELIVERED && ev.kind != AM_EVIDENCE_EXPIRED &&
+         ev.kind != AM_EVIDENCE_DAMAGED)) {
         conn_log(c, "evidence from the peer refused: %s", am_err_detail());
         return;
     }

@@ -63,7 +63,7 @@ static void check_report(const am_bundle_report_t *r)
     for (size_t i = 0; i < r->n_facts; i++) {
         const am_bundle_fact_t *f = &r->facts[i];
 
-        AM_FZ_CHECK(f->kind >= AM_FACT_SENT && f->kind <= AM_FACT_REFUSED);
+        AM_FZ_CHECK(f->kind >= AM_FACT_SENT && f->kind <= AM_FACT_DAMAGED);
         AM_FZ_CHECK(listed(r, f->signer));
         AM_FZ_CHECK(!f->signer_revoked || f->signer_revoked_at > f->signed_by);
         AM_FZ_CHECK(i == 0 || r->facts[i - 1].time <= f->time);

@@ -20,7 +20,7 @@ export const fail = (msg) => { throw new ProtocolError(msg) }
 export const ROLE = { AGENCY: 1, RELAY: 2, ROOT: 3 }
 export const PRIORITY = { routine: 1, urgent: 2, emergency: 3 }
 export const RECEIPT = { RECEIVED: 1, ACKNOWLEDGED: 2, REFUSED: 3 }
-export const EVIDENCE = { 1: 'accepted', 2: 'delivered', 3: 'expired' }
+export const EVIDENCE = { 1: 'accepted', 2: 'delivered', 3: 'expired', 4: 'damaged' }
 
 // Section 6: the domain tags.  `tags` is exported so that a test can show
 // that one wrong tag is caught by the other side.
