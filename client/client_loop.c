@@ -202,7 +202,10 @@ static int check_piece(am_client_t *c, const Amanat__V1__Evidence *e,
     if ((rc = am_cstore_get(c->store, ev->ev.message_id, &m, &bufs)) != 0 ||
         (rc = am_hash256(m.envelope, m.envelope_len, hash)) != 0)
         goto out;
-    if (memcmp(hash, ev->ev.envelope_hash, AM_HASH_LEN) != 0 ||
+    /* DAMAGED names the hash the relay held, which may be what was
+     * damaged: our message id and recipient are enough to send again */
+    if ((ev->ev.kind != AM_EVIDENCE_DAMAGED &&
+         memcmp(hash, ev->ev.envelope_hash, AM_HASH_LEN) != 0) ||
         !m.outgoing ||
         (ev->ev.kind != AM_EVIDENCE_ACCEPTED &&
          !cl_listed(m.recipients, ev->ev.recipient_id)))

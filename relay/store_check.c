@@ -66,9 +66,48 @@ static const char advice[] =
     "(docs/OPERATIONS.md, \"Damaged store\"); the relay will not start on "
     "it";
 
-/* A store file that exists but is empty: SQLite would take it for a new
- * database, and the relay would start with an empty queue in place of
- * the one it lost. */
+/* SQLite's own check, on a connection of its own, before the store's
+ * connection creates its tables: creating them reads the damaged schema
+ * first, and would fail with SQLite's terse reason instead. */
+static int integrity(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int step = SQLITE_ERROR, n = 0;
+    const char *line;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ==
+            SQLITE_OK &&
+        sqlite3_busy_timeout(db, 10000) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check(100)", -1, &st,
+                           NULL) == SQLITE_OK)
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            line = (const char *)sqlite3_column_text(st, 0);
+            if (line != NULL && strcmp(line, "ok") == 0)
+                continue;
+            if (++n <= CHECK_LINES)
+                fprintf(stderr, "amanat-relay: store check: %s: %s\n", path,
+                        line != NULL ? line : "(no text)");
+        }
+    if (step != SQLITE_DONE) {
+        fprintf(stderr, "amanat-relay: store check: %s: integrity check "
+                "impossible: %s\n", path,
+                db != NULL ? sqlite3_errmsg(db) : "out of memory");
+        n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (n == 0)
+        return 0;
+    fprintf(stderr, "amanat-relay: store check: %s is DAMAGED: %d problem%s "
+            "found by SQLite's integrity check\n", path, n, n == 1 ? "" : "s");
+    return am_errf(AM_EIO, "store %s is damaged (%d problem%s): %s", path, n,
+                   n == 1 ? "" : "s", advice);
+}
+
+/* A store file that exists must not be empty (SQLite would take it for a
+ * new database, and the relay would start with an empty queue in place
+ * of the one it lost), and must pass SQLite's integrity check. */
 int store_check_file(const char *path)
 {
     struct stat st;
@@ -77,46 +116,11 @@ int store_check_file(const char *path)
         return errno == ENOENT ? 0 : am_errf(AM_EIO, "store %s: %s", path,
                                              strerror(errno));
     if (st.st_size > 0)
-        return 0;
+        return integrity(path);
     fprintf(stderr, "amanat-relay: store check: %s is EMPTY (0 bytes): it "
             "was truncated, or the relay stopped while creating it\n", path);
     return am_errf(AM_EIO, "store %s is empty: if this relay never stored "
                    "a message, delete the file; otherwise %s", path, advice);
-}
-
-static int integrity(am_store_t *s, const char *path)
-{
-    sqlite3_stmt *st = NULL;
-    int step, n = 0;
-    const char *line;
-
-    if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(100)", -1, &st,
-                           NULL) != SQLITE_OK) {
-        fprintf(stderr, "amanat-relay: store check: %s: integrity check "
-                "impossible: %s\n", path, sqlite3_errmsg(s->db));
-        return am_errf(AM_EIO, "store %s is damaged (%s): %s", path,
-                       sqlite3_errmsg(s->db), advice);
-    }
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        line = (const char *)sqlite3_column_text(st, 0);
-        if (line != NULL && strcmp(line, "ok") == 0)
-            continue;
-        if (++n <= CHECK_LINES)
-            fprintf(stderr, "amanat-relay: store check: %s: %s\n", path,
-                    line != NULL ? line : "(no text)");
-    }
-    if (step != SQLITE_DONE) {
-        fprintf(stderr, "amanat-relay: store check: %s: integrity check "
-                "stopped: %s\n", path, sqlite3_errmsg(s->db));
-        n++;
-    }
-    sqlite3_finalize(st);
-    if (n == 0)
-        return 0;
-    fprintf(stderr, "amanat-relay: store check: %s is DAMAGED: %d problem%s "
-            "found by SQLite's integrity check\n", path, n, n == 1 ? "" : "s");
-    return am_errf(AM_EIO, "store %s is damaged (%d problems): %s", path, n,
-                   advice);
 }
 
 static int note_damaged(check_t *c, const damaged_t *d)
@@ -394,8 +398,6 @@ int store_check(am_store_t *s, const char *path)
     int64_t t0 = now_ms();
     int rc;
 
-    if ((rc = integrity(s, path)) != 0)
-        return rc;
     if (am_store_check_envelopes && (rc = check_rows(s, &c)) != 0) {
         char why[256];
 

@@ -27,6 +27,7 @@ typedef struct {
     size_t bad_deliveries;  /* did not verify, open, or match its text */
     size_t bad_evidence;    /* signature, kind, or another envelope hash */
     size_t contradictions;  /* delivered and reported not delivered */
+    size_t other_hash;      /* DAMAGED naming the damaged hash column */
 } cr_seen_t;
 
 /* The text of message i (some long enough for overflow pages). */
@@ -42,5 +43,7 @@ bool cr_stop(pid_t pid);
 void cr_collect(int port, const cr_msgs_t *msgs, cr_seen_t *seen);
 /* Whether the log file holds s. */
 bool cr_log_has(const char *log, const char *s);
+/* Print the log's lines that hold s. */
+void cr_log_print(const char *log, const char *s);
 
 #endif

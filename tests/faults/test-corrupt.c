@@ -40,7 +40,8 @@ static cr_msgs_t msgs;
 typedef struct {
     size_t trials, no_effect, quarantined, quarantined_msgs, expired_msgs,
         refused, refused_silent, truncations, flips, silent_losses,
-        bad_deliveries, bad_evidence, contradictions, unclean_stops;
+        bad_deliveries, bad_evidence, contradictions, unclean_stops,
+        other_hash;
     size_t delivered, undamaged; /* delivered of those not reported */
 } tally_t;
 
@@ -121,7 +122,8 @@ static void pick(int t, int n, long size, long *off, int *bit)
     *bit = t % 5 == 4 ? -1 : (int)randombytes_uniform(8);
 }
 
-static void account(const cr_seen_t *s, tally_t *y, int t, long off, int bit)
+static void account(const cr_seen_t *s, tally_t *y, int t, long off, int bit,
+                    const char *log)
 {
     size_t lost = 0, damaged = 0, expired = 0, delivered = 0;
 
@@ -141,11 +143,14 @@ static void account(const cr_seen_t *s, tally_t *y, int t, long off, int bit)
     y->bad_deliveries += s->bad_deliveries;
     y->bad_evidence += s->bad_evidence;
     y->contradictions += s->contradictions;
+    y->other_hash += s->other_hash;
     if (lost || s->bad_deliveries || s->bad_evidence || s->contradictions)
         printf("# trial %d (%s at %ld): %zu silently lost, %zu bad "
                "deliveries, %zu bad evidence, %zu contradictions\n", t,
                bit < 0 ? "truncation" : "bit flip", off, lost,
                s->bad_deliveries, s->bad_evidence, s->contradictions);
+    if (lost || s->bad_deliveries || s->bad_evidence || s->contradictions)
+        cr_log_print(log, "store check");
 }
 
 static void trial(int t, const char *file, long size, tally_t *y)
@@ -177,6 +182,8 @@ static void trial(int t, const char *file, long size, tally_t *y)
             printf("# trial %d (%s at %ld): refused without naming the "
                    "damage (log %s)\n", t, bit < 0 ? "truncation" : "flip",
                    off, log);
+        if (!said)
+            cr_log_print(log, "amanat-relay");
         return;
     }
     memset(&seen, 0, sizeof seen);
@@ -186,20 +193,21 @@ static void trial(int t, const char *file, long size, tally_t *y)
         printf("# trial %d (%s at %ld): the relay did not stop cleanly\n", t,
                bit < 0 ? "truncation" : "flip", off);
     }
-    account(&seen, y, t, off, bit);
+    account(&seen, y, t, off, bit, log);
 }
 
 static void report(const tally_t *y, const char *file, long size)
 {
     printf("corrupt: %zu trials on %s (%ld KiB; %zu bit flips, %zu "
            "truncations): %zu no effect, %zu with envelopes quarantined "
-           "(%zu messages, sender told DAMAGED), %zu messages reported "
+           "(%zu messages, sender told DAMAGED; %zu of them naming a damaged "
+           "hash), %zu messages reported "
            "expired, %zu refused at start naming the damage (salvaged: 0), "
            "%zu refused silently; undamaged delivered %zu/%zu (%.1f%%), "
            "silent losses %zu, damaged deliveries %zu, bad evidence %zu, "
            "contradictions %zu, unclean stops %zu\n",
            y->trials, file, size / 1024, y->flips, y->truncations,
-           y->no_effect, y->quarantined, y->quarantined_msgs,
+           y->no_effect, y->quarantined, y->quarantined_msgs, y->other_hash,
            y->expired_msgs, y->refused - y->refused_silent,
            y->refused_silent, y->delivered, y->undamaged,
            y->undamaged ? 100.0 * (double)y->delivered / (double)y->undamaged
