@@ -190,49 +190,74 @@ static const char *check_deliveries(am_store_t *s, sqlite3_stmt *q,
     return why;
 }
 
+/* Bytes that still hash to the row's envelope_hash are the bytes whose
+ * signature was verified at submission: their header names the real
+ * message id and sender, whatever the row's columns say. */
+static bool authentic(sqlite3_stmt *m, damaged_t *d, am_env_t **e)
+{
+    const uint8_t *env = sqlite3_column_blob(m, 5);
+    size_t len = (size_t)sqlite3_column_bytes(m, 5);
+    uint8_t h[AM_HASH_LEN];
+    const char *snd;
+
+    if (sqlite3_column_bytes(m, 2) != AM_HASH_LEN || env == NULL ||
+        len == 0 || len > AM_ENV_MAX || am_hash256(env, len, h) != 0 ||
+        memcmp(h, sqlite3_column_blob(m, 2), AM_HASH_LEN) != 0 ||
+        am_env_parse(env, len, AM_ENV_MAX, e) != 0)
+        return false;
+    snd = am_env_sender(*e);
+    memcpy(d->id, am_env_claimed_id(*e), AM_MSG_ID_LEN);
+    memcpy(d->hash, h, AM_HASH_LEN);
+    if (strlen(snd) < sizeof d->sender)
+        memcpy(d->sender, snd, strlen(snd) + 1);
+    return true;
+}
+
+/* Whom to tell: the relay that forwarded it, else its sender. */
+static void owed(sqlite3_stmt *m, damaged_t *d, bool known)
+{
+    char route[AM_AGENCY_ID_MAX + 1];
+
+    if (sqlite3_column_type(m, 4) != SQLITE_NULL) {
+        d->can_tell = known && text_id(m, 4, route);
+        memcpy(d->owed, route, sizeof route);
+    } else {
+        d->can_tell = known && am_agency_id_valid(d->sender);
+        memcpy(d->owed, d->sender, sizeof d->sender);
+    }
+}
+
 /* One held envelope (row of the scan): the reason it is damaged, or
  * NULL; d gets what the sender is to be told. */
 static const char *check_one(am_store_t *s, sqlite3_stmt *m,
                              sqlite3_stmt *q, damaged_t *d, int *err)
 {
-    const uint8_t *env = sqlite3_column_blob(m, 5);
-    size_t len = (size_t)sqlite3_column_bytes(m, 5);
     bool id_ok = sqlite3_column_bytes(m, 1) == AM_MSG_ID_LEN,
          hash_ok = sqlite3_column_bytes(m, 2) == AM_HASH_LEN,
-         sender_ok = text_id(m, 3, d->sender);
-    uint8_t h[AM_HASH_LEN];
+         sender_ok = text_id(m, 3, d->sender), real;
     am_env_t *e = NULL;
     const char *why = NULL;
-    char route[AM_AGENCY_ID_MAX + 1];
 
     d->seq = sqlite3_column_int64(m, 0);
     if (id_ok)
         memcpy(d->id, sqlite3_column_blob(m, 1), AM_MSG_ID_LEN);
     if (hash_ok)
         memcpy(d->hash, sqlite3_column_blob(m, 2), AM_HASH_LEN);
-    if (!id_ok || !hash_ok || !sender_ok)
-        why = "its message id, hash or sender is unreadable";
-    else if (env == NULL || len == 0 || len > AM_ENV_MAX ||
-             am_hash256(env, len, h) != 0)
-        why = "its envelope is unreadable";
-    else if (memcmp(h, d->hash, AM_HASH_LEN) != 0)
-        why = "its envelope does not match its hash";
-    else if (am_env_parse(env, len, AM_ENV_MAX, &e) != 0)
-        why = "its envelope does not parse";
-    else if (memcmp(am_env_claimed_id(e), d->id, AM_MSG_ID_LEN) != 0 ||
-             strcmp(am_env_sender(e), d->sender) != 0)
-        why = "its envelope names another message id or sender";
+    if (!(real = authentic(m, d, &e)))
+        why = !id_ok || !hash_ok || !sender_ok
+                  ? "its message id, hash or sender is unreadable"
+                  : e == NULL ? "its envelope does not match its hash, or "
+                                "does not parse"
+                              : "its envelope does not parse";
+    else if (!id_ok || !sender_ok ||
+             memcmp(sqlite3_column_blob(m, 1), d->id, AM_MSG_ID_LEN) != 0 ||
+             strcmp((const char *)sqlite3_column_text(m, 3), d->sender) != 0)
+        why = "its row names another message id or sender than its "
+              "envelope";
     if (why == NULL)
         why = check_deliveries(s, q, d->seq, e, err);
     am_env_free(e);
-    /* whom to tell: the relay that forwarded it, else its sender */
-    if (sqlite3_column_type(m, 4) != SQLITE_NULL) {
-        d->can_tell = id_ok && hash_ok && text_id(m, 4, route);
-        memcpy(d->owed, route, sizeof route);
-    } else {
-        d->can_tell = id_ok && hash_ok && sender_ok;
-        memcpy(d->owed, d->sender, sizeof d->sender);
-    }
+    owed(m, d, real || (id_ok && hash_ok && sender_ok));
     return why;
 }
 
