@@ -182,9 +182,30 @@ relay_t start_relay(void)
 }
 
 /* Start the relay and read "listening on 127.0.0.1:PORT" (at most 10 s).
- * The flags win over the file's port. */
+ * The flags win over the file's port.  The _line form leaves the check
+ * of what the relay printed to its caller. */
+static relay_t start_relay_line(const char *ini, const char *const *extra,
+                                char *line, size_t cap);
 static relay_t start_relay_config(const char *ini,
                                   const char *const *extra);
+
+relay_t fx_start_relay_or_kill(bool *killed)
+{
+    char line[256];
+    relay_t r = start_relay_line("relay.ini", NULL, line, sizeof line);
+    int status;
+
+    *killed = false;
+    if (sscanf(line, "amanat-relay: listening on 127.0.0.1:%d", &r.port) == 1)
+        return r;
+    /* it ended before it listened: only SIGKILL is a result */
+    if (waitpid(r.pid, &status, 0) != r.pid || !WIFSIGNALED(status) ||
+        WTERMSIG(status) != SIGKILL)
+        fail_msg("relay did not start: \"%s\"", line);
+    track(r.pid, false);
+    *killed = true;
+    return r;
+}
 
 relay_t start_relay_with(const char *const *extra)
 {
@@ -220,7 +241,18 @@ static void relay_env(const char **envp, size_t cap)
  * The flags win over the file's port. */
 static relay_t start_relay_config(const char *ini, const char *const *extra)
 {
-    char config[160], line[256] = {0};
+    char line[256];
+    relay_t r = start_relay_line(ini, extra, line, sizeof line);
+
+    if (sscanf(line, "amanat-relay: listening on 127.0.0.1:%d", &r.port) != 1)
+        fail_msg("relay did not start: \"%s\"", line);
+    return r;
+}
+
+static relay_t start_relay_line(const char *ini, const char *const *extra,
+                                char *line, size_t cap)
+{
+    char config[160];
     const char *argv[24] = {relay_bin, "--config", config, "--host",
                             "127.0.0.1", "--port", "0",
                             "--expire-interval-ms", "200"};
@@ -259,18 +291,17 @@ static relay_t start_relay_config(const char *ini, const char *const *extra)
     }
     close(fds[1]);
     track(r.pid, true);
-    while (n < sizeof line - 1 && strchr(line, '\n') == NULL) {
+    memset(line, 0, cap);
+    while (n < cap - 1 && strchr(line, '\n') == NULL) {
         struct pollfd p = {fds[0], POLLIN, 0};
         ssize_t got;
 
         if (poll(&p, 1, 10000) <= 0 ||
-            (got = read(fds[0], line + n, sizeof line - 1 - n)) <= 0)
+            (got = read(fds[0], line + n, cap - 1 - n)) <= 0)
             break;
         n += (size_t)got;
     }
     close(fds[0]);
-    if (sscanf(line, "amanat-relay: listening on 127.0.0.1:%d", &r.port) != 1)
-        fail_msg("relay did not start: \"%s\"", line);
     return r;
 }
 

@@ -51,6 +51,10 @@ int fx_federation(void **state);     /* cmocka group setup */
 int fx_cleanup(void **state);        /* cmocka group teardown */
 int fx_kill_leftovers(void **state); /* cmocka test teardown */
 relay_t start_relay(void);
+/* The same, for a relay that may be SIGKILLed (by a fault shim) before it
+ * listens: then *killed is set and the relay is reaped; any other end
+ * before listening fails the test. */
+relay_t fx_start_relay_or_kill(bool *killed);
 /* The same with more flags (a NULL-terminated list). */
 relay_t start_relay_with(const char *const *extra);
 /* Write a file (durably) at name, relative to the test folder. */
