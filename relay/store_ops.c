@@ -142,9 +142,15 @@ const char am_store_schema[] =
     "  record TEXT NOT NULL,"
     "  hash BLOB NOT NULL);"; /* see audit.h */
 
+/* The statement is named by its start: the schema is pages long and
+ * would push SQLite's reason out of the 160-byte detail. */
 int store_db_error(am_store_t *s, const char *what)
 {
-    return am_errf(AM_EIO, "store: %s: %s", what, sqlite3_errmsg(s->db));
+    int len = (int)strcspn(what, ";");
+
+    return am_errf(AM_EIO, "store: %.*s%s: %s", len > 32 ? 32 : len, what,
+                   len > 32 || what[len] != '\0' ? "..." : "",
+                   sqlite3_errmsg(s->db));
 }
 
 int store_exec(am_store_t *s, const char *q)

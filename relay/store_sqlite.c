@@ -92,7 +92,7 @@ static void abandon(am_store_t *s, req_t *batch, int err)
                 "requests failed\n");
         return;
     }
-    fprintf(stderr, "amanat-relay: store: %s\n", am_err_detail());
+    fprintf(stderr, "amanat-relay: %s\n", am_err_detail());
     pthread_mutex_lock(&s->mu);
     s->failed = true;
     pthread_mutex_unlock(&s->mu);
