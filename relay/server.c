@@ -403,9 +403,13 @@ static void shutdown_server(am_server_t *srv, const char *why)
     am_links_stop(srv);
     while (srv->conns != NULL)
         conn_close(srv->conns, NULL);
-    uv_close((uv_handle_t *)&srv->sigterm, NULL);
-    uv_close((uv_handle_t *)&srv->sigint, NULL);
-    uv_close((uv_handle_t *)&srv->sighup, NULL);
+    /* the signal watchers stay, no longer keeping the loop alive, until
+     * serve() closes every handle: closed now, a SIGTERM while the store
+     * finishes would kill the relay mid-commit and turn exit 3 (the store
+     * failed) into a death by signal */
+    uv_unref((uv_handle_t *)&srv->sigterm);
+    uv_unref((uv_handle_t *)&srv->sigint);
+    uv_unref((uv_handle_t *)&srv->sighup);
     uv_close((uv_handle_t *)&srv->expire_timer, NULL);
     /* commits in flight finish; their callbacks find closed connections */
     am_store_close(srv->store);
