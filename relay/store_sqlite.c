@@ -237,7 +237,11 @@ void am_store_stats(am_store_t *s, am_store_stats_t *out)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* The database file is new: make its directory entry durable too. */
+/* Make the names in the store's folder durable, checked.  At every open,
+ * not only when the database is new: a clean close deletes the
+ * write-ahead log and the next open creates it again, and SQLite ignores
+ * a failed fsync of the folder (os_unix.c, "a failed directory sync is
+ * not a big deal"), so the log's name would be durable only by luck. */
 static int sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY), rc = 0;
@@ -253,7 +257,6 @@ static int sync_dir(const char *dir)
 static int open_db(am_store_t *s, const char *dir)
 {
     char path[4096];
-    bool existed;
 
     if (snprintf(path, sizeof path, "%s/store.sqlite", dir) >= (int)sizeof path)
         return am_errf(AM_EINVAL, "store: folder name too long");
@@ -282,7 +285,10 @@ static int open_db(am_store_t *s, const char *dir)
                                SQLITE_PREPARE_PERSISTENT, &s->audit[i],
                                NULL) != SQLITE_OK)
             return store_db_error(s, am_audit_sql[i]);
-    return existed ? store_check(s, path) : sync_dir(dir);
+    /* the folder at every open: the schema opened (created) the log */
+    if (sync_dir(dir) != 0)
+        return AM_EIO;
+    return existed ? store_check(s, path) : 0;
 }
 
 int am_store_open(const char *dir, am_store_notify_cb notify, void *ctx,
