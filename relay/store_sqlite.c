@@ -271,6 +271,12 @@ static int open_db(am_store_t *s, const char *dir)
                         NULL) != SQLITE_OK)
         return am_errf(AM_EIO, "store: cannot open %s: %s", path,
                        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    /* when the file does not open for writing (EIO, ENOSPC, its mode),
+     * SQLite opens it read-only instead: say that, not "attempt to write
+     * a readonly database" from the schema */
+    if (sqlite3_db_readonly(s->db, "main") != 0)
+        return am_errf(AM_EIO, "store: cannot open %s for writing (SQLite "
+                       "could only read it)", path);
     /* another process (a backup, an operator's sqlite3) may hold the
      * database briefly: wait for it rather than fail */
     if (sqlite3_busy_timeout(s->db, 10000) != SQLITE_OK ||
