@@ -411,8 +411,11 @@ static void shutdown_server(am_server_t *srv, const char *why)
     uv_unref((uv_handle_t *)&srv->sigint);
     uv_unref((uv_handle_t *)&srv->sighup);
     uv_close((uv_handle_t *)&srv->expire_timer, NULL);
-    /* commits in flight finish; their callbacks find closed connections */
-    am_store_close(srv->store);
+    /* commits in flight finish; their callbacks find closed connections.
+     * One that fails now (acknowledgements read before the stop) must
+     * still make the exit code say that the store failed. */
+    if (am_store_close(srv->store) != 0)
+        srv->exit_code = 3;
     srv->store = NULL;
     uv_close((uv_handle_t *)&srv->store_wake, NULL);
 }

@@ -41,8 +41,10 @@ int am_store_open(const char *dir, am_store_notify_cb notify, void *ctx,
 /* Run the callbacks of finished requests, on the calling thread. */
 void am_store_drain(am_store_t *s);
 
-/* Finish queued requests, run their callbacks, stop the thread, close. */
-void am_store_close(am_store_t *s);
+/* Finish queued requests, run their callbacks, stop the thread, close.
+ * AM_EIO when a commit failed, before or while closing (the relay must
+ * then exit non-zero); 0 otherwise, and for s NULL. */
+int am_store_close(am_store_t *s);
 
 /* A verified envelope to store for its recipients. */
 typedef struct {

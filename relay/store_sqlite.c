@@ -330,16 +330,19 @@ fail:
     return rc;
 }
 
-void am_store_close(am_store_t *s)
+int am_store_close(am_store_t *s)
 {
+    bool failed;
+
     if (s == NULL)
-        return;
+        return 0;
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if (s->started)
         pthread_join(s->thread, NULL);
+    failed = s->failed; /* the thread is gone: no lock needed */
     am_store_drain(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
@@ -349,6 +352,7 @@ void am_store_close(am_store_t *s)
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     am_free(s);
+    return failed ? AM_EIO : 0;
 }
 
 req_t *store_new_req(req_kind_t kind, void *ctx, int64_t now)
