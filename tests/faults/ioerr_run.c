@@ -292,7 +292,10 @@ static bool names_fault(const char *log, char *said, size_t cap)
             continue;
         for (size_t i = 0; i < sizeof fault_words / sizeof *fault_words; i++)
             if (strstr(line, fault_words[i]) != NULL) {
-                snprintf(said, cap, "%s", line);
+                size_t n = strlen(line) < cap - 1 ? strlen(line) : cap - 1;
+
+                memcpy(said, line, n); /* cut to fit, as a log line may */
+                said[n] = '\0';
                 return true;
             }
     }
@@ -328,9 +331,29 @@ static bool stopping(const char *log)
     return strstr(text, ": stopping\n") != NULL;
 }
 
+/* Wait (at most 2 s) until the relay's file calls have been still for
+ * 30 ms: the acknowledgements it read last are then committed, or their
+ * commit failed and it is stopping. */
+static void settle(const char *count)
+{
+    unsigned long was[IO_NOPS], now[IO_NOPS];
+    struct timespec ms5 = {0, 5000000};
+    int still = 0;
+
+    if (!io_counts_read(count, was))
+        return;
+    for (int waited = 0; waited < 2000 && still < 30; waited += 5) {
+        nanosleep(&ms5, NULL);
+        if (!io_counts_read(count, now))
+            return;
+        still = memcmp(was, now, sizeof was) == 0 ? still + 5 : 0;
+        memcpy(was, now, sizeof was);
+    }
+}
+
 /* Stop the faulted relay (if it has not stopped itself), noting whether
  * the fault came before the stop.  One that is stopping by itself is
- * left to finish: after it has closed its signal watchers (the last
+ * left to finish: after it has closed its signal watchers (its last
  * moments; long under ASan, whose leak check runs at exit) a SIGTERM
  * would kill it and hide its exit code. */
 static void stop_faulted(const io_paths_t *p, const io_fault_t *f,
@@ -338,6 +361,8 @@ static void stop_faulted(const io_paths_t *p, const io_fault_t *f,
 {
     unsigned long before[IO_NOPS] = {0};
 
+    if (!out->closed && f->shim)
+        settle(p->count);
     if (io_relay_wait(r, out->closed || stopping(log) ? 10000 : 0))
         out->during = true;
     else if (io_counts_read(p->count, before) && f->op >= 0 &&
