@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +56,10 @@ static struct {
     bool sticky;
     int count_fd;           /* -1: no count file */
     unsigned long calls[OP_COUNT];
-    unsigned char tracked[MAX_FD];
-    pthread_mutex_t mu;
+    /* read without the lock: libuv's signal handler writes to its pipe,
+     * and may interrupt a thread of the relay that holds the lock */
+    atomic_uchar tracked[MAX_FD];
+    pthread_mutex_t mu;             /* calls[] and the count file */
 } g = {.op = OP_NONE, .count_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* The next definitions of what this file replaces, found once. */
@@ -122,23 +125,14 @@ __attribute__((constructor)) static void ioerr_init(void)
 
 static bool is_tracked(int fd)
 {
-    bool t;
-
-    if (!g.ready || fd < 0 || fd >= MAX_FD)
-        return false;
-    pthread_mutex_lock(&g.mu);
-    t = g.tracked[fd] != 0;
-    pthread_mutex_unlock(&g.mu);
-    return t;
+    return g.ready && fd >= 0 && fd < MAX_FD &&
+           atomic_load_explicit(&g.tracked[fd], memory_order_relaxed) != 0;
 }
 
 static void set_tracked(int fd, bool on)
 {
-    if (fd < 0 || fd >= MAX_FD)
-        return;
-    pthread_mutex_lock(&g.mu);
-    g.tracked[fd] = on;
-    pthread_mutex_unlock(&g.mu);
+    if (fd >= 0 && fd < MAX_FD)
+        atomic_store_explicit(&g.tracked[fd], on, memory_order_relaxed);
 }
 
 /* Whether path names the folder or something below it.  Relative paths
