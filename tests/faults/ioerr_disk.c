@@ -1,19 +1,18 @@
 /* A real full disk (ioerr_disk.h): the relay's data folder on a 1 MiB
- * tmpfs of its own.  PK-NCCIA submits 8 KiB
- * envelopes one at a time until the store cannot grow: from then on a
- * submit must get an Error frame (or find the relay gone), never an ack,
- * and a relay that stops must exit non-zero naming the failure.  The
- * relay is restarted once on the full disk (it must serve or refuse with
- * such a line, not crash), then the tmpfs grows (remount, 16 MiB: room
- * for the deliveries' own commits too) and it restarts
- * again: every acknowledged envelope must reach DE-BKA, once. */
+ * tmpfs of its own.  PK-NCCIA submits 8 KiB envelopes one at a time until
+ * the store cannot grow: from then on a submit must get an Error frame
+ * (or find the relay gone), never an ack, and a relay that stops must
+ * exit non-zero naming the failure.  The relay is restarted once on the
+ * full disk (it must serve or refuse with such a line, not crash); then
+ * the tmpfs grows (remount to 16 MiB: room for the deliveries' own
+ * commits too) and it restarts again: every acknowledged envelope must
+ * reach DE-BKA, once. */
 #define _GNU_SOURCE /* unshare: a mount namespace of the test's own */
 #include "ioerr_disk.h"
 
 #include "../unit/test-util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,7 +26,6 @@
 #include "cert.h"
 #include "envelope.h"
 #include "err.h"
-#include "fsutil.h"
 #include "relay_fixture.h"
 
 #define DISK_BYTES (1024 * 1024)
