@@ -254,9 +254,61 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
+/* Remove what a creation cut short left under the temporary name. */
+static int remove_new(const char *tmp)
+{
+    static const char *const ext[] = {"", "-wal", "-shm", "-journal"};
+    char name[4200];
+
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        snprintf(name, sizeof name, "%s%s", tmp, ext[i]);
+        if (unlink(name) != 0 && errno != ENOENT)
+            return am_errf(AM_EIO, "store: cannot remove %s: %s", name,
+                           strerror(errno));
+    }
+    return 0;
+}
+
+/* A new store is made whole under a temporary name (schema, WAL mode,
+ * checkpointed and synced when its connection closes) and only then
+ * renamed into place, so that a store.sqlite that exists always holds its
+ * schema: an empty or cut one is damage (store_check.c), never a
+ * creation that a crash, a full disk or an I/O error cut short. */
+static int create_db(am_store_t *s, const char *path)
+{
+    char tmp[4200];
+    int rc = 0, fd;
+
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    if ((rc = remove_new(tmp)) != 0)
+        return rc;
+    if (sqlite3_open_v2(tmp, &s->db, SQLITE_OPEN_READWRITE |
+                        SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
+        store_exec(s, am_store_schema) != 0 || store_migrate(s) != 0 ||
+        /* everything into the file itself: the WAL keeps its own name */
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                  NULL, NULL) != SQLITE_OK)
+        rc = am_errf(AM_EIO, "store: cannot create %s: %s", tmp,
+                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    if (sqlite3_close(s->db) != SQLITE_OK && rc == 0)
+        rc = am_errf(AM_EIO, "store: cannot close %s: %s", tmp,
+                     sqlite3_errmsg(s->db));
+    s->db = NULL;
+    if (rc == 0 && ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 ||
+                    fsync(fd) != 0 || close(fd) != 0))
+        rc = am_errf(AM_EIO, "store: cannot sync %s: %s", tmp,
+                     strerror(errno));
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = am_errf(AM_EIO, "store: cannot rename %s: %s", tmp,
+                     strerror(errno));
+    return rc;
+}
+
 static int open_db(am_store_t *s, const char *dir)
 {
     char path[4096];
+    bool existed;
 
     if (snprintf(path, sizeof path, "%s/store.sqlite", dir) >= (int)sizeof path)
         return am_errf(AM_EINVAL, "store: folder name too long");
@@ -264,6 +316,8 @@ static int open_db(am_store_t *s, const char *dir)
         return am_err_wrap(AM_EIO, "store");
     existed = access(path, F_OK) == 0;
     if (existed && store_check_file(path) != 0) /* store_check.c */
+        return AM_EIO;
+    if (!existed && create_db(s, path) != 0)
         return AM_EIO;
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
