@@ -118,7 +118,8 @@ int store_check_file(const char *path)
     if (st.st_size > 0)
         return integrity(path);
     fprintf(stderr, "amanat-relay: store check: %s is EMPTY (0 bytes): it "
-            "was truncated, or the relay stopped while creating it\n", path);
+            "was truncated (a new store is renamed into place only once "
+            "whole)\n", path);
     return am_errf(AM_EIO, "store %s is empty: if this relay never stored "
                    "a message, delete the file; otherwise %s", path, advice);
 }

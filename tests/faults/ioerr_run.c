@@ -201,6 +201,15 @@ static msg_t *delivered(const Amanat__V1__Deliver *d)
     return found;
 }
 
+/* The relay ends a receiving session it cannot serve for now, e.g. when
+ * it could not store an acknowledgement (PROTOCOL.md 15.2): a fatal
+ * ERROR_UNAVAILABLE, then the connection closes. */
+static bool unavailable(const Amanat__V1__Frame *f)
+{
+    return f->op_case == AMANAT__V1__FRAME__OP_ERROR && f->error->fatal &&
+           f->error->code == AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE;
+}
+
 /* Receive on c, acknowledging each envelope, until the marker comes, the
  * connection ends, or ms pass without a frame; true if the marker came. */
 static bool drain(rc_client_t *c, const msg_t *marker, int phase, int ms,
@@ -216,6 +225,8 @@ static bool drain(rc_client_t *c, const msg_t *marker, int phase, int ms,
         if (f->op_case == AMANAT__V1__FRAME__OP_DELIVER &&
             (m = delivered(f->deliver)) == NULL)
             out->stray++;
+        else if (unavailable(f))
+            out->rx_ended++;
         else if (f->op_case != AMANAT__V1__FRAME__OP_DELIVER)
             violation(out, "the receiver got frame %d", (int)f->op_case);
         am_frame_free(f);

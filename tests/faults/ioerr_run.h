@@ -45,6 +45,8 @@ typedef struct {
     /* deliveries, after the clean restart too */
     unsigned delivered, redelivered, stored_unacked, error_stored;
     unsigned lost, duplicated, stray;
+    unsigned rx_ended;      /* receiving sessions the relay ended (fatal
+                             * ERROR_UNAVAILABLE: an ack it could not store) */
     bool restarted;         /* the clean restart opened the store */
     /* what must hold in every run and did not: how often, the first */
     unsigned violations;

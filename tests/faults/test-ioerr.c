@@ -47,7 +47,7 @@ static io_paths_t paths;
 typedef struct {
     unsigned runs, reached, listened, refused, stopped, went_on, restarted;
     unsigned went_at_stop, went_folder, went_other, went_store;
-    unsigned acked, errors, unavailable, lost_conn, stored_unacked,
+    unsigned acked, errors, unavailable, lost_conn, rx_ended, stored_unacked,
         error_stored, redelivered, lost, duplicated, violations;
     unsigned before;
     unsigned long n_lo, n_hi;
@@ -78,6 +78,7 @@ static void add(agg_t *a, const io_result_t *r, unsigned long n)
     a->errors += r->errors;
     a->unavailable += r->unavailable;
     a->lost_conn += r->lost_conn;
+    a->rx_ended += r->rx_ended;
     a->stored_unacked += r->stored_unacked;
     a->error_stored += r->error_stored;
     a->redelivered += r->redelivered;
@@ -90,14 +91,16 @@ static void print_agg(int kind, int op, const char *err, const agg_t *a)
 {
     printf("ioerr: %s, %s %s N=%lu..%lu, %u runs (%u reached the fault): "
            "acked %u (and %u before), error frames %u (unavailable %u), "
-           "connection lost %u; delivered unacked %u (after an error frame "
+           "connection lost %u, receiving sessions ended %u; delivered "
+           "unacked %u (after an error frame "
            "%u), redelivered %u; lost %u, duplicated %u, violations %u\n"
            "    relay stopped itself %u, refused to start %u, went on %u (at "
            "the stop %u, folder syncs SQLite ignores %u, other files %u, "
            "store %u); restarted clean %u/%u\n",
            kinds[kind], io_op_names[op], err, a->n_lo, a->n_hi, a->runs,
            a->reached, a->acked, a->before, a->errors, a->unavailable,
-           a->lost_conn, a->stored_unacked, a->error_stored, a->redelivered,
+           a->lost_conn, a->rx_ended, a->stored_unacked, a->error_stored,
+           a->redelivered,
            a->lost, a->duplicated, a->violations, a->stopped, a->refused,
            a->went_on, a->went_at_stop, a->went_folder, a->went_other,
            a->went_store, a->restarted, a->runs);
