@@ -422,7 +422,7 @@ int store_check(am_store_t *s, const char *path)
 {
     check_t c = {0};
     int64_t t0 = now_ms();
-    int rc;
+    int rc = 0;
 
     if (am_store_check_envelopes && (rc = check_rows(s, &c)) != 0) {
         char why[256];
