@@ -375,7 +375,7 @@ static const am_cert_t *signer(const char *relay_id)
 static bool want_evidence(const Amanat__V1__ReceiptRelay *r, bool *foreign)
 {
     static const char *const kinds[] = {"", "accepted", "delivered",
-                                        "expired"};
+                                        "expired", "damaged"};
     const am_fzc_fix_t *x = am_fzc_fix();
     uint8_t buf[AM_EVIDENCE_MAX];
     size_t parsed = 0;
@@ -399,7 +399,10 @@ static bool want_evidence(const Amanat__V1__ReceiptRelay *r, bool *foreign)
         if ((relay = signer(ev.relay_id)) == NULL ||
             am_evidence_verify(buf, len, relay, &ev) != 0 ||
             memcmp(ev.message_id, x->sent_id, AM_MSG_ID_LEN) != 0 ||
-            memcmp(ev.envelope_hash, x->sent_hash, AM_HASH_LEN) != 0 ||
+            /* damaged evidence may name the damaged hash: the client
+             * takes it by message id (PROTOCOL.md 14) */
+            (ev.kind != AM_EVIDENCE_DAMAGED &&
+             memcmp(ev.envelope_hash, x->sent_hash, AM_HASH_LEN) != 0) ||
             (ev.kind != AM_EVIDENCE_ACCEPTED &&
              (am_fz_agency(ev.recipient_id) == NULL ||
               strcmp(ev.recipient_id, am_fz_fed()->ag[AM_FZC_ME].id) == 0)))
