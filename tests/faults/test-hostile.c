@@ -600,29 +600,10 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_hostile, teardown),
     };
-    char *end;
-    long n;
+    int rc = fx_args_rounds(argc, argv, 1000, &rounds);
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH/TO/amanat-relay [--rounds N]\n",
-                argv[0]);
-        return 2;
-    }
-    relay_bin = argv[1];
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
-            errno = 0;
-            n = strtol(argv[++i], &end, 10);
-            if (errno != 0 || *end != '\0' || n < 1 || n > 1000) {
-                fprintf(stderr, "%s: --rounds: 1 to 1000\n", argv[0]);
-                return 2;
-            }
-            rounds = (int)n;
-        } else {
-            fprintf(stderr, "%s: unknown argument \"%s\"\n", argv[0], argv[i]);
-            return 2;
-        }
-    }
+    if (rc != 0)
+        return rc;
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, fx_federation, fx_cleanup);
 }

@@ -8,6 +8,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -530,3 +532,30 @@ void fx_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN])
     assert_int_equal(rc_send(c, &f), AM_OK);
 }
 
+
+int fx_args_rounds(int argc, char **argv, int max, int *rounds)
+{
+    char *end;
+    long n;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s PATH/TO/amanat-relay [--rounds N]\n",
+                argv[0]);
+        return 2;
+    }
+    relay_bin = argv[1];
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--rounds") != 0 || i + 1 >= argc) {
+            fprintf(stderr, "%s: unknown argument \"%s\"\n", argv[0], argv[i]);
+            return 2;
+        }
+        errno = 0;
+        n = strtol(argv[++i], &end, 10);
+        if (errno != 0 || *end != '\0' || n < 1 || n > max) {
+            fprintf(stderr, "%s: --rounds: 1 to %d\n", argv[0], max);
+            return 2;
+        }
+        *rounds = (int)n;
+    }
+    return 0;
+}

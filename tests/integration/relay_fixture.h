@@ -50,6 +50,9 @@ extern party_t relay_de, lka;
 int fx_federation(void **state);     /* cmocka group setup */
 int fx_cleanup(void **state);        /* cmocka group teardown */
 int fx_kill_leftovers(void **state); /* cmocka test teardown */
+/* main()'s arguments "PATH/TO/amanat-relay [--rounds N]" (1 <= N <=
+ * max): sets relay_bin and *rounds; 0, or 2 after a usage line. */
+int fx_args_rounds(int argc, char **argv, int max, int *rounds);
 relay_t start_relay(void);
 /* The same, for a relay that may be SIGKILLed (by a fault shim) before it
  * listens: then *killed is set and the relay is reaped; any other end
