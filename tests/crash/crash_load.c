@@ -181,8 +181,7 @@ static int cmp_id(const void *a, const void *b)
 size_t cl_drain(int port, const party_t *to, int quiet_ms, cl_ids_t *got)
 {
     am_cert_policy_t pol = {root_pk, time(NULL), 0, NULL};
-    Amanat__V1__Frame *f, ack = AMANAT__V1__FRAME__INIT;
-    Amanat__V1__DeliveryAck a = AMANAT__V1__DELIVERY_ACK__INIT;
+    Amanat__V1__Frame *f;
     am_cert_t sender;
     rc_client_t c;
     size_t n = 0;
@@ -200,11 +199,7 @@ size_t cl_drain(int port, const party_t *to, int quiet_ms, cl_ids_t *got)
         assert_int_equal(am_env_verify(env, &sender), AM_OK);
         cl_ids_add(got, am_env_message_id(env));
         n++;
-        a.message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN,
-                                             got->id[got->n - 1]};
-        ack.op_case = AMANAT__V1__FRAME__OP_DELIVERY_ACK;
-        ack.delivery_ack = &a;
-        assert_int_equal(rc_send(&c, &ack), AM_OK);
+        fx_ack(&c, got->id[got->n - 1]);
         am_env_free(env);
         am_frame_free(f);
     }

@@ -280,8 +280,7 @@ static bool all_seen(const cr_msgs_t *msgs, const cr_seen_t *seen)
 static void recipient_side(int port, const cr_msgs_t *msgs, cr_seen_t *seen)
 {
     am_cert_policy_t pol = {root_pk, time(NULL), 0, NULL};
-    Amanat__V1__Frame *f, ack = AMANAT__V1__FRAME__INIT;
-    Amanat__V1__DeliveryAck a = AMANAT__V1__DELIVERY_ACK__INIT;
+    Amanat__V1__Frame *f;
     am_cert_t snd;
     rc_client_t c;
     long i;
@@ -307,13 +306,8 @@ static void recipient_side(int port, const cr_msgs_t *msgs, cr_seen_t *seen)
 
             if (am_env_parse(f->deliver->envelope.data,
                              f->deliver->envelope.len, AM_ENV_MAX,
-                             &env) == AM_OK) {
-                a.message_id = (ProtobufCBinaryData){
-                    AM_MSG_ID_LEN, (uint8_t *)am_env_claimed_id(env)};
-                ack.op_case = AMANAT__V1__FRAME__OP_DELIVERY_ACK;
-                ack.delivery_ack = &a;
-                assert_int_equal(rc_send(&c, &ack), AM_OK);
-            }
+                             &env) == AM_OK)
+                fx_ack(&c, am_env_claimed_id(env));
             am_env_free(env);
         }
         am_frame_free(f);

@@ -215,8 +215,7 @@ static bool unavailable(const Amanat__V1__Frame *f)
 static bool drain(rc_client_t *c, const msg_t *marker, int phase, int ms,
                   io_result_t *out)
 {
-    Amanat__V1__Frame *f, ack = AMANAT__V1__FRAME__INIT;
-    Amanat__V1__DeliveryAck a = AMANAT__V1__DELIVERY_ACK__INIT;
+    Amanat__V1__Frame *f;
     bool done = false;
 
     while (!done && rc_recv(c, ms, &f) == 0) {
@@ -234,10 +233,7 @@ static bool drain(rc_client_t *c, const msg_t *marker, int phase, int ms,
             continue;
         m->seen[phase]++;
         done = m == marker;
-        a.message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN, m->id};
-        ack.op_case = AMANAT__V1__FRAME__OP_DELIVERY_ACK;
-        ack.delivery_ack = &a;
-        if (rc_send(c, &ack) != 0)
+        if (fx_send_ack(c, m->id) != 0)
             break;
     }
     return done;

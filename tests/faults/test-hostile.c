@@ -201,8 +201,7 @@ static int64_t honest(int port, int round)
  * FR-DGSI's quota is free again for the next round. */
 static void drain_flood(int port, size_t expect)
 {
-    Amanat__V1__Frame *f, ack = AMANAT__V1__FRAME__INIT;
-    Amanat__V1__DeliveryAck a = AMANAT__V1__DELIVERY_ACK__INIT;
+    Amanat__V1__Frame *f;
     uint8_t id[AM_MSG_ID_LEN];
     size_t got = 0;
     rc_client_t c;
@@ -217,10 +216,7 @@ static void drain_flood(int port, size_t expect)
                                           AM_ENV_MAX, &env), AM_OK);
             memcpy(id, am_env_claimed_id(env), AM_MSG_ID_LEN);
             am_env_free(env);
-            a.message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN, id};
-            ack.op_case = AMANAT__V1__FRAME__OP_DELIVERY_ACK;
-            ack.delivery_ack = &a;
-            assert_int_equal(rc_send(&c, &ack), AM_OK);
+            fx_ack(&c, id);
             got++;
         }
         am_frame_free(f);

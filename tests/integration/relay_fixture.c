@@ -521,7 +521,7 @@ void fx_next_deliver(rc_client_t *c, char *text, size_t cap,
     assert_true(fx_next_deliver_wait(c, 5000, text, cap, id));
 }
 
-void fx_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN])
+int fx_send_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN])
 {
     Amanat__V1__Frame f = AMANAT__V1__FRAME__INIT;
     Amanat__V1__DeliveryAck a = AMANAT__V1__DELIVERY_ACK__INIT;
@@ -529,9 +529,13 @@ void fx_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN])
     a.message_id = (ProtobufCBinaryData){AM_MSG_ID_LEN, (uint8_t *)id};
     f.op_case = AMANAT__V1__FRAME__OP_DELIVERY_ACK;
     f.delivery_ack = &a;
-    assert_int_equal(rc_send(c, &f), AM_OK);
+    return rc_send(c, &f);
 }
 
+void fx_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN])
+{
+    assert_int_equal(fx_send_ack(c, id), AM_OK);
+}
 
 int fx_args_rounds(int argc, char **argv, int max, int *rounds)
 {

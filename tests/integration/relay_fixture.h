@@ -97,5 +97,7 @@ void fx_next_deliver(rc_client_t *c, char *text, size_t cap,
                      uint8_t id[AM_MSG_ID_LEN]);
 /* DeliveryAck for id. */
 void fx_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN]);
+/* The same, for a test that takes a failed send as an outcome: rc_send's. */
+int fx_send_ack(rc_client_t *c, const uint8_t id[AM_MSG_ID_LEN]);
 
 #endif
