@@ -33,6 +33,7 @@ typedef struct {
     int vrc;           /* the worker's verdict */
     char why[256];
     am_store_put_t put;
+    int64_t signed_at; /* put.accepted_sig's time */
 } submit_t;
 
 static void submit_free(submit_t *s)
@@ -42,11 +43,11 @@ static void submit_free(submit_t *s)
     am_free(s);
 }
 
-int conn_evidence(conn_t *c, Amanat__V1__EvidenceKind kind,
-                  const uint8_t id[AM_MSG_ID_LEN],
-                  const uint8_t hash[AM_HASH_LEN], const char *recipient,
-                  int64_t t, uint8_t *body, size_t *body_len,
-                  uint8_t sig[AM_SIG_LEN])
+static int evidence_body(conn_t *c, Amanat__V1__EvidenceKind kind,
+                         const uint8_t id[AM_MSG_ID_LEN],
+                         const uint8_t hash[AM_HASH_LEN],
+                         const char *recipient, int64_t t, uint8_t *body,
+                         size_t *body_len)
 {
     Amanat__V1__EvidenceBody b = AMANAT__V1__EVIDENCE_BODY__INIT;
 
@@ -61,8 +62,57 @@ int conn_evidence(conn_t *c, Amanat__V1__EvidenceKind kind,
         AM_EVIDENCE_BODY_MAX)
         return AM_ETOOBIG;
     amanat__v1__evidence_body__pack(&b, body);
-    return am_sign(AM_TAG_EVIDENCE, body, *body_len,
-                   am_dir_sign_sk(c->srv->dir), sig);
+    return 0;
+}
+
+int conn_evidence(conn_t *c, Amanat__V1__EvidenceKind kind,
+                  const uint8_t id[AM_MSG_ID_LEN],
+                  const uint8_t hash[AM_HASH_LEN], const char *recipient,
+                  int64_t t, uint8_t *body, size_t *body_len,
+                  uint8_t sig[AM_SIG_LEN])
+{
+    int rc = evidence_body(c, kind, id, hash, recipient, t, body, body_len);
+
+    return rc != 0 ? rc : am_sign(AM_TAG_EVIDENCE, body, *body_len,
+                                  am_dir_sign_sk(c->srv->dir), sig);
+}
+
+int conn_evidence_cached(conn_t *c, Amanat__V1__EvidenceKind kind,
+                         const uint8_t id[AM_MSG_ID_LEN],
+                         const uint8_t hash[AM_HASH_LEN], int64_t t,
+                         const uint8_t *cached, uint8_t *body,
+                         size_t *body_len, uint8_t sig[AM_SIG_LEN])
+{
+    int rc;
+
+    if (cached == NULL)
+        return conn_evidence(c, kind, id, hash, NULL, t, body, body_len, sig);
+    if ((rc = evidence_body(c, kind, id, hash, NULL, t, body, body_len)) == 0)
+        memcpy(sig, cached, AM_SIG_LEN);
+    return rc;
+}
+
+void conn_presign(conn_t *c, am_store_put_t *p, int64_t now)
+{
+    uint8_t body[AM_EVIDENCE_BODY_MAX];
+    size_t len;
+
+    p->accepted_signed =
+        conn_evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
+                      p->message_id, p->envelope_hash, NULL, now, body, &len,
+                      p->accepted_sig) == 0;
+}
+
+int conn_accepted(conn_t *c, const am_store_put_t *p, int64_t signed_at,
+                  int64_t accepted_at, uint8_t *body, size_t *body_len,
+                  uint8_t sig[AM_SIG_LEN])
+{
+    return conn_evidence_cached(
+        c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED, p->message_id,
+        p->envelope_hash, accepted_at,
+        p->accepted_signed && signed_at == accepted_at ? p->accepted_sig
+                                                       : NULL,
+        body, body_len, sig);
 }
 
 static void send_result(conn_t *c, const submit_t *s, int64_t accepted_at)
@@ -74,9 +124,8 @@ static void send_result(conn_t *c, const submit_t *s, int64_t accepted_at)
     size_t body_len;
     int rc;
 
-    if ((rc = conn_evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
-                            s->put.message_id, s->put.envelope_hash, NULL,
-                            accepted_at, body, &body_len, sig)) != 0) {
+    if ((rc = conn_accepted(c, &s->put, s->signed_at, accepted_at, body,
+                            &body_len, sig)) != 0) {
         conn_send_error(c, AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE,
                         s->request_id, false, "stored, but no evidence: %s",
                         am_strerror(rc));
@@ -222,8 +271,10 @@ static void verify_done(uv_work_t *w, int status)
     if (s->vrc == AM_ENOMEM) /* the signature was not checked */
         code = AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE;
     if (s->vrc == 0 && check_submit(c, s, &code) == 0) {
-        if (am_store_put(c->srv->store, &s->put, (int64_t)time(NULL),
-                         on_stored, s) == 0) {
+        s->signed_at = (int64_t)time(NULL);
+        conn_presign(c, &s->put, s->signed_at);
+        if (am_store_put(c->srv->store, &s->put, s->signed_at, on_stored,
+                         s) == 0) {
             /* the store copied the bytes: hold one copy, not three */
             am_env_free(s->env);
             s->env = NULL;

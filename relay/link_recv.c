@@ -33,6 +33,7 @@ typedef struct {
     Amanat__V1__ErrorCode code;
     char why[256];
     am_store_put_t put;
+    int64_t signed_at; /* put.accepted_sig's time */
 } fwd_in_t;
 
 static void fwd_free(fwd_in_t *f)
@@ -51,9 +52,8 @@ static void answer(conn_t *c, fwd_in_t *f, int64_t accepted_at, bool ok)
     uint8_t body[AM_EVIDENCE_BODY_MAX], sig[AM_SIG_LEN];
     size_t body_len;
 
-    if (ok && conn_evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
-                            f->put.message_id, f->put.envelope_hash, NULL,
-                            accepted_at, body, &body_len, sig) != 0) {
+    if (ok && conn_accepted(c, &f->put, f->signed_at, accepted_at, body,
+                            &body_len, sig) != 0) {
         ok = false;
         f->code = AMANAT__V1__ERROR_CODE__ERROR_UNAVAILABLE;
         snprintf(f->why, sizeof f->why, "stored, but no evidence");
@@ -174,8 +174,10 @@ static void verify_done(uv_work_t *w, int status)
         goto drop;
     f->code = AMANAT__V1__ERROR_CODE__ERROR_BAD_SIGNATURE;
     if (f->vrc == 0 && check_recipients(c, f) == 0) {
-        if (am_store_put(c->srv->store, &f->put, (int64_t)time(NULL),
-                         on_stored, f) == 0) {
+        f->signed_at = (int64_t)time(NULL);
+        conn_presign(c, &f->put, f->signed_at);
+        if (am_store_put(c->srv->store, &f->put, f->signed_at, on_stored,
+                         f) == 0) {
             c->store_pending++;
             conn_flow(c);
             return; /* the reference goes on to on_stored */

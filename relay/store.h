@@ -66,6 +66,12 @@ typedef struct {
     size_t envelope_len;
     /* the sender's quota: what it may have stored and undelivered */
     uint64_t quota_messages, quota_bytes;
+    /* The relay's signature of its accepted evidence with time `now` (the
+     * now given to am_store_put), kept with the envelope so that
+     * delivering it costs no signature: a cache, checked when read back
+     * (am_store_item_t.accepted_signed); absent, the relay signs again. */
+    bool accepted_signed;
+    uint8_t accepted_sig[AM_SIG_LEN];
 } am_store_put_t;
 
 /* rc 0: stored durably (or was already, with the same hash: idempotent);
@@ -93,6 +99,10 @@ typedef struct {
                                         or the relay that forwarded it */
     int priority;
     am_store_cursor_t at; /* its place in the delivery order */
+    /* the accepted evidence's signature kept at put, when it is there and
+     * still matches its check (else the caller signs it again) */
+    bool accepted_signed;
+    uint8_t accepted_sig[AM_SIG_LEN];
     uint8_t *envelope;
     size_t envelope_len;
 } am_store_item_t;

@@ -17,6 +17,7 @@ int store_migrate(am_store_t *s)
         {"messages", "route", "TEXT"},
         {"deliveries", "agencies", "TEXT"},
         {"notices", "evidence", "BLOB"},
+        {"messages", "accepted_sig", "BLOB"},
     };
     char q[128];
 

@@ -108,6 +108,54 @@ static void test_idempotent_and_duplicate(void **state)
     am_store_close(s);
 }
 
+/* Runs one statement on the stopped store's file. */
+static void exec_on_file(const char *q)
+{
+    char path[128];
+    sqlite3 *db;
+
+    snprintf(path, sizeof path, "%s/store.sqlite", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* The accepted evidence's signature kept at put comes back with the
+ * envelope; one whose column was damaged does not (the relay then signs
+ * again), nor does one never given. */
+static void test_accepted_signature_kept(void **state)
+{
+    am_store_put_t m1 = msg(1, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
+    am_store_put_t m2 = msg(2, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
+    am_store_put_t m3 = msg(3, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
+    am_store_t *s;
+    result_t r;
+
+    (void)state;
+    m1.accepted_signed = m2.accepted_signed = true;
+    memset(m1.accepted_sig, 0xa1, AM_SIG_LEN);
+    memset(m2.accepted_sig, 0xa2, AM_SIG_LEN);
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    put(s, &m1, 10, AM_OK);
+    put(s, &m2, 11, AM_OK);
+    put(s, &m3, 12, AM_OK);
+    r = next(s, "DE-BKA");
+    assert_int_equal(r.n, 3);
+    assert_true(r.sig_kept[0] && r.sig_kept[1] && !r.sig_kept[2]);
+    assert_memory_equal(r.sig[0], m1.accepted_sig, AM_SIG_LEN);
+    assert_memory_equal(r.sig[1], m2.accepted_sig, AM_SIG_LEN);
+    am_store_close(s);
+    /* one bit of m2's signature, then m1's time: both fail their check */
+    exec_on_file("UPDATE messages SET accepted_sig = x'a3' || "
+                 "substr(accepted_sig, 2) WHERE seq = 2;"
+                 "UPDATE messages SET accepted_at = 9 WHERE seq = 1");
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    r = next(s, "DE-BKA");
+    assert_int_equal(r.n, 3);
+    assert_false(r.sig_kept[0] || r.sig_kept[1] || r.sig_kept[2]);
+    am_store_close(s);
+}
+
 /* 1 when message id's envelope bytes are still stored, 0 when deleted. */
 static int body_stored(uint8_t id)
 {
@@ -379,6 +427,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_priority_then_fifo, make_dir,
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_paging, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_accepted_signature_kept,
+                                        make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_idempotent_and_duplicate,
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_ack_and_persistence, make_dir,
