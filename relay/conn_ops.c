@@ -309,12 +309,14 @@ void conn_acked(conn_t *c, const uint8_t id[AM_MSG_ID_LEN], int rc,
     for (unsigned i = 0; i < c->inflight; i++) {
         if (memcmp(c->fl->ids[i], id, AM_MSG_ID_LEN) != 0)
             continue;
-        /* its sender (or the relay it came from) is now owed evidence */
+        /* the relay it came from is now owed the peer's evidence; a
+         * sender, once the store folds the acknowledgement (on_folded) */
         if (rc == 0 && !refused) {
             conn_log(c, "%s %02x%02x%02x%02x for %s",
                      c->relay_peer ? "forwarded" : "delivered", id[0], id[1],
                      id[2], id[3], c->fl->senders[i]);
-            conn_kick_notices(c->srv, c->fl->senders[i]);
+            if (c->relay_peer)
+                conn_kick_notices(c->srv, c->fl->senders[i]);
         }
         c->inflight--;
         /* the last entry moves into the hole (itself, if it was) */

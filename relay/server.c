@@ -234,6 +234,17 @@ static void on_connection(uv_stream_t *listener, int status)
 
 static void shutdown_server(am_server_t *srv, const char *why);
 
+/* Senders now owed evidence: those connected are told. */
+static void kick_senders(am_server_t *srv,
+                         const char (*senders)[AM_AGENCY_ID_MAX + 1],
+                         size_t n_listed, size_t n)
+{
+    for (size_t i = 0; i < n_listed; i++)
+        conn_kick_notices(srv, senders[i]);
+    if (n > n_listed) /* more than listed: every receiving session looks */
+        conn_kick_notices_all(srv);
+}
+
 static void on_expired(void *ctx, int rc,
                        const char (*senders)[AM_AGENCY_ID_MAX + 1],
                        size_t n_listed, size_t n)
@@ -246,10 +257,18 @@ static void on_expired(void *ctx, int rc,
     if (n > 0)
         fprintf(stderr, "amanat-relay: expired deliveries for %zu senders\n",
                 n);
-    for (size_t i = 0; i < n_listed; i++)
-        conn_kick_notices(srv, senders[i]);
-    if (n > n_listed) /* more than listed: every receiving session looks */
-        conn_kick_notices_all(srv);
+    kick_senders(srv, senders, n_listed, n);
+}
+
+/* Acknowledgements folded (store_fold.c): delivered evidence is owed. */
+static void on_folded(void *ctx, int rc,
+                      const char (*senders)[AM_AGENCY_ID_MAX + 1],
+                      size_t n_listed, size_t n)
+{
+    am_server_t *srv = ctx;
+
+    if (rc == 0 && !srv->stopping)
+        kick_senders(srv, senders, n_listed, n);
 }
 
 static void on_expire_tick(uv_timer_t *t)
@@ -517,8 +536,11 @@ static int watch_signals(am_server_t *srv)
     return 0;
 }
 
+/* What the store owes senders over time: expiry on a timer, and the
+ * delivered evidence of each fold of acknowledgements. */
 static int start_expiry(am_server_t *srv)
 {
+    am_store_on_folded(srv->store, on_folded, srv);
     srv->expire_timer.data = srv;
     if (uv_timer_init(srv->loop, &srv->expire_timer) != 0 ||
         uv_timer_start(&srv->expire_timer, on_expire_tick, srv->cfg.expire_ms,

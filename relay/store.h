@@ -123,9 +123,12 @@ int am_store_next(am_store_t *s, const char *recipient, size_t max,
                   int64_t now, const am_store_cursor_t *after,
                   am_store_next_cb cb, void *ctx);
 
-/* The recipient acknowledged message id: it is no longer pending for it.
- * When every recipient has acknowledged, the envelope bytes are deleted
- * (the metadata row stays).  rc AM_EKEY when no such delivery exists. */
+/* The recipient acknowledged message id: it is no longer pending for it
+ * (rc 0: durably).  The rest follows when the store folds its log of
+ * acknowledgements (store_fold.c), soon after, in order: the sender is
+ * owed delivered evidence (am_store_on_folded names it), and when every
+ * recipient has acknowledged, the envelope bytes are deleted (the
+ * metadata row stays).  rc AM_EKEY when no such delivery exists. */
 typedef void (*am_store_done_cb)(void *ctx, int rc);
 
 int am_store_ack(am_store_t *s, const char *recipient,
@@ -225,6 +228,10 @@ typedef void (*am_store_prekeys_cb)(void *ctx, int rc,
 int am_store_prekeys(am_store_t *s, const char *const *agencies, size_t n,
                      int64_t now, am_store_prekeys_cb cb, void *ctx);
 
+/* cb runs (in am_store_drain) after each fold of acknowledgements with
+ * the senders now owed delivered evidence, as am_store_expire's does. */
+void am_store_on_folded(am_store_t *s, am_store_expired_cb cb, void *ctx);
+
 /* True once a commit failed: the relay must stop (and restart clean). */
 bool am_store_failed(am_store_t *s);
 
@@ -241,6 +248,8 @@ extern bool am_store_check_envelopes;
 typedef struct {
     uint64_t requests; /* finished */
     uint64_t commits;  /* transactions committed (one fsync each) */
+    uint64_t folded;   /* acknowledgements folded from the log */
+    uint64_t unfolded; /* logged, not yet folded (may count over) */
 } am_store_stats_t;
 
 void am_store_stats(am_store_t *s, am_store_stats_t *out);

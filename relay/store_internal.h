@@ -14,7 +14,7 @@
 
 typedef enum { REQ_PUT, REQ_NEXT, REQ_ACK, REQ_NOTICES, REQ_NOTICE_ACK,
                REQ_EXPIRE, REQ_PREKEY_PUT, REQ_PREKEYS,
-               REQ_NOTICE_PUT } req_kind_t;
+               REQ_NOTICE_PUT, REQ_FOLD } req_kind_t;
 
 /* What a REQ_ACK records (kind2): an agency's acknowledgement, a peer
  * relay's accepted evidence (notices[0]), or a peer relay's refusal. */
@@ -50,7 +50,8 @@ typedef struct req {
 } req_t;
 
 enum { ST_FIND, ST_INSERT_MSG, ST_INSERT_DLV, ST_NEXT, ST_NEXT_SAME,
-       ST_NEXT_LOWER, ST_ACK, ST_ACKED,
+       ST_NEXT_LOWER, ST_ACK, ST_ACK_LOG, ST_ACK_SEEN, ST_FOLD_LIST,
+       ST_FOLD_DEL, ST_ACKED,
        ST_REMAINING, ST_DROP_BODY, ST_NOTE, ST_NOTICES, ST_NOTICE_ACK,
        ST_FORWARDED_TO, ST_HASH,
        ST_USAGE, ST_PREKEY_GET, ST_PREKEY_SET, ST_SAVEPOINT, ST_RELEASE,
@@ -70,6 +71,13 @@ struct am_store {
     am_store_notify_cb notify;
     void *notify_ctx;
     am_store_stats_t stats;
+    /* store_fold.c; unfolded: the store thread's count of logged
+     * acknowledgements (may run over after a batch that did not commit,
+     * never under); folding: the store went idle and folds on */
+    uint64_t unfolded;
+    bool folding;
+    am_store_expired_cb folded_cb;
+    void *folded_ctx;
 };
 
 extern const char *const am_store_sql[ST_COUNT];
@@ -84,6 +92,8 @@ int store_migrate(am_store_t *s);
 int store_exec(am_store_t *s, const char *q);
 /* Run prepared statement ST_* that returns no rows. */
 int store_run(am_store_t *s, int which);
+/* Prepared statement ST_*, reset, with no bindings. */
+sqlite3_stmt *store_stmt(am_store_t *s, int which);
 
 /* store_check.c: before the store thread starts and the relay listens.
  * An existing store file must not be empty; then SQLite's integrity
@@ -96,6 +106,23 @@ int store_check(am_store_t *s, const char *path);
 int store_do_put(am_store_t *s, req_t *r);
 int store_do_next(am_store_t *s, req_t *r);
 int store_do_ack(am_store_t *s, req_t *r);
+/* The whole of an acknowledgement (kind2 ACK_*, ev for ACK_FORWARDED):
+ * the delivery ends, evidence is owed, a message every recipient has
+ * loses its bytes and gets its audit record.  *done: it ended now (not
+ * before). */
+int store_ack_now(am_store_t *s, const char *recipient,
+                  const uint8_t id[AM_MSG_ID_LEN], int64_t now, int kind2,
+                  const am_store_notice_t *ev, bool *done);
+
+/* store_fold.c: an agency's acknowledgement is an append to the log
+ * (table acked); the store thread folds the log into the tables, with
+ * store_ack_now, when it is idle or the log is long. */
+int store_ack_log(am_store_t *s, req_t *r);
+int store_do_fold(am_store_t *s, req_t *r);
+/* With s->mu held: a fold request when one is due (NULL if none). */
+req_t *store_fold_due(am_store_t *s, bool idle);
+void store_fold_done(am_store_t *s, const req_t *r, bool committed);
+int store_fold_count(am_store_t *s);
 int store_do_notices(am_store_t *s, req_t *r);
 int store_do_expire(am_store_t *s, req_t *r);
 int store_do_notice_ack(am_store_t *s, req_t *r);

@@ -20,13 +20,18 @@ const char *const am_store_sql[ST_COUNT] = {
                       "?7, ?8, ?9)",
     [ST_INSERT_DLV] = "INSERT INTO deliveries (seq, recipient, state, "
                       "priority, agencies) VALUES (?1, ?2, 0, ?3, ?4)",
+/* a pending delivery d whose acknowledgement is logged, not yet folded
+ * (store_fold.c), is no longer pending: never delivered or expired again */
+#define NOT_LOGGED                                                             \
+    "NOT EXISTS (SELECT 1 FROM acked a WHERE a.recipient = d.recipient "     \
+    "AND a.seq = d.seq)"
 #define NEXT_SQL(cond, order)                                                  \
     "SELECT m.message_id, m.priority, m.envelope, m.envelope_hash, "          \
     "m.accepted_at, m.sender, d.seq, coalesce(m.route, m.sender), "         \
     "m.accepted_sig "                                                        \
     "FROM deliveries d JOIN messages m "                                      \
     "ON m.seq = d.seq WHERE d.recipient = ?1 AND d.state = 0 AND "            \
-    "m.expires_at > ?3" cond " ORDER BY " order " LIMIT ?2"
+    "m.expires_at > ?3 AND " NOT_LOGGED cond " ORDER BY " order " LIMIT ?2"
     /* from the start; then, paging on from (?4, ?5), the rest of that
      * priority and the lower ones: each walks the pending index in order */
     [ST_NEXT] = NEXT_SQL("", "d.priority DESC, d.seq ASC"),
@@ -37,6 +42,21 @@ const char *const am_store_sql[ST_COUNT] = {
     [ST_ACK] = "UPDATE deliveries SET state = ?4, acked_at = ?3 "
                "WHERE recipient = ?1 AND state = 0 AND seq = "
                "(SELECT seq FROM messages WHERE message_id = ?2)",
+    /* store_fold.c: an agency's acknowledgement of a pending delivery,
+     * logged; was it logged or stored before; the oldest logged ones */
+    [ST_ACK_LOG] = "INSERT OR IGNORE INTO acked (recipient, seq, time) "
+                   "SELECT ?1, d.seq, ?3 FROM messages m JOIN deliveries d "
+                   "ON d.seq = m.seq WHERE m.message_id = ?2 AND "
+                   "d.recipient = ?1 AND d.state = 0",
+    [ST_ACK_SEEN] = "SELECT 1 FROM messages m JOIN deliveries d ON "
+                    "d.seq = m.seq WHERE m.message_id = ?2 AND "
+                    "d.recipient = ?1 AND (d.state = 2 OR (d.state = 0 AND "
+                    "EXISTS (SELECT 1 FROM acked a WHERE a.recipient = ?1 "
+                    "AND a.seq = d.seq)))",
+    [ST_FOLD_LIST] = "SELECT a.id, a.recipient, a.time, m.message_id, "
+                     "coalesce(m.route, m.sender) FROM acked a LEFT JOIN "
+                     "messages m ON m.seq = a.seq ORDER BY a.id LIMIT ?1",
+    [ST_FOLD_DEL] = "DELETE FROM acked WHERE id = ?1",
     [ST_ACKED] = "SELECT d.seq FROM deliveries d JOIN messages m "
                  "ON m.seq = d.seq WHERE d.recipient = ?1 "
                  "AND m.message_id = ?2 AND d.state = ?3",
@@ -144,6 +164,12 @@ const char am_store_schema[] =
     "  agency TEXT PRIMARY KEY, prekey_id INTEGER NOT NULL,"
     "  created_at INTEGER NOT NULL, not_after INTEGER NOT NULL,"
     "  signed BLOB NOT NULL, cert_serial INTEGER NOT NULL) WITHOUT ROWID;"
+    /* agencies' acknowledgements not yet folded into the tables above,
+     * in the order they came (store_fold.c) */
+    "CREATE TABLE IF NOT EXISTS acked ("
+    "  id INTEGER PRIMARY KEY,"
+    "  recipient TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL,"
+    "  UNIQUE (recipient, seq));"
     "CREATE TABLE IF NOT EXISTS audit ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* 1, 2, 3... */
     "  record TEXT NOT NULL,"
@@ -167,7 +193,7 @@ int store_exec(am_store_t *s, const char *q)
                : store_db_error(s, q);
 }
 
-static sqlite3_stmt *stmt(am_store_t *s, int which)
+sqlite3_stmt *store_stmt(am_store_t *s, int which)
 {
     sqlite3_stmt *st = s->st[which];
 
@@ -184,7 +210,7 @@ static int run(am_store_t *s, sqlite3_stmt *st)
 
 int store_run(am_store_t *s, int which)
 {
-    int rc = run(s, stmt(s, which));
+    int rc = run(s, store_stmt(s, which));
 
     sqlite3_reset(s->st[which]);
     return rc;
@@ -239,7 +265,7 @@ static bool cached_sig(sqlite3_stmt *st, int col, am_store_item_t *it)
  * messages and bytes. */
 static int check_quota(am_store_t *s, const am_store_put_t *m)
 {
-    sqlite3_stmt *st = stmt(s, ST_USAGE);
+    sqlite3_stmt *st = store_stmt(s, ST_USAGE);
     uint64_t msgs = 0, bytes = 0;
     int rc;
 
@@ -266,7 +292,7 @@ static int check_quota(am_store_t *s, const am_store_put_t *m)
 static int put_delivery(am_store_t *s, const am_store_put_t *m,
                         sqlite3_int64 seq, size_t i)
 {
-    sqlite3_stmt *st = stmt(s, ST_INSERT_DLV);
+    sqlite3_stmt *st = store_stmt(s, ST_INSERT_DLV);
     /* ids are [A-Z]{2}-[A-Z0-9]+: nothing to escape in JSON */
     char list[AM_ENV_MAX_RECIPIENTS * (AM_AGENCY_ID_MAX + 3) + 3];
     size_t used = 0;
@@ -293,7 +319,7 @@ static int put_delivery(am_store_t *s, const am_store_put_t *m,
 int store_do_put(am_store_t *s, req_t *r)
 {
     const am_store_put_t *m = &r->put;
-    sqlite3_stmt *st = stmt(s, ST_FIND);
+    sqlite3_stmt *st = store_stmt(s, ST_FIND);
     uint8_t cache[SIG_CACHE_LEN];
     sqlite3_int64 seq;
     int rc;
@@ -312,7 +338,7 @@ int store_do_put(am_store_t *s, req_t *r)
         return store_db_error(s, "find");
     if ((rc = check_quota(s, m)) != 0)
         return rc;
-    st = stmt(s, ST_INSERT_MSG);
+    st = store_stmt(s, ST_INSERT_MSG);
     sqlite3_bind_blob(st, 1, m->message_id, AM_MSG_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, m->envelope_hash, AM_HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, m->sender, -1, SQLITE_STATIC);
@@ -387,19 +413,19 @@ int store_do_next(am_store_t *s, req_t *r)
     if ((r->items = am_calloc(r->max, sizeof *r->items)) == NULL)
         return AM_ENOMEM;
     if (r->after.seq == 0)
-        return next_rows(s, r, stmt(s, ST_NEXT));
-    if ((rc = next_rows(s, r, stmt(s, ST_NEXT_SAME))) != 0)
+        return next_rows(s, r, store_stmt(s, ST_NEXT));
+    if ((rc = next_rows(s, r, store_stmt(s, ST_NEXT_SAME))) != 0)
         return rc;
     if (r->n_items == r->max || r->n_bytes >= AM_STORE_NEXT_BYTES)
         return 0;
-    return next_rows(s, r, stmt(s, ST_NEXT_LOWER));
+    return next_rows(s, r, store_stmt(s, ST_NEXT_LOWER));
 }
 
 /* A peer relay's accepted evidence must name the envelope stored here. */
 static int same_hash(am_store_t *s, const uint8_t id[AM_MSG_ID_LEN],
                      const uint8_t hash[AM_HASH_LEN])
 {
-    sqlite3_stmt *st = stmt(s, ST_HASH);
+    sqlite3_stmt *st = store_stmt(s, ST_HASH);
     int rc;
 
     sqlite3_bind_blob(st, 1, id, AM_MSG_ID_LEN, SQLITE_STATIC);
@@ -414,69 +440,95 @@ static int same_hash(am_store_t *s, const uint8_t id[AM_MSG_ID_LEN],
 }
 
 /* What the sender is owed for an acknowledgement: the relay's own
- * "delivered" evidence, or the home relay's accepted evidence. */
-static int note(am_store_t *s, req_t *r)
+ * "delivered" evidence, or the home relay's accepted evidence (ev). */
+static int note(am_store_t *s, const char *recipient,
+                const uint8_t id[AM_MSG_ID_LEN], int64_t now,
+                const am_store_notice_t *ev)
 {
-    sqlite3_stmt *st = stmt(s, ST_NOTE);
+    sqlite3_stmt *st = store_stmt(s, ST_NOTE);
 
-    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, r->now);
-    if (r->kind2 == ACK_FORWARDED) {
+    sqlite3_bind_text(st, 1, recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    if (ev != NULL) {
         sqlite3_bind_int(st, 4, 1);
-        sqlite3_bind_blob(st, 5, r->notices[0].evidence,
-                          (int)r->notices[0].evidence_len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 5, ev->evidence, (int)ev->evidence_len,
+                          SQLITE_STATIC);
     } else {
         sqlite3_bind_int(st, 4, 2);
     }
     return run(s, st);
 }
 
-int store_do_ack(am_store_t *s, req_t *r)
+/* Every recipient has it: keep the record, drop the sealed bytes. */
+static int complete(am_store_t *s, const uint8_t id[AM_MSG_ID_LEN],
+                    int64_t now)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_REMAINING);
+    int rc;
+
+    sqlite3_bind_blob(st, 1, id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return store_db_error(s, "remaining");
+    if (sqlite3_column_int64(st, 0) > 0)
+        return 0;
+    if ((rc = am_audit_append(s->audit, id, now)) != 0)
+        return rc;
+    st = store_stmt(s, ST_DROP_BODY);
+    sqlite3_bind_blob(st, 1, id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    return run(s, st);
+}
+
+int store_ack_now(am_store_t *s, const char *recipient,
+                  const uint8_t id[AM_MSG_ID_LEN], int64_t now, int kind2,
+                  const am_store_notice_t *ev, bool *done)
 {
     sqlite3_stmt *st;
-    int rc, state = r->kind2 == ACK_REFUSED ? 4 : 2;
+    int rc, state = kind2 == ACK_REFUSED ? 4 : 2;
 
-    if (r->kind2 == ACK_FORWARDED &&
-        (rc = same_hash(s, r->id, r->notices[0].envelope_hash)) != 0)
+    *done = false;
+    if (kind2 == ACK_FORWARDED &&
+        (rc = same_hash(s, id, ev->envelope_hash)) != 0)
         return rc;
-    st = stmt(s, ST_ACK);
-    sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, r->now);
+    st = store_stmt(s, ST_ACK);
+    sqlite3_bind_text(st, 1, recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int(st, 4, state);
     if ((rc = run(s, st)) != 0)
         return rc;
     if (sqlite3_changes(s->db) == 0) {
         /* acknowledged before (at-least-once delivery): same answer */
-        st = stmt(s, ST_ACKED);
-        sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
+        st = store_stmt(s, ST_ACKED);
+        sqlite3_bind_text(st, 1, recipient, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, id, AM_MSG_ID_LEN, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, state);
         return sqlite3_step(st) == SQLITE_ROW
                    ? 0
                    : am_errf(AM_EKEY, "no delivery of that message to %s",
-                             r->recipient);
+                             recipient);
     }
-    if (r->kind2 != ACK_REFUSED && (rc = note(s, r)) != 0)
+    *done = true;
+    if (kind2 != ACK_REFUSED &&
+        (rc = note(s, recipient, id, now,
+                   kind2 == ACK_FORWARDED ? ev : NULL)) != 0)
         return rc;
-    st = stmt(s, ST_REMAINING);
-    sqlite3_bind_blob(st, 1, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW)
-        return store_db_error(s, "remaining");
-    if (sqlite3_column_int64(st, 0) > 0)
-        return 0;
-    /* every recipient has it: keep the record, drop the sealed bytes */
-    if ((rc = am_audit_append(s->audit, r->id, r->now)) != 0)
-        return rc;
-    st = stmt(s, ST_DROP_BODY);
-    sqlite3_bind_blob(st, 1, r->id, AM_MSG_ID_LEN, SQLITE_STATIC);
-    return run(s, st);
+    return complete(s, id, now);
+}
+
+int store_do_ack(am_store_t *s, req_t *r)
+{
+    bool done;
+
+    if (r->kind2 == ACK_AGENCY) /* store_fold.c */
+        return store_ack_log(s, r);
+    return store_ack_now(s, r->recipient, r->id, r->now, r->kind2,
+                         r->notices, &done);
 }
 
 int store_do_notices(am_store_t *s, req_t *r)
 {
-    sqlite3_stmt *st = stmt(s, ST_NOTICES);
+    sqlite3_stmt *st = store_stmt(s, ST_NOTICES);
     int rc;
 
     if ((r->notices = am_calloc(r->max, sizeof *r->notices)) == NULL)
@@ -566,7 +618,7 @@ int store_do_expire(am_store_t *s, req_t *r)
     if ((rc = expire_step(s, r,
              "SELECT DISTINCT coalesce(m.route, m.sender) FROM deliveries d "
              "JOIN messages m ON m.seq = d.seq WHERE m.envelope IS NOT NULL "
-             "AND m.expires_at <= ?1 AND d.state = 0",
+             "AND m.expires_at <= ?1 AND d.state = 0 AND " NOT_LOGGED,
              true)) != 0 ||
         /* a copy still waiting for its home relay expires for each of
          * the agencies it is for */
@@ -577,18 +629,18 @@ int store_do_expire(am_store_t *s, req_t *r)
              "coalesce(j.value, d.recipient), ?1, 0 FROM deliveries d JOIN "
              "messages m ON m.seq = d.seq LEFT JOIN json_each(d.agencies) j "
              "WHERE m.envelope IS NOT NULL AND m.expires_at <= ?1 AND "
-             "d.state = 0", false)) != 0 ||
+             "d.state = 0 AND " NOT_LOGGED, false)) != 0 ||
         (rc = expire_step(s, r,
-             "UPDATE deliveries SET state = 3 WHERE state = 0 AND seq IN "
-             "(SELECT seq FROM messages WHERE envelope IS NOT NULL AND "
-             "expires_at <= ?1)", false)) != 0)
+             "UPDATE deliveries AS d SET state = 3 WHERE state = 0 AND "
+             "seq IN (SELECT seq FROM messages WHERE envelope IS NOT NULL "
+             "AND expires_at <= ?1) AND " NOT_LOGGED, false)) != 0)
         return rc;
     return expire_finished(s, r);
 }
 
 int store_do_notice_ack(am_store_t *s, req_t *r)
 {
-    sqlite3_stmt *st = stmt(s, ST_NOTICE_ACK);
+    sqlite3_stmt *st = store_stmt(s, ST_NOTICE_ACK);
     int rc;
 
     sqlite3_bind_text(st, 1, r->recipient, -1, SQLITE_STATIC);
@@ -605,7 +657,7 @@ int store_do_notice_ack(am_store_t *s, req_t *r)
 /* The prekey held for agency into *p (len 0 when none).  */
 static int prekey_get(am_store_t *s, const char *agency, am_store_prekey_t *p)
 {
-    sqlite3_stmt *st = stmt(s, ST_PREKEY_GET);
+    sqlite3_stmt *st = store_stmt(s, ST_PREKEY_GET);
     size_t n;
     int rc;
 
@@ -644,7 +696,7 @@ int store_do_prekey_put(am_store_t *s, req_t *r)
     if (held.len > 0 && held.created_at >= p->created_at)
         return am_errf(AM_ESTALE, "prekey %u of %s is not newer than prekey "
                        "%u held", p->prekey_id, p->agency, held.prekey_id);
-    st = stmt(s, ST_PREKEY_SET);
+    st = store_stmt(s, ST_PREKEY_SET);
     sqlite3_bind_text(st, 1, p->agency, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, p->prekey_id);
     sqlite3_bind_int64(st, 3, p->created_at);

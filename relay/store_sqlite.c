@@ -47,6 +47,7 @@ static int run_one(am_store_t *s, req_t *r)
     case REQ_PREKEY_PUT: r->rc = store_do_prekey_put(s, r); break;
     case REQ_PREKEYS: r->rc = store_do_prekeys(s, r); break;
     case REQ_NOTICE_PUT: r->rc = store_do_notice_put(s, r); break;
+    case REQ_FOLD: r->rc = store_do_fold(s, r); break;
     }
     if (sqlite3_get_autocommit(s->db) ||
         (r->rc != 0 && store_run(s, ST_ROLLBACK_TO) != 0) ||
@@ -121,6 +122,34 @@ static bool run_batch(am_store_t *s, req_t *batch)
     return true;
 }
 
+/* With s->mu held: everything queued, with a fold of the acknowledgement
+ * log ahead of it when the log is long (store_fold.c); or, the store
+ * being idle, a fold alone.  NULL when stopping with nothing left. */
+static req_t *take_batch(am_store_t *s)
+{
+    req_t *batch, *fold;
+
+    for (;;) {
+        if ((s->pending != NULL && !s->held) || s->stopping)
+            break;
+        if ((fold = store_fold_due(s, true)) != NULL)
+            return fold;
+        /* with a log to fold, store_fold_due waited already */
+        if (s->unfolded == 0 || s->held)
+            pthread_cond_wait(&s->cv, &s->mu);
+    }
+    s->folding = false;
+    if ((batch = s->pending) == NULL)
+        return NULL;
+    s->pending = NULL;
+    s->pending_tail = &s->pending;
+    if (!s->stopping && (fold = store_fold_due(s, false)) != NULL) {
+        fold->next = batch;
+        batch = fold;
+    }
+    return batch;
+}
+
 static void *store_thread(void *arg)
 {
     am_store_t *s = arg;
@@ -131,11 +160,7 @@ static void *store_thread(void *arg)
         bool committed;
 
         pthread_mutex_lock(&s->mu);
-        while ((s->pending == NULL || s->held) && !s->stopping)
-            pthread_cond_wait(&s->cv, &s->mu);
-        batch = s->pending;
-        s->pending = NULL;
-        s->pending_tail = &s->pending;
+        batch = take_batch(s);
         pthread_mutex_unlock(&s->mu);
         if (batch == NULL)
             break; /* stopping, and nothing left */
@@ -144,10 +169,13 @@ static void *store_thread(void *arg)
         s->stats.commits += committed;
         *s->done_tail = batch;
         for (req_t *r = batch; r != NULL; r = r->next) {
+            if (r->kind == REQ_FOLD)
+                store_fold_done(s, r, committed);
             s->done_tail = &r->next;
             n++;
         }
         s->stats.requests += n;
+        s->stats.unfolded = s->unfolded;
         pthread_mutex_unlock(&s->mu);
         if (s->notify != NULL)
             s->notify(s->notify_ctx);
@@ -205,6 +233,12 @@ void am_store_drain(am_store_t *s)
             r->expired_cb(r->ctx, r->rc, (const char(*)[AM_AGENCY_ID_MAX + 1])
                                              r->senders,
                           r->n_senders, r->n_senders_all);
+        else if (r->kind == REQ_FOLD) {
+            if (s->folded_cb != NULL)
+                s->folded_cb(s->folded_ctx, r->rc,
+                             (const char(*)[AM_AGENCY_ID_MAX + 1])r->senders,
+                             r->n_senders, r->n_senders_all);
+        }
         else
             r->done_cb(r->ctx, r->rc);
         store_req_free(r);
@@ -218,6 +252,12 @@ void am_store_hold(am_store_t *s, int hold)
     s->held = hold != 0;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
+}
+
+void am_store_on_folded(am_store_t *s, am_store_expired_cb cb, void *ctx)
+{
+    s->folded_cb = cb;
+    s->folded_ctx = ctx;
 }
 
 bool am_store_failed(am_store_t *s)
@@ -346,7 +386,7 @@ static int open_db(am_store_t *s, const char *dir)
                                NULL) != SQLITE_OK)
             return store_db_error(s, am_audit_sql[i]);
     /* the folder at every open: the schema opened (created) the log */
-    if (sync_dir(dir) != 0)
+    if (sync_dir(dir) != 0 || store_fold_count(s) != 0)
         return AM_EIO;
     return existed ? store_check(s, path) : 0;
 }

@@ -93,6 +93,56 @@ static FX_UNUSED void wait_for(am_store_t *s, result_t *r, int calls)
     assert_int_equal(r->calls, calls);
 }
 
+/* Until the store has folded every logged acknowledgement into its
+ * tables (store_fold.c): evidence owed, bodies dropped (bounded: 10 s). */
+static FX_UNUSED void settle(am_store_t *s)
+{
+    am_store_stats_t st;
+
+    for (int i = 0; i < 10000; i++) {
+        am_store_drain(s);
+        am_store_stats(s, &st);
+        if (st.unfolded == 0)
+            return;
+        pause_1ms();
+    }
+    fail_msg("the store did not fold its acknowledgements in 10 s");
+}
+
+typedef struct {
+    int calls, rc;
+    size_t n;
+    am_store_notice_t got[8];
+} notices_t;
+
+static FX_UNUSED void notices_cb(void *ctx, int rc, const am_store_notice_t *n,
+                       size_t count)
+{
+    notices_t *r = ctx;
+
+    r->calls++;
+    r->rc = rc;
+    r->n = count;
+    for (size_t i = 0; i < count && i < 8; i++)
+        r->got[i] = n[i];
+}
+
+/* The notices owed to `to` (the first 8). */
+static FX_UNUSED notices_t owed(am_store_t *s, const char *to)
+{
+    notices_t r = {0};
+
+    assert_int_equal(am_store_notices(s, to, 8, notices_cb, &r), AM_OK);
+    for (int i = 0; i < 10000 && r.calls == 0; i++) {
+        am_store_drain(s);
+        if (r.calls == 0)
+            pause_1ms();
+    }
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.rc, AM_OK);
+    return r;
+}
+
 static FX_UNUSED am_store_put_t msg(uint8_t id, int prio, const char *to1,
                           const char *to2)
 {

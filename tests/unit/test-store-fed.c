@@ -7,39 +7,6 @@
  * and a store made before federation opened and extended. */
 #include "fixture-store.h"
 
-typedef struct {
-    int calls, rc;
-    size_t n;
-    am_store_notice_t got[8];
-} notices_t;
-
-static void notices_cb(void *ctx, int rc, const am_store_notice_t *n,
-                       size_t count)
-{
-    notices_t *r = ctx;
-
-    r->calls++;
-    r->rc = rc;
-    r->n = count;
-    for (size_t i = 0; i < count && i < 8; i++)
-        r->got[i] = n[i];
-}
-
-static notices_t owed(am_store_t *s, const char *to)
-{
-    notices_t r = {0};
-
-    assert_int_equal(am_store_notices(s, to, 8, notices_cb, &r), AM_OK);
-    for (int i = 0; i < 10000 && r.calls == 0; i++) {
-        am_store_drain(s);
-        if (r.calls == 0)
-            pause_1ms();
-    }
-    assert_int_equal(r.calls, 1);
-    assert_int_equal(r.rc, AM_OK);
-    return r;
-}
-
 /* Message id from PK-NCCIA to DE-BKA and DE-LKA (homed at DE-RELAY) and
  * PK-FIA (homed here). */
 static am_store_put_t three(uint8_t id, int64_t expires_at)
@@ -121,6 +88,7 @@ static void test_one_copy_per_relay(void **state)
     assert_memory_equal(n.got[0].evidence, acc.evidence, acc.evidence_len);
     /* the local recipient still has it; the body stays until then */
     assert_int_equal(ack(s, "PK-FIA", 1), AM_OK);
+    settle(s);
     n = owed(s, "PK-NCCIA");
     assert_int_equal(n.n, 2);
     assert_int_equal(n.got[1].kind, 2);
@@ -178,6 +146,7 @@ static void test_refused_and_routed(void **state)
     snprintf(in.route, sizeof in.route, "%s", "DE-RELAY");
     put(s, &in, 100, AM_OK);
     assert_int_equal(ack(s, "PK-FIA", 4), AM_OK);
+    settle(s);
     assert_int_equal(owed(s, "DE-BKA").n, 0);
     n = owed(s, "DE-RELAY");
     assert_int_equal(n.n, 1);

@@ -180,6 +180,63 @@ static int body_stored(uint8_t id)
     return stored;
 }
 
+static void folded_cb(void *ctx, int rc,
+                      const char (*senders)[AM_AGENCY_ID_MAX + 1],
+                      size_t n_listed, size_t n)
+{
+    result_t *r = ctx;
+
+    r->calls++;
+    r->rc = rc;
+    for (size_t i = 0; i < n_listed && i < n; i++)
+        if (strcmp(senders[i], "PK-NCCIA") == 0)
+            r->n++;
+}
+
+/* Acknowledgements logged and not folded when the relay stopped (a crash
+ * may leave them so): no longer pending, and folded after the restart
+ * with the times they came at, each owing delivered evidence. */
+static void test_fold_after_restart(void **state)
+{
+    am_store_put_t m;
+    am_store_t *s;
+    am_store_stats_t st;
+    result_t f = {0};
+    notices_t n;
+
+    (void)state;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    for (uint8_t id = 51; id <= 53; id++) {
+        m = msg(id, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
+        put(s, &m, 10, AM_OK);
+    }
+    am_store_close(s);
+    exec_on_file("INSERT INTO acked (recipient, seq, time) VALUES "
+                 "('DE-BKA', 2, 78), ('DE-BKA', 1, 77)");
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    am_store_on_folded(s, folded_cb, &f);
+    /* pending is only 53, folded or not yet */
+    assert_int_equal(next(s, "DE-BKA").n, 1);
+    assert_int_equal(next(s, "DE-BKA").ids[0][0], 53);
+    settle(s);
+    am_store_stats(s, &st);
+    assert_int_equal(st.folded, 2);
+    assert_true(f.calls >= 1);
+    assert_true(f.n >= 1); /* PK-NCCIA named, once per fold */
+    n = owed(s, "PK-NCCIA");
+    assert_int_equal(n.n, 2);
+    /* oldest logged first, at the times logged */
+    assert_int_equal(n.got[0].kind, 2);
+    assert_int_equal(n.got[0].message_id[0], 52);
+    assert_int_equal(n.got[0].time, 78);
+    assert_int_equal(n.got[1].message_id[0], 51);
+    assert_int_equal(n.got[1].time, 77);
+    am_store_close(s);
+    assert_int_equal(body_stored(51), 0);
+    assert_int_equal(body_stored(52), 0);
+    assert_int_equal(body_stored(53), 1);
+}
+
 /* The text of audit record seq (a static buffer). */
 static const char *audit_record(int seq)
 {
@@ -222,7 +279,9 @@ static void test_ack_and_persistence(void **state)
     assert_int_equal(body_stored(9), 1);
     assert_int_equal(ack(s, "PH-NBI", 9), AM_OK);
     assert_int_equal(next(s, "PH-NBI").n, 0);
-    /* every recipient acknowledged: the sealed bytes are gone */
+    /* every recipient acknowledged: once folded, the sealed bytes are
+     * gone */
+    settle(s);
     assert_int_equal(body_stored(9), 0);
     am_store_close(s);
 }
@@ -339,6 +398,7 @@ static void test_expiry(void **state)
     wait_for(s, &r, 1);
     assert_int_equal(r.rc, AM_OK);
     assert_int_equal(r.n, 1); /* PK-NCCIA is owed PH-NBI's expiry */
+    settle(s); /* DE-BKA's acknowledgement: the message is done */
     assert_int_equal(body_stored(31), 0);
     am_store_close(s);
     /* the envelope's end is in the audit log, with each outcome */
@@ -363,6 +423,7 @@ static void test_quota(void **state)
     m.message_id[0] = m.envelope_hash[0] = 43;
     put(s, &m, 10, AM_ELIMIT);
     assert_int_equal(ack(s, "DE-BKA", 41), AM_OK);
+    settle(s);
     put(s, &m, 10, AM_OK); /* room again */
     /* bytes: 2 envelopes stored; room for one more byte-wise? no */
     m.quota_messages = 100;
@@ -395,6 +456,7 @@ static void test_audit_chain(void **state)
     assert_int_equal(ack(s, "DE-BKA", 21), AM_OK); /* PH-NBI still to ack */
     assert_int_equal(ack(s, "DE-BKA", 22), AM_OK); /* record 1 */
     assert_int_equal(ack(s, "PH-NBI", 21), AM_OK); /* record 2 */
+    settle(s);
     am_store_close(s);
     snprintf(path, sizeof path, "%s/store.sqlite", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -429,6 +491,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paging, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_accepted_signature_kept,
                                         make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_fold_after_restart, make_dir,
+                                        remove_dir),
         cmocka_unit_test_setup_teardown(test_idempotent_and_duplicate,
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_ack_and_persistence, make_dir,
