@@ -190,8 +190,10 @@ req_t *store_fold_due(am_store_t *s, bool idle)
 
 void store_fold_done(am_store_t *s, const req_t *r, bool committed)
 {
-    if (!committed || r->rc != 0)
+    if (!committed || r->rc != 0) {
+        s->folding = false; /* out of memory, say: not again at once */
         return;
+    }
     s->unfolded = r->n_items < r->max || r->n_items > s->unfolded
                       ? 0
                       : s->unfolded - r->n_items;

@@ -354,6 +354,9 @@ typedef struct {
 int rb_throughput(rb_env_t *e);
 int rb_latency(rb_env_t *e);
 int rb_drain(rb_env_t *e);
+/* relay_bench_evidence.c: after the drain, the sender takes the delivered
+ * evidence of all `expected`; prints how long after t_start it held it. */
+int rb_sender_evidence(rb_env_t *e, size_t expected, uint64_t t_start);
 /* relay_bench_conns.c */
 int rb_handshakes(rb_env_t *e);
 int rb_idle(rb_env_t *e);

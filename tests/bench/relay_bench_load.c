@@ -655,6 +655,8 @@ int rb_drain(rb_env_t *e)
         int rc2 = receive_backlog(e, &d, &cpu);
 
         print_drain(&fill, &d, e->pool_1k->env_len, &cpu, e);
+        if (rc2 == 0)
+            rc2 = rb_sender_evidence(e, d.expected, d.t_auth);
         if (rc2 != 0) {
             explain_failure(e);
             rc = -1;
