@@ -113,21 +113,22 @@ void conn_hs_message(conn_t *c, const uint8_t *msg, size_t len);
 #define AM_DELIVER_OVERHEAD 1024
 #define AM_EVIDENCE_BODY_MAX 512
 void conn_submit(conn_t *c, const Amanat__V1__Submit *sub);
-/* The relay's evidence: its body, signed into sig; with cached (a
- * signature of the same body kept by the store), that one is copied. */
+/* The relay's evidence: its body, signed into sig; conn_evidence_cached
+ * copies instead the signature kept in evcache (relay/evcache.h) when it
+ * is there and holds for the relay's current key (evcache NULL: none). */
 int conn_evidence(conn_t *c, Amanat__V1__EvidenceKind kind,
                   const uint8_t id[AM_MSG_ID_LEN],
                   const uint8_t hash[AM_HASH_LEN], const char *recipient,
                   int64_t t, uint8_t *body, size_t *body_len,
                   uint8_t sig[AM_SIG_LEN]);
-int conn_evidence_cached(conn_t *c, Amanat__V1__EvidenceKind kind,
-                         const uint8_t id[AM_MSG_ID_LEN],
+int conn_evidence_cached(conn_t *c, const uint8_t id[AM_MSG_ID_LEN],
                          const uint8_t hash[AM_HASH_LEN], int64_t t,
-                         const uint8_t *cached, uint8_t *body,
+                         const uint8_t *evcache, uint8_t *body,
                          size_t *body_len, uint8_t sig[AM_SIG_LEN]);
 /* Signs p's accepted evidence for time now before p is stored, so that
- * the store keeps the signature with the envelope and delivering it
- * signs nothing (a failure only leaves it to be signed when needed). */
+ * the store keeps the signature with the envelope (p->evcache) and
+ * delivering it signs nothing (a failure only leaves it to be signed
+ * when needed). */
 void conn_presign(conn_t *c, am_store_put_t *p, int64_t now);
 /* The accepted evidence of p, stored at accepted_at: the signature made
  * by conn_presign at signed_at when the times agree (the first store of

@@ -48,11 +48,10 @@ static int deliver(conn_t *c, const am_store_item_t *it)
 
     /* the signature kept with the envelope; else signed again, the same
      * (Ed25519 is deterministic) */
-    if ((rc = conn_evidence_cached(
-             c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED, it->message_id,
-             it->envelope_hash, it->accepted_at,
-             it->accepted_signed ? it->accepted_sig : NULL, body, &body_len,
-             sig)) != 0)
+    if ((rc = conn_evidence_cached(c, it->message_id, it->envelope_hash,
+                                   it->accepted_at,
+                                   it->has_evcache ? it->evcache : NULL, body,
+                                   &body_len, sig)) != 0)
         return rc;
     e.body = (ProtobufCBinaryData){body_len, body};
     e.signature = (ProtobufCBinaryData){AM_SIG_LEN, sig};

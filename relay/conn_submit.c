@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "evcache.h"
 #include "link.h"
 
 
@@ -33,7 +34,7 @@ typedef struct {
     int vrc;           /* the worker's verdict */
     char why[256];
     am_store_put_t put;
-    int64_t signed_at; /* put.accepted_sig's time */
+    int64_t signed_at; /* the time put.evcache was made for */
 } submit_t;
 
 static void submit_free(submit_t *s)
@@ -77,30 +78,38 @@ int conn_evidence(conn_t *c, Amanat__V1__EvidenceKind kind,
                                   am_dir_sign_sk(c->srv->dir), sig);
 }
 
-int conn_evidence_cached(conn_t *c, Amanat__V1__EvidenceKind kind,
-                         const uint8_t id[AM_MSG_ID_LEN],
+int conn_evidence_cached(conn_t *c, const uint8_t id[AM_MSG_ID_LEN],
                          const uint8_t hash[AM_HASH_LEN], int64_t t,
-                         const uint8_t *cached, uint8_t *body,
+                         const uint8_t *evcache, uint8_t *body,
                          size_t *body_len, uint8_t sig[AM_SIG_LEN])
 {
+    const uint8_t *kept = NULL;
     int rc;
 
-    if (cached == NULL)
-        return conn_evidence(c, kind, id, hash, NULL, t, body, body_len, sig);
-    if ((rc = evidence_body(c, kind, id, hash, NULL, t, body, body_len)) == 0)
-        memcpy(sig, cached, AM_SIG_LEN);
+    if (evcache != NULL)
+        kept = am_evcache_sig(am_dir_self(c->srv->dir)->sign_pk, id, hash, t,
+                              evcache);
+    if (kept == NULL)
+        return conn_evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
+                             id, hash, NULL, t, body, body_len, sig);
+    if ((rc = evidence_body(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
+                            id, hash, NULL, t, body, body_len)) == 0)
+        memcpy(sig, kept, AM_SIG_LEN);
     return rc;
 }
 
 void conn_presign(conn_t *c, am_store_put_t *p, int64_t now)
 {
-    uint8_t body[AM_EVIDENCE_BODY_MAX];
+    uint8_t body[AM_EVIDENCE_BODY_MAX], sig[AM_SIG_LEN];
     size_t len;
 
-    p->accepted_signed =
+    p->has_evcache =
         conn_evidence(c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED,
                       p->message_id, p->envelope_hash, NULL, now, body, &len,
-                      p->accepted_sig) == 0;
+                      sig) == 0;
+    if (p->has_evcache)
+        am_evcache_make(am_dir_self(c->srv->dir)->sign_pk, p->message_id,
+                        p->envelope_hash, now, sig, p->evcache);
 }
 
 int conn_accepted(conn_t *c, const am_store_put_t *p, int64_t signed_at,
@@ -108,11 +117,9 @@ int conn_accepted(conn_t *c, const am_store_put_t *p, int64_t signed_at,
                   uint8_t sig[AM_SIG_LEN])
 {
     return conn_evidence_cached(
-        c, AMANAT__V1__EVIDENCE_KIND__EVIDENCE_ACCEPTED, p->message_id,
-        p->envelope_hash, accepted_at,
-        p->accepted_signed && signed_at == accepted_at ? p->accepted_sig
-                                                       : NULL,
-        body, body_len, sig);
+        c, p->message_id, p->envelope_hash, accepted_at,
+        p->has_evcache && signed_at == accepted_at ? p->evcache : NULL, body,
+        body_len, sig);
 }
 
 static void send_result(conn_t *c, const submit_t *s, int64_t accepted_at)

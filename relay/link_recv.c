@@ -33,7 +33,7 @@ typedef struct {
     Amanat__V1__ErrorCode code;
     char why[256];
     am_store_put_t put;
-    int64_t signed_at; /* put.accepted_sig's time */
+    int64_t signed_at; /* the time put.evcache was made for */
 } fwd_in_t;
 
 static void fwd_free(fwd_in_t *f)

@@ -46,6 +46,8 @@ void am_store_drain(am_store_t *s);
  * then exit non-zero); 0 otherwise, and for s NULL. */
 int am_store_close(am_store_t *s);
 
+#define AM_STORE_EVCACHE_LEN 80
+
 /* A verified envelope to store for its recipients. */
 typedef struct {
     uint8_t message_id[AM_MSG_ID_LEN];
@@ -66,12 +68,11 @@ typedef struct {
     size_t envelope_len;
     /* the sender's quota: what it may have stored and undelivered */
     uint64_t quota_messages, quota_bytes;
-    /* The relay's signature of its accepted evidence with time `now` (the
-     * now given to am_store_put), kept with the envelope so that
-     * delivering it costs no signature: a cache, checked when read back
-     * (am_store_item_t.accepted_signed); absent, the relay signs again. */
-    bool accepted_signed;
-    uint8_t accepted_sig[AM_SIG_LEN];
+    /* What the relay keeps of its accepted evidence's signature, so that
+     * delivering the envelope costs no signature (relay/evcache.h): kept
+     * with the envelope and given back as it is, opaque to the store. */
+    bool has_evcache;
+    uint8_t evcache[AM_STORE_EVCACHE_LEN];
 } am_store_put_t;
 
 /* rc 0: stored durably (or was already, with the same hash: idempotent);
@@ -99,10 +100,9 @@ typedef struct {
                                         or the relay that forwarded it */
     int priority;
     am_store_cursor_t at; /* its place in the delivery order */
-    /* the accepted evidence's signature kept at put, when it is there and
-     * still matches its check (else the caller signs it again) */
-    bool accepted_signed;
-    uint8_t accepted_sig[AM_SIG_LEN];
+    /* am_store_put_t.evcache as put, when one was (the caller checks it) */
+    bool has_evcache;
+    uint8_t evcache[AM_STORE_EVCACHE_LEN];
     uint8_t *envelope;
     size_t envelope_len;
 } am_store_item_t;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sodium.h>
 
 #include "alloc.h"
 #include "audit.h"
@@ -106,8 +105,8 @@ const char am_store_schema[] =
     "  accepted_at INTEGER NOT NULL,"
     "  envelope BLOB," /* NULL once every recipient acknowledged */
     "  route TEXT," /* the relay that forwarded it here, or NULL */
-    /* the signature of the accepted evidence, and its check: see
-     * accepted_check() */
+    /* what the relay kept of its accepted evidence's signature
+     * (relay/evcache.c), or NULL */
     "  accepted_sig BLOB);"
     "CREATE TABLE IF NOT EXISTS deliveries ("
     "  seq INTEGER NOT NULL REFERENCES messages(seq),"
@@ -216,48 +215,15 @@ int store_run(am_store_t *s, int which)
     return rc;
 }
 
-/* The accepted evidence's signature is kept as a cache beside the
- * envelope: 64 bytes of signature, then 16 of BLAKE2b over what it signs
- * and itself.  A damaged column (a bit flip on the disk) then fails the
- * check when read back and the relay signs again, instead of handing a
- * recipient evidence that does not verify.  Not a MAC: a store that can
- * be rewritten at will is outside what the relay defends. */
-#define SIG_CHECK_LEN 16
-#define SIG_CACHE_LEN (AM_SIG_LEN + SIG_CHECK_LEN)
-
-static void accepted_check(const uint8_t id[AM_MSG_ID_LEN],
-                           const uint8_t hash[AM_HASH_LEN], int64_t at,
-                           const uint8_t sig[AM_SIG_LEN],
-                           uint8_t out[SIG_CHECK_LEN])
+/* The evcache column as put, if it is whole (its content is checked by
+ * the relay: relay/evcache.c). */
+static bool evcache(sqlite3_stmt *st, int col, am_store_item_t *it)
 {
-    crypto_generichash_state h;
-    uint8_t t[8];
+    const void *b = sqlite3_column_blob(st, col);
 
-    for (int i = 0; i < 8; i++)
-        t[i] = (uint8_t)((uint64_t)at >> (8 * i));
-    /* cannot fail with these sizes */
-    (void)crypto_generichash_init(&h, NULL, 0, SIG_CHECK_LEN);
-    (void)crypto_generichash_update(&h, id, AM_MSG_ID_LEN);
-    (void)crypto_generichash_update(&h, hash, AM_HASH_LEN);
-    (void)crypto_generichash_update(&h, t, sizeof t);
-    (void)crypto_generichash_update(&h, sig, AM_SIG_LEN);
-    (void)crypto_generichash_final(&h, out, SIG_CHECK_LEN);
-}
-
-/* Column col of a row holding it: whether a signature that passes its
- * check was copied into it->accepted_sig. */
-static bool cached_sig(sqlite3_stmt *st, int col, am_store_item_t *it)
-{
-    const uint8_t *b = sqlite3_column_blob(st, col);
-    uint8_t check[SIG_CHECK_LEN];
-
-    if (sqlite3_column_bytes(st, col) != SIG_CACHE_LEN || b == NULL)
+    if (sqlite3_column_bytes(st, col) != AM_STORE_EVCACHE_LEN || b == NULL)
         return false;
-    accepted_check(it->message_id, it->envelope_hash, it->accepted_at, b,
-                   check);
-    if (sodium_memcmp(check, b + AM_SIG_LEN, SIG_CHECK_LEN) != 0)
-        return false;
-    memcpy(it->accepted_sig, b, AM_SIG_LEN);
+    memcpy(it->evcache, b, AM_STORE_EVCACHE_LEN);
     return true;
 }
 
@@ -320,7 +286,6 @@ int store_do_put(am_store_t *s, req_t *r)
 {
     const am_store_put_t *m = &r->put;
     sqlite3_stmt *st = store_stmt(s, ST_FIND);
-    uint8_t cache[SIG_CACHE_LEN];
     sqlite3_int64 seq;
     int rc;
 
@@ -348,12 +313,9 @@ int store_do_put(am_store_t *s, req_t *r)
     sqlite3_bind_blob64(st, 7, m->envelope, m->envelope_len, SQLITE_STATIC);
     if (m->route[0] != '\0')
         sqlite3_bind_text(st, 8, m->route, -1, SQLITE_STATIC);
-    if (m->accepted_signed) {
-        memcpy(cache, m->accepted_sig, AM_SIG_LEN);
-        accepted_check(m->message_id, m->envelope_hash, r->now,
-                       m->accepted_sig, cache + AM_SIG_LEN);
-        sqlite3_bind_blob(st, 9, cache, sizeof cache, SQLITE_STATIC);
-    }
+    if (m->has_evcache)
+        sqlite3_bind_blob(st, 9, m->evcache, AM_STORE_EVCACHE_LEN,
+                          SQLITE_STATIC);
     if ((rc = run(s, st)) != 0)
         return rc;
     seq = sqlite3_last_insert_rowid(s->db);
@@ -394,7 +356,7 @@ static int next_rows(am_store_t *s, req_t *r, sqlite3_stmt *st)
         it->at.seq = sqlite3_column_int64(st, 6);
         snprintf(it->owed, sizeof it->owed, "%s",
                  (const char *)sqlite3_column_text(st, 7));
-        it->accepted_signed = cached_sig(st, 8, it);
+        it->has_evcache = evcache(st, 8, it);
         if ((it->envelope = am_malloc(n)) == NULL)
             return AM_ENOMEM;
         memcpy(it->envelope, sqlite3_column_blob(st, 2), n);

@@ -27,8 +27,8 @@ typedef struct {
     uint8_t ids[16][AM_MSG_ID_LEN];
     int prio[16];
     am_store_cursor_t last; /* the place of the last item */
-    bool sig_kept[16];
-    uint8_t sig[16][AM_SIG_LEN];
+    bool kept[16];
+    uint8_t evcache[16][AM_STORE_EVCACHE_LEN];
 } result_t;
 
 static FX_UNUSED void pause_1ms(void)
@@ -67,8 +67,8 @@ static FX_UNUSED void next_cb(void *ctx, int rc, const am_store_item_t *items, s
     for (size_t i = 0; i < n && i < 16; i++) {
         memcpy(r->ids[i], items[i].message_id, AM_MSG_ID_LEN);
         r->prio[i] = items[i].priority;
-        r->sig_kept[i] = items[i].accepted_signed;
-        memcpy(r->sig[i], items[i].accepted_sig, AM_SIG_LEN);
+        r->kept[i] = items[i].has_evcache;
+        memcpy(r->evcache[i], items[i].evcache, AM_STORE_EVCACHE_LEN);
         assert_true(items[i].envelope_len > 0);
         assert_int_equal(items[i].at.priority, items[i].priority);
         r->last = items[i].at;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "evcache.h"
 
 static void test_priority_then_fifo(void **state)
 {
@@ -120,10 +121,10 @@ static void exec_on_file(const char *q)
     sqlite3_close(db);
 }
 
-/* The accepted evidence's signature kept at put comes back with the
- * envelope; one whose column was damaged does not (the relay then signs
- * again), nor does one never given. */
-static void test_accepted_signature_kept(void **state)
+/* What the relay keeps of its accepted evidence's signature comes back
+ * with the envelope as it was put; a column cut short does not, nor does
+ * one never put. */
+static void test_evcache_kept(void **state)
 {
     am_store_put_t m1 = msg(1, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
     am_store_put_t m2 = msg(2, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
@@ -132,28 +133,56 @@ static void test_accepted_signature_kept(void **state)
     result_t r;
 
     (void)state;
-    m1.accepted_signed = m2.accepted_signed = true;
-    memset(m1.accepted_sig, 0xa1, AM_SIG_LEN);
-    memset(m2.accepted_sig, 0xa2, AM_SIG_LEN);
+    m1.has_evcache = m2.has_evcache = true;
+    memset(m1.evcache, 0xa1, AM_STORE_EVCACHE_LEN);
+    memset(m2.evcache, 0xa2, AM_STORE_EVCACHE_LEN);
     assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
     put(s, &m1, 10, AM_OK);
     put(s, &m2, 11, AM_OK);
     put(s, &m3, 12, AM_OK);
     r = next(s, "DE-BKA");
     assert_int_equal(r.n, 3);
-    assert_true(r.sig_kept[0] && r.sig_kept[1] && !r.sig_kept[2]);
-    assert_memory_equal(r.sig[0], m1.accepted_sig, AM_SIG_LEN);
-    assert_memory_equal(r.sig[1], m2.accepted_sig, AM_SIG_LEN);
+    assert_true(r.kept[0] && r.kept[1] && !r.kept[2]);
+    assert_memory_equal(r.evcache[0], m1.evcache, AM_STORE_EVCACHE_LEN);
+    assert_memory_equal(r.evcache[1], m2.evcache, AM_STORE_EVCACHE_LEN);
     am_store_close(s);
-    /* one bit of m2's signature, then m1's time: both fail their check */
-    exec_on_file("UPDATE messages SET accepted_sig = x'a3' || "
-                 "substr(accepted_sig, 2) WHERE seq = 2;"
-                 "UPDATE messages SET accepted_at = 9 WHERE seq = 1");
+    exec_on_file("UPDATE messages SET accepted_sig = "
+                 "substr(accepted_sig, 2) WHERE seq = 2");
     assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
     r = next(s, "DE-BKA");
     assert_int_equal(r.n, 3);
-    assert_false(r.sig_kept[0] || r.sig_kept[1] || r.sig_kept[2]);
+    assert_true(r.kept[0] && !r.kept[1] && !r.kept[2]);
     am_store_close(s);
+}
+
+/* The kept signature is given back only for the key, message, hash and
+ * time it was made for, and only whole. */
+static void test_evcache_check(void **state)
+{
+    uint8_t pk[AM_SIGN_PK_LEN], pk2[AM_SIGN_PK_LEN], id[AM_MSG_ID_LEN],
+        hash[AM_HASH_LEN], sig[AM_SIG_LEN], c[AM_STORE_EVCACHE_LEN];
+
+    (void)state;
+    memset(pk, 1, sizeof pk);
+    memset(pk2, 1, sizeof pk2);
+    pk2[31] ^= 0x80;
+    memset(id, 2, sizeof id);
+    memset(hash, 3, sizeof hash);
+    memset(sig, 4, sizeof sig);
+    am_evcache_make(pk, id, hash, 77, sig, c);
+    assert_ptr_equal(am_evcache_sig(pk, id, hash, 77, c), c);
+    assert_memory_equal(c, sig, AM_SIG_LEN);
+    assert_null(am_evcache_sig(pk2, id, hash, 77, c)); /* another key */
+    assert_null(am_evcache_sig(pk, id, hash, 78, c));  /* another time */
+    hash[0] ^= 1;
+    assert_null(am_evcache_sig(pk, id, hash, 77, c));
+    hash[0] ^= 1;
+    for (size_t bit = 0; bit < 8 * AM_STORE_EVCACHE_LEN; bit += 37) {
+        c[bit / 8] ^= (uint8_t)(1u << (bit % 8)); /* any bit flipped */
+        assert_null(am_evcache_sig(pk, id, hash, 77, c));
+        c[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    assert_non_null(am_evcache_sig(pk, id, hash, 77, c));
 }
 
 /* 1 when message id's envelope bytes are still stored, 0 when deleted. */
@@ -489,8 +518,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_priority_then_fifo, make_dir,
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_paging, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_accepted_signature_kept,
-                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_evcache_kept, make_dir,
+                                        remove_dir),
+        cmocka_unit_test(test_evcache_check),
         cmocka_unit_test_setup_teardown(test_fold_after_restart, make_dir,
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_idempotent_and_duplicate,
