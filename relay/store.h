@@ -125,10 +125,12 @@ int am_store_next(am_store_t *s, const char *recipient, size_t max,
 
 /* The recipient acknowledged message id: it is no longer pending for it
  * (rc 0: durably).  The rest follows when the store folds its log of
- * acknowledgements (store_fold.c), soon after, in order: the sender is
- * owed delivered evidence (am_store_on_folded names it), and when every
- * recipient has acknowledged, the envelope bytes are deleted (the
- * metadata row stays).  rc AM_EKEY when no such delivery exists. */
+ * acknowledgements (store_fold.c), oldest first: once idle for 10 ms,
+ * and within about 200 ms while busy: the sender is owed delivered
+ * evidence (am_store_on_folded names it), and when every recipient has
+ * acknowledged, the envelope bytes are deleted (the metadata row stays)
+ * and the sender's quota is freed.  rc AM_EKEY when no such delivery
+ * exists. */
 typedef void (*am_store_done_cb)(void *ctx, int rc);
 
 int am_store_ack(am_store_t *s, const char *recipient,
@@ -238,6 +240,10 @@ bool am_store_failed(am_store_t *s);
 /* Tests only: while held, requests wait in the queue, so the next batch
  * deterministically holds all of them. */
 void am_store_hold(am_store_t *s, int hold);
+
+/* Tests only: while held, logged acknowledgements are not folded (the
+ * store open folds what it finds all the same). */
+void am_store_hold_folding(am_store_t *s, int hold);
 
 /* Tests only: the store's unit tests hold bytes that are not envelopes;
  * false skips the start check of each held envelope (store_check.c), not

@@ -12,27 +12,37 @@
  * that delivery is no longer pending for delivery or expiry (the NEXT and
  * expiry statements pass over logged ones).  The store thread folds the
  * log, oldest first, into the tables with the very statements of a direct
- * acknowledgement (store_ack_now) and the logged time: in chunks when it
- * has been idle for FOLD_IDLE_MS, and a chunk ahead of every batch while
- * the log holds more than FOLD_LOG_MAX, so that a relay that is never
- * idle still folds faster than acknowledgements come.  The senders owed
- * evidence by a fold are handed to the loop (am_store_on_folded), which
- * tells those connected.  What this costs: delivered evidence and the
- * audit record come after the fold, not with the acknowledgement, and a
- * restart folds what a crash left in the log (the log is a table like the
- * others: nothing in it is lost). */
+ * acknowledgement (store_ack_now), the logged time for the evidence and
+ * the fold's for the audit record's completion, FOLD_CHUNK at a time:
+ * once the store has been idle for FOLD_IDLE_MS, and then on between
+ * requests until the log is empty; while it is busy, one chunk ahead of
+ * a batch whenever FOLD_AGE_MS went by since the last fold, so light but
+ * steady traffic (never 10 ms idle) does not hold the log back; and while
+ * the log holds more than FOLD_LOG_MAX (a burst, or load that leaves the
+ * store no idle moment), ahead of every batch as many as bring it back
+ * under, at the old cost per acknowledgement.
+ * The senders owed evidence by a fold are handed to the loop
+ * (am_store_on_folded), which tells those connected.  What this costs:
+ * delivered evidence, the audit record and the freed quota come after
+ * the fold, not with the acknowledgement.  A restart folds the whole log
+ * before the store check (which would take a logged delivery for a
+ * pending one, and quarantine an envelope its recipient already has);
+ * the log is a table like the others: nothing in it is lost. */
 #include "store_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "alloc.h"
 #include "err.h"
 
-#define FOLD_IDLE_MS 10
-#define FOLD_CHUNK 128    /* per idle transaction: a few ms of SQL */
+#define FOLD_IDLE_MS 10   /* idle that long: fold */
+#define FOLD_AGE_MS 200   /* busy: fold a chunk that often */
+#define FOLD_CHUNK 128    /* a few ms of SQL */
 #define FOLD_LOG_MAX 65536
+#define FOLD_BIG 4096     /* at most, per batch or transaction at open */
 
 typedef struct {
     int64_t id, time;
@@ -53,7 +63,8 @@ int store_ack_log(am_store_t *s, req_t *r)
     if (sqlite3_step(st) != SQLITE_DONE)
         return store_db_error(s, "acknowledge");
     if (sqlite3_changes(s->db) > 0) {
-        s->unfolded++;
+        if (s->unfolded++ == 0)
+            s->fold_at = store_ms_now(); /* the oldest waits from now */
         return 0;
     }
     /* logged or stored before (at-least-once delivery): same answer */
@@ -126,10 +137,14 @@ int store_do_fold(am_store_t *s, req_t *r)
     if ((rc = read_log(s, r, l, &n)) != 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
-        /* AM_EKEY: no longer pending (quarantined at a start check) */
+        /* the audit record: completed at the fold, never before the
+         * acknowledgement; AM_EKEY: no longer pending (quarantined) */
+        int64_t at = l[i].time > r->now ? l[i].time : r->now;
+
         if (l[i].known &&
             (rc = store_ack_now(s, l[i].recipient, l[i].message_id,
-                                l[i].time, ACK_AGENCY, NULL, &done)) != 0 &&
+                                l[i].time, at, ACK_AGENCY, NULL, &done)) !=
+                0 &&
             rc != AM_EKEY)
             goto out;
         if (l[i].known && rc == 0 && done)
@@ -142,27 +157,40 @@ int store_do_fold(am_store_t *s, req_t *r)
         }
         rc = 0;
     }
+    /* here, not after the batch: it may log more after this request;
+     * a short read means the log is now empty */
     r->n_items = n;
+    s->unfolded = n < r->max || n > s->unfolded ? 0 : s->unfolded - n;
+    s->fold_at = store_ms_now();
 out:
     am_free(l);
     return rc;
 }
 
+uint64_t store_ms_now(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
 static req_t *fold_req(size_t max)
 {
-    req_t *r = store_new_req(REQ_FOLD, NULL, 0);
+    req_t *r = store_new_req(REQ_FOLD, NULL, (int64_t)time(NULL));
 
     if (r != NULL)
         r->max = max;
     return r;
 }
 
-/* Waits FOLD_IDLE_MS on s->cv; true when it went by with nothing new. */
+/* Waits FOLD_IDLE_MS on s->cv (whose clock is CLOCK_MONOTONIC); true when
+ * it went by with nothing new. */
 static bool idle_for_a_while(am_store_t *s)
 {
     struct timespec t;
 
-    clock_gettime(CLOCK_REALTIME, &t);
+    clock_gettime(CLOCK_MONOTONIC, &t);
     t.tv_nsec += FOLD_IDLE_MS * 1000000L;
     if (t.tv_nsec >= 1000000000L) {
         t.tv_sec++;
@@ -172,17 +200,37 @@ static bool idle_for_a_while(am_store_t *s)
            s->pending == NULL && !s->stopping;
 }
 
-req_t *store_fold_due(am_store_t *s, bool idle)
+/* Busy: a chunk when the oldest logged has waited FOLD_AGE_MS, and
+ * enough to come back under FOLD_LOG_MAX when the log is long. */
+static req_t *fold_busy(am_store_t *s)
+{
+    uint64_t n;
+
+    if (s->unfolded > FOLD_LOG_MAX) {
+        n = s->unfolded - FOLD_LOG_MAX + FOLD_CHUNK;
+        return fold_req(n < FOLD_BIG ? (size_t)n : FOLD_BIG);
+    }
+    return store_ms_now() - s->fold_at >= FOLD_AGE_MS ? fold_req(FOLD_CHUNK)
+                                                       : NULL;
+}
+
+req_t *store_fold_due(am_store_t *s, bool idle, bool *waited)
 {
     req_t *r;
 
-    if (s->unfolded == 0 || s->held)
+    *waited = false;
+    if (s->unfolded == 0 || s->held || s->fold_held) {
+        s->folding = false;
         return NULL;
+    }
     if (!idle)
-        return s->unfolded > FOLD_LOG_MAX ? fold_req(2 * FOLD_CHUNK) : NULL;
+        return fold_busy(s);
     /* idle: at once when it was folding already, else after a while */
-    if (!s->folding && !idle_for_a_while(s))
-        return NULL;
+    if (!s->folding) {
+        *waited = true;
+        if (!idle_for_a_while(s))
+            return NULL;
+    }
     r = fold_req(FOLD_CHUNK);
     s->folding = r != NULL; /* out of memory: wait again */
     return r;
@@ -191,27 +239,51 @@ req_t *store_fold_due(am_store_t *s, bool idle)
 void store_fold_done(am_store_t *s, const req_t *r, bool committed)
 {
     if (!committed || r->rc != 0) {
-        s->folding = false; /* out of memory, say: not again at once */
+        /* its rows are back in the log; not again at once */
+        s->unfolded += r->n_items;
+        s->folding = false;
+        if (!s->fold_failing)
+            fprintf(stderr, "amanat-relay: store: folding acknowledgements "
+                    "failed (%s): delivered evidence waits until it "
+                    "succeeds\n", r->rc != 0 ? am_err_detail()
+                                              : "the batch did not commit");
+        s->fold_failing = true;
         return;
     }
-    s->unfolded = r->n_items < r->max || r->n_items > s->unfolded
-                      ? 0
-                      : s->unfolded - r->n_items;
+    if (s->fold_failing)
+        fprintf(stderr, "amanat-relay: store: folding acknowledgements "
+                "works again\n");
+    s->fold_failing = false;
     s->stats.folded += r->n_items;
 }
 
-/* At open: what a stop or a crash left in the log. */
-int store_fold_count(am_store_t *s)
+/* At open: what a stop or a crash left in the log, all of it, before the
+ * store check (which would take a logged delivery for a pending one). */
+int store_fold_open(am_store_t *s)
 {
-    sqlite3_stmt *st = NULL;
+    uint64_t total = 0;
+    req_t *r;
     int rc = 0;
 
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM acked", -1, &st,
-                           NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW)
-        rc = store_db_error(s, "acked");
-    else
-        s->unfolded = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return rc;
+    for (;;) {
+        if ((r = fold_req(FOLD_BIG)) == NULL)
+            return AM_ENOMEM;
+        if ((rc = store_exec(s, "BEGIN IMMEDIATE")) == 0 &&
+            (rc = store_do_fold(s, r)) == 0)
+            rc = store_exec(s, "COMMIT");
+        if (rc != 0 && !sqlite3_get_autocommit(s->db))
+            (void)store_exec(s, "ROLLBACK");
+        total += r->n_items;
+        if (rc != 0 || r->n_items < r->max)
+            break;
+        store_req_free(r);
+    }
+    store_req_free(r);
+    s->stats.folded = total;
+    s->unfolded = 0;
+    if (rc == 0 && total > 0)
+        fprintf(stderr, "amanat-relay: store: %llu acknowledgements logged "
+                "before the stop folded\n", (unsigned long long)total);
+    return rc != 0 ? am_err_wrap(AM_EIO, "store: folding acknowledgements")
+                   : 0;
 }

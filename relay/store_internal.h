@@ -72,10 +72,12 @@ struct am_store {
     void *notify_ctx;
     am_store_stats_t stats;
     /* store_fold.c; unfolded: the store thread's count of logged
-     * acknowledgements (may run over after a batch that did not commit,
-     * never under); folding: the store went idle and folds on */
-    uint64_t unfolded;
-    bool folding;
+     * acknowledgements (may run over, never under); fold_at: when the
+     * last fold ran or the log last became non-empty (store_ms_now);
+     * folding: the store went idle and folds on until the log is empty;
+     * fold_failing: the last fold failed (logged once) */
+    uint64_t unfolded, fold_at;
+    bool folding, fold_held, fold_failing;
     am_store_expired_cb folded_cb;
     void *folded_ctx;
 };
@@ -106,23 +108,27 @@ int store_check(am_store_t *s, const char *path);
 int store_do_put(am_store_t *s, req_t *r);
 int store_do_next(am_store_t *s, req_t *r);
 int store_do_ack(am_store_t *s, req_t *r);
-/* The whole of an acknowledgement (kind2 ACK_*, ev for ACK_FORWARDED):
- * the delivery ends, evidence is owed, a message every recipient has
- * loses its bytes and gets its audit record.  *done: it ended now (not
- * before). */
+/* The whole of an acknowledgement made at now (kind2 ACK_*, ev for
+ * ACK_FORWARDED): the delivery ends, evidence is owed, a message every
+ * recipient has loses its bytes and gets its audit record, completed at
+ * done_at.  *done: it ended now (not before). */
 int store_ack_now(am_store_t *s, const char *recipient,
-                  const uint8_t id[AM_MSG_ID_LEN], int64_t now, int kind2,
-                  const am_store_notice_t *ev, bool *done);
+                  const uint8_t id[AM_MSG_ID_LEN], int64_t now,
+                  int64_t done_at, int kind2, const am_store_notice_t *ev,
+                  bool *done);
 
 /* store_fold.c: an agency's acknowledgement is an append to the log
  * (table acked); the store thread folds the log into the tables, with
  * store_ack_now, when it is idle or the log is long. */
 int store_ack_log(am_store_t *s, req_t *r);
 int store_do_fold(am_store_t *s, req_t *r);
-/* With s->mu held: a fold request when one is due (NULL if none). */
-req_t *store_fold_due(am_store_t *s, bool idle);
+/* With s->mu held: a fold request when one is due (NULL if none).  idle:
+ * nothing is queued, and *waited says whether it waited on s->cv. */
+req_t *store_fold_due(am_store_t *s, bool idle, bool *waited);
 void store_fold_done(am_store_t *s, const req_t *r, bool committed);
-int store_fold_count(am_store_t *s);
+/* At open, before the store check: everything a stop or crash left. */
+int store_fold_open(am_store_t *s);
+uint64_t store_ms_now(void);
 int store_do_notices(am_store_t *s, req_t *r);
 int store_do_expire(am_store_t *s, req_t *r);
 int store_do_notice_ack(am_store_t *s, req_t *r);

@@ -442,8 +442,9 @@ static int complete(am_store_t *s, const uint8_t id[AM_MSG_ID_LEN],
 }
 
 int store_ack_now(am_store_t *s, const char *recipient,
-                  const uint8_t id[AM_MSG_ID_LEN], int64_t now, int kind2,
-                  const am_store_notice_t *ev, bool *done)
+                  const uint8_t id[AM_MSG_ID_LEN], int64_t now,
+                  int64_t done_at, int kind2, const am_store_notice_t *ev,
+                  bool *done)
 {
     sqlite3_stmt *st;
     int rc, state = kind2 == ACK_REFUSED ? 4 : 2;
@@ -475,7 +476,7 @@ int store_ack_now(am_store_t *s, const char *recipient,
         (rc = note(s, recipient, id, now,
                    kind2 == ACK_FORWARDED ? ev : NULL)) != 0)
         return rc;
-    return complete(s, id, now);
+    return complete(s, id, done_at);
 }
 
 int store_do_ack(am_store_t *s, req_t *r)
@@ -484,7 +485,7 @@ int store_do_ack(am_store_t *s, req_t *r)
 
     if (r->kind2 == ACK_AGENCY) /* store_fold.c */
         return store_ack_log(s, r);
-    return store_ack_now(s, r->recipient, r->id, r->now, r->kind2,
+    return store_ack_now(s, r->recipient, r->id, r->now, r->now, r->kind2,
                          r->notices, &done);
 }
 

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -129,21 +130,21 @@ static req_t *take_batch(am_store_t *s)
 {
     req_t *batch, *fold;
 
+    bool waited;
+
     for (;;) {
         if ((s->pending != NULL && !s->held) || s->stopping)
             break;
-        if ((fold = store_fold_due(s, true)) != NULL)
+        if ((fold = store_fold_due(s, true, &waited)) != NULL)
             return fold;
-        /* with a log to fold, store_fold_due waited already */
-        if (s->unfolded == 0 || s->held)
+        if (!waited)
             pthread_cond_wait(&s->cv, &s->mu);
     }
-    s->folding = false;
     if ((batch = s->pending) == NULL)
         return NULL;
     s->pending = NULL;
     s->pending_tail = &s->pending;
-    if (!s->stopping && (fold = store_fold_due(s, false)) != NULL) {
+    if (!s->stopping && (fold = store_fold_due(s, false, &waited)) != NULL) {
         fold->next = batch;
         batch = fold;
     }
@@ -250,6 +251,14 @@ void am_store_hold(am_store_t *s, int hold)
 {
     pthread_mutex_lock(&s->mu);
     s->held = hold != 0;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void am_store_hold_folding(am_store_t *s, int hold)
+{
+    pthread_mutex_lock(&s->mu);
+    s->fold_held = hold != 0;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -386,9 +395,24 @@ static int open_db(am_store_t *s, const char *dir)
                                NULL) != SQLITE_OK)
             return store_db_error(s, am_audit_sql[i]);
     /* the folder at every open: the schema opened (created) the log */
-    if (sync_dir(dir) != 0 || store_fold_count(s) != 0)
+    if (sync_dir(dir) != 0 || store_fold_open(s) != 0)
         return AM_EIO;
     return existed ? store_check(s, path) : 0;
+}
+
+/* The store thread's timed waits (store_fold.c) on the monotonic clock:
+ * a step of the wall clock neither stretches nor cuts them. */
+static int cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    int rc;
+
+    if (pthread_condattr_init(&a) != 0)
+        return -1;
+    rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) != 0 ||
+         pthread_cond_init(cv, &a) != 0;
+    pthread_condattr_destroy(&a);
+    return rc ? -1 : 0;
 }
 
 int am_store_open(const char *dir, am_store_notify_cb notify, void *ctx,
@@ -405,8 +429,7 @@ int am_store_open(const char *dir, am_store_notify_cb notify, void *ctx,
     s->done_tail = &s->done;
     s->notify = notify;
     s->notify_ctx = ctx;
-    if (pthread_mutex_init(&s->mu, NULL) != 0 ||
-        pthread_cond_init(&s->cv, NULL) != 0) {
+    if (pthread_mutex_init(&s->mu, NULL) != 0 || cond_init(&s->cv) != 0) {
         am_free(s);
         return AM_ENOMEM;
     }

@@ -102,8 +102,10 @@ static FX_UNUSED void settle(am_store_t *s)
     for (int i = 0; i < 10000; i++) {
         am_store_drain(s);
         am_store_stats(s, &st);
-        if (st.unfolded == 0)
+        if (st.unfolded == 0) {
+            am_store_drain(s); /* the fold's callback, queued with it */
             return;
+        }
         pause_1ms();
     }
     fail_msg("the store did not fold its acknowledgements in 10 s");

@@ -209,63 +209,6 @@ static int body_stored(uint8_t id)
     return stored;
 }
 
-static void folded_cb(void *ctx, int rc,
-                      const char (*senders)[AM_AGENCY_ID_MAX + 1],
-                      size_t n_listed, size_t n)
-{
-    result_t *r = ctx;
-
-    r->calls++;
-    r->rc = rc;
-    for (size_t i = 0; i < n_listed && i < n; i++)
-        if (strcmp(senders[i], "PK-NCCIA") == 0)
-            r->n++;
-}
-
-/* Acknowledgements logged and not folded when the relay stopped (a crash
- * may leave them so): no longer pending, and folded after the restart
- * with the times they came at, each owing delivered evidence. */
-static void test_fold_after_restart(void **state)
-{
-    am_store_put_t m;
-    am_store_t *s;
-    am_store_stats_t st;
-    result_t f = {0};
-    notices_t n;
-
-    (void)state;
-    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
-    for (uint8_t id = 51; id <= 53; id++) {
-        m = msg(id, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
-        put(s, &m, 10, AM_OK);
-    }
-    am_store_close(s);
-    exec_on_file("INSERT INTO acked (recipient, seq, time) VALUES "
-                 "('DE-BKA', 2, 78), ('DE-BKA', 1, 77)");
-    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
-    am_store_on_folded(s, folded_cb, &f);
-    /* pending is only 53, folded or not yet */
-    assert_int_equal(next(s, "DE-BKA").n, 1);
-    assert_int_equal(next(s, "DE-BKA").ids[0][0], 53);
-    settle(s);
-    am_store_stats(s, &st);
-    assert_int_equal(st.folded, 2);
-    assert_true(f.calls >= 1);
-    assert_true(f.n >= 1); /* PK-NCCIA named, once per fold */
-    n = owed(s, "PK-NCCIA");
-    assert_int_equal(n.n, 2);
-    /* oldest logged first, at the times logged */
-    assert_int_equal(n.got[0].kind, 2);
-    assert_int_equal(n.got[0].message_id[0], 52);
-    assert_int_equal(n.got[0].time, 78);
-    assert_int_equal(n.got[1].message_id[0], 51);
-    assert_int_equal(n.got[1].time, 77);
-    am_store_close(s);
-    assert_int_equal(body_stored(51), 0);
-    assert_int_equal(body_stored(52), 0);
-    assert_int_equal(body_stored(53), 1);
-}
-
 /* The text of audit record seq (a static buffer). */
 static const char *audit_record(int seq)
 {
@@ -408,6 +351,133 @@ static void expired_cb(void *ctx, int rc,
         assert_string_equal(senders[0], "PK-NCCIA");
 }
 
+static void folded_cb(void *ctx, int rc,
+                      const char (*senders)[AM_AGENCY_ID_MAX + 1],
+                      size_t n_listed, size_t n)
+{
+    result_t *r = ctx;
+
+    r->calls++;
+    r->rc = rc;
+    for (size_t i = 0; i < n_listed && i < n; i++)
+        if (strcmp(senders[i], "PK-NCCIA") == 0)
+            r->n++;
+}
+
+/* Acknowledgements logged and not folded when the relay stopped (a crash
+ * may leave them so) are folded by the next open, before anything else,
+ * with the times they came at, each owing delivered evidence. */
+static void test_fold_at_open(void **state)
+{
+    am_store_put_t m;
+    am_store_t *s;
+    am_store_stats_t st;
+    notices_t n;
+
+    (void)state;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    for (uint8_t id = 51; id <= 53; id++) {
+        m = msg(id, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
+        put(s, &m, 10, AM_OK);
+    }
+    am_store_close(s);
+    exec_on_file("INSERT INTO acked (recipient, seq, time) VALUES "
+                 "('DE-BKA', 2, 78), ('DE-BKA', 1, 77)");
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    am_store_stats(s, &st);
+    assert_int_equal(st.folded, 2);
+    assert_int_equal(st.unfolded, 0);
+    assert_int_equal(next(s, "DE-BKA").n, 1);
+    assert_int_equal(next(s, "DE-BKA").ids[0][0], 53);
+    n = owed(s, "PK-NCCIA");
+    assert_int_equal(n.n, 2);
+    /* oldest logged first, at the times logged */
+    assert_int_equal(n.got[0].kind, 2);
+    assert_int_equal(n.got[0].message_id[0], 52);
+    assert_int_equal(n.got[0].time, 78);
+    assert_int_equal(n.got[1].message_id[0], 51);
+    assert_int_equal(n.got[1].time, 77);
+    am_store_close(s);
+    assert_int_equal(body_stored(51), 0);
+    assert_int_equal(body_stored(52), 0);
+    assert_int_equal(body_stored(53), 1);
+}
+
+/* Logged and not yet folded, a delivery is no longer pending: never
+ * listed again, never expired; once folded, its sender is owed delivered
+ * evidence at the acknowledgement's time, and the audit record says it
+ * was delivered. */
+static void test_logged_not_pending(void **state)
+{
+    am_store_put_t m = msg(61, AM_PRIORITY_URGENT, "DE-BKA", "PH-NBI");
+    am_store_t *s;
+    am_store_stats_t st;
+    result_t r = {0};
+    notices_t n;
+
+    (void)state;
+    m.expires_at = 1500;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    am_store_hold_folding(s, 1);
+    put(s, &m, 10, AM_OK);
+    assert_int_equal(ack(s, "DE-BKA", 61), AM_OK); /* at 100 */
+    assert_int_equal(ack(s, "DE-BKA", 61), AM_OK); /* again: same answer */
+    am_store_stats(s, &st);
+    assert_int_equal(st.unfolded, 1);
+    assert_int_equal(next(s, "DE-BKA").n, 0);
+    assert_int_equal(next(s, "PH-NBI").n, 1);
+    assert_int_equal(owed(s, "PK-NCCIA").n, 0); /* not folded yet */
+    assert_int_equal(am_store_expire(s, 1600, expired_cb, &r), AM_OK);
+    wait_for(s, &r, 1);
+    n = owed(s, "PK-NCCIA");
+    assert_int_equal(n.n, 1); /* PH-NBI's expiry, not DE-BKA's */
+    assert_int_equal(n.got[0].kind, 3);
+    assert_string_equal(n.got[0].recipient, "PH-NBI");
+    assert_int_equal(body_stored(61), 1); /* DE-BKA's still logged */
+    am_store_hold_folding(s, 0);
+    settle(s);
+    n = owed(s, "PK-NCCIA");
+    assert_int_equal(n.n, 2);
+    assert_int_equal(n.got[1].kind, 2);
+    assert_string_equal(n.got[1].recipient, "DE-BKA");
+    assert_int_equal(n.got[1].time, 100);
+    am_store_close(s);
+    assert_int_equal(body_stored(61), 0);
+    assert_non_null(strstr(audit_record(1), "DE-BKA:delivered"));
+    assert_non_null(strstr(audit_record(1), "PH-NBI:expired"));
+}
+
+/* A store never idle for long (a request every 2 ms) still folds, within
+ * a few hundred ms, and names the sender to the loop. */
+static void test_fold_under_steady_traffic(void **state)
+{
+    am_store_put_t m = msg(71, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
+    am_store_stats_t st = {0};
+    am_store_t *s;
+    result_t f = {0};
+    int i;
+
+    (void)state;
+    assert_int_equal(am_store_open(dir, NULL, NULL, &s), AM_OK);
+    am_store_on_folded(s, folded_cb, &f);
+    put(s, &m, 10, AM_OK);
+    assert_int_equal(ack(s, "DE-BKA", 71), AM_OK);
+    for (i = 0; i < 1500; i++) { /* at most 3 s of requests */
+        (void)next(s, "PH-NBI");
+        pause_1ms();
+        am_store_stats(s, &st);
+        if (st.unfolded == 0)
+            break;
+        pause_1ms();
+    }
+    printf("# folded after %d requests 2 ms apart\n", i + 1);
+    assert_int_equal(st.unfolded, 0);
+    assert_int_equal(st.folded, 1);
+    am_store_drain(s);
+    assert_true(f.calls >= 1 && f.n == 1);
+    am_store_close(s);
+}
+
 static void test_expiry(void **state)
 {
     am_store_put_t m = msg(31, AM_PRIORITY_URGENT, "DE-BKA", "PH-NBI");
@@ -452,7 +522,7 @@ static void test_quota(void **state)
     m.message_id[0] = m.envelope_hash[0] = 43;
     put(s, &m, 10, AM_ELIMIT);
     assert_int_equal(ack(s, "DE-BKA", 41), AM_OK);
-    settle(s);
+    settle(s); /* the quota is freed when the acknowledgement is folded */
     put(s, &m, 10, AM_OK); /* room again */
     /* bytes: 2 envelopes stored; room for one more byte-wise? no */
     m.quota_messages = 100;
@@ -521,8 +591,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_evcache_kept, make_dir,
                                         remove_dir),
         cmocka_unit_test(test_evcache_check),
-        cmocka_unit_test_setup_teardown(test_fold_after_restart, make_dir,
+        cmocka_unit_test_setup_teardown(test_fold_at_open, make_dir,
                                         remove_dir),
+        cmocka_unit_test_setup_teardown(test_logged_not_pending, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(test_fold_under_steady_traffic,
+                                        make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_idempotent_and_duplicate,
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_ack_and_persistence, make_dir,
