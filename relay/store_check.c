@@ -60,23 +60,33 @@ typedef struct {
     uint64_t told; /* evidence owed for them */
 } check_t;
 
-static const char advice[] =
-    "stop here: keep the folder as it is (do not delete the file), restore "
-    "the store from the last backup or ask for a salvage "
-    "(docs/OPERATIONS.md, \"Damaged store\"); the relay will not start on "
-    "it";
+const char store_check_advice[] =
+    "stop here: keep the folder as it is (do not delete the file) and "
+    "restore the store from the last backup (docs/OPERATIONS.md, \"Damaged "
+    "store\"); the relay will not start on it";
+
+/* Damage, as opposed to a file that cannot be checked now (busy, out of
+ * memory, a read error of the disk): only damage is salvaged. */
+static bool damage(int code)
+{
+    code &= 0xff;
+    return code == SQLITE_CORRUPT || code == SQLITE_NOTADB ||
+           code == SQLITE_FORMAT || code == SQLITE_RANGE;
+}
 
 /* SQLite's own check, on a connection of its own, before the store's
  * connection creates its tables: creating them reads the damaged schema
- * first, and would fail with SQLite's terse reason instead. */
+ * first, and would fail with SQLite's terse reason instead.  Read-only:
+ * a connection that may write checkpoints the WAL into the file when it
+ * closes, and the file must stay as it was found (it may be salvaged). */
 static int integrity(const char *path)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int step = SQLITE_ERROR, n = 0;
+    int step = SQLITE_ERROR, n = 0, code = SQLITE_OK;
     const char *line;
 
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ==
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
             SQLITE_OK &&
         sqlite3_busy_timeout(db, 10000) == SQLITE_OK &&
         sqlite3_prepare_v2(db, "PRAGMA integrity_check(100)", -1, &st,
@@ -90,6 +100,7 @@ static int integrity(const char *path)
                         line != NULL ? line : "(no text)");
         }
     if (step != SQLITE_DONE) {
+        code = db != NULL ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
         fprintf(stderr, "amanat-relay: store check: %s: integrity check "
                 "impossible: %s\n", path,
                 db != NULL ? sqlite3_errmsg(db) : "out of memory");
@@ -99,10 +110,12 @@ static int integrity(const char *path)
     sqlite3_close(db);
     if (n == 0)
         return 0;
+    if (code != SQLITE_OK && !damage(code))
+        return am_errf(AM_EIO, "store %s cannot be checked (%s): %s", path,
+                       sqlite3_errstr(code), store_check_advice);
     fprintf(stderr, "amanat-relay: store check: %s is DAMAGED: %d problem%s "
             "found by SQLite's integrity check\n", path, n, n == 1 ? "" : "s");
-    return am_errf(AM_EIO, "store %s is damaged (%d problem%s): %s", path, n,
-                   n == 1 ? "" : "s", advice);
+    return 1;
 }
 
 /* A store file that exists must not be empty (SQLite would take it for a
@@ -121,7 +134,8 @@ int store_check_file(const char *path)
             "was truncated (a new store is renamed into place only once "
             "whole)\n", path);
     return am_errf(AM_EIO, "store %s is empty: if this relay never stored "
-                   "a message, delete the file; otherwise %s", path, advice);
+                   "a message, delete the file; otherwise %s", path,
+                   store_check_advice);
 }
 
 static int note_damaged(check_t *c, const damaged_t *d)
@@ -431,7 +445,7 @@ int store_check(am_store_t *s, const char *path)
         fprintf(stderr, "amanat-relay: store check: %s: its messages "
                 "cannot be read: %s\n", path, why);
         rc = am_errf(AM_EIO, "store %s is damaged (%s): %s", path, why,
-                     advice);
+                     store_check_advice);
         goto done;
     }
     fprintf(stderr, "amanat-relay: store check: %llu messages held, %zu "

@@ -4,10 +4,11 @@
 # damaged ones to their sender (DAMAGED evidence), or refuses to start
 # naming the damage.  60 trials here; by hand: test-corrupt RELAY
 # --rounds N.
-add_executable(test-corrupt test-corrupt.c corrupt_run.c
+add_executable(test-corrupt test-corrupt.c corrupt_run.c corrupt_db.c
                ../integration/relay_client.c ../integration/relay_fixture.c)
 target_include_directories(test-corrupt PRIVATE ../integration)
 target_link_libraries(test-corrupt PRIVATE amanat_common PkgConfig::CMOCKA
+                      PkgConfig::SQLITE
                       Threads::Threads)
 add_test(NAME faults-corrupt
          COMMAND test-corrupt $<TARGET_FILE:amanat-relay>)
