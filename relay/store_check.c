@@ -8,9 +8,13 @@
  *    recipient's pending envelopes through the index "pending" alone: an
  *    index entry whose state bit flipped would hide a delivery for good
  *    while quick_check still says ok, so the cheaper check is not enough.
- *    Any problem: the relay refuses to start, naming the file and what to
- *    do.  It never starts on a damaged b-tree, never with an empty queue
- *    in place of a damaged one, and never deletes the file.
+ *    Any problem: the file is salvaged (store_salvage.c): kept as it is,
+ *    and what can still be read of it copied into a new store, which is
+ *    then checked as below.  The relay never starts on a damaged b-tree,
+ *    never with an empty queue in place of a damaged one, and never
+ *    deletes the file; when nothing can be read of it, or it cannot be
+ *    checked at all (empty, busy, unreadable), it refuses to start,
+ *    naming the file and what to do.
  * 2. Every envelope still held: its bytes must hash (BLAKE2b-256) to the
  *    envelope_hash stored with it, parse, and name in their header the
  *    message id and sender of the row; each of its deliveries must have a
@@ -74,6 +78,18 @@ static bool damage(int code)
            code == SQLITE_FORMAT || code == SQLITE_RANGE;
 }
 
+/* SQLite's words about a damaged file quote its bytes (a damaged schema
+ * is SQL text): only printable ASCII goes to the log. */
+static const char *printable(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (; in != NULL && *in != '\0' && n + 1 < cap; in++)
+        out[n++] = *in >= 0x20 && *in < 0x7f ? *in : '?';
+    out[n] = '\0';
+    return in != NULL ? out : "(no text)";
+}
+
 /* SQLite's own check, on a connection of its own, before the store's
  * connection creates its tables: creating them reads the damaged schema
  * first, and would fail with SQLite's terse reason instead.  Read-only:
@@ -85,6 +101,7 @@ static int integrity(const char *path)
     sqlite3_stmt *st = NULL;
     int step = SQLITE_ERROR, n = 0, code = SQLITE_OK;
     const char *line;
+    char text[512];
 
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
             SQLITE_OK &&
@@ -97,13 +114,14 @@ static int integrity(const char *path)
                 continue;
             if (++n <= CHECK_LINES)
                 fprintf(stderr, "amanat-relay: store check: %s: %s\n", path,
-                        line != NULL ? line : "(no text)");
+                        printable(line, text, sizeof text));
         }
     if (step != SQLITE_DONE) {
         code = db != NULL ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
         fprintf(stderr, "amanat-relay: store check: %s: integrity check "
                 "impossible: %s\n", path,
-                db != NULL ? sqlite3_errmsg(db) : "out of memory");
+                db != NULL ? printable(sqlite3_errmsg(db), text, sizeof text)
+                           : "out of memory");
         n++;
     }
     sqlite3_finalize(st);

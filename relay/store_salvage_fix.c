@@ -378,8 +378,10 @@ static int by_seq(const void *a, const void *b)
 static void seq_hi(salvage_t *v)
 {
     v->seq_hi = top(&v->t[SV_MESSAGES]);
-    qsort(v->named, v->n_named, sizeof *v->named, by_seq);
-    qsort(v->orph, v->n_orph, sizeof *v->orph, by_seq);
+    if (v->n_named > 0)
+        qsort(v->named, v->n_named, sizeof *v->named, by_seq);
+    if (v->n_orph > 0)
+        qsort(v->orph, v->n_orph, sizeof *v->orph, by_seq);
     if (v->n_named > 0 && v->named[v->n_named - 1].seq > v->seq_hi)
         v->seq_hi = v->named[v->n_named - 1].seq;
     if (v->n_orph > 0 && v->orph[v->n_orph - 1].seq > v->seq_hi)
