@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "err.h"
@@ -136,6 +137,29 @@ static int integrity(const char *path)
     return 1;
 }
 
+/* A read-only connection creates the -wal and -shm it does not find and
+ * cannot remove them when it closes: those it made go again, so that the
+ * store's own connection finds the folder as it was (an -shm left behind
+ * would let it open read-only after a failed open for writing). */
+static int integrity_ro(const char *path)
+{
+    char wal[4200], shm[4200];
+    bool had_wal, had_shm;
+    int rc;
+
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    had_wal = access(wal, F_OK) == 0;
+    had_shm = access(shm, F_OK) == 0;
+    rc = integrity(path);
+    /* empty, ours, and unused: a failure here only leaves them */
+    if (!had_wal)
+        (void)unlink(wal);
+    if (!had_shm)
+        (void)unlink(shm);
+    return rc;
+}
+
 /* A store file that exists must not be empty (SQLite would take it for a
  * new database, and the relay would start with an empty queue in place
  * of the one it lost), and must pass SQLite's integrity check. */
@@ -147,7 +171,7 @@ int store_check_file(const char *path)
         return errno == ENOENT ? 0 : am_errf(AM_EIO, "store %s: %s", path,
                                              strerror(errno));
     if (st.st_size > 0)
-        return integrity(path);
+        return integrity_ro(path);
     fprintf(stderr, "amanat-relay: store check: %s is EMPTY (0 bytes): it "
             "was truncated (a new store is renamed into place only once "
             "whole)\n", path);
