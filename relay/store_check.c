@@ -75,8 +75,7 @@ const char store_check_advice[] =
 static bool damage(int code)
 {
     code &= 0xff;
-    return code == SQLITE_CORRUPT || code == SQLITE_NOTADB ||
-           code == SQLITE_FORMAT || code == SQLITE_RANGE;
+    return code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
 }
 
 /* SQLite's words about a damaged file quote its bytes (a damaged schema
@@ -91,22 +90,16 @@ static const char *printable(const char *in, char *out, size_t cap)
     return in != NULL ? out : "(no text)";
 }
 
-/* SQLite's own check, on a connection of its own, before the store's
- * connection creates its tables: creating them reads the damaged schema
- * first, and would fail with SQLite's terse reason instead.  Read-only:
- * a connection that may write checkpoints the WAL into the file when it
- * closes, and the file must stay as it was found (it may be salvaged). */
-static int integrity(const char *path)
+/* PRAGMA integrity_check: the problems it names (the first logged), in
+ * *code SQLite's error when it could not run to its end. */
+static int sqlite_check(sqlite3 *db, const char *path, int *code)
 {
-    sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int step = SQLITE_ERROR, n = 0, code = SQLITE_OK;
+    int step = SQLITE_ERROR, n = 0;
     const char *line;
     char text[512];
 
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
-            SQLITE_OK &&
-        sqlite3_busy_timeout(db, 10000) == SQLITE_OK &&
+    if (sqlite3_busy_timeout(db, 10000) == SQLITE_OK &&
         sqlite3_prepare_v2(db, "PRAGMA integrity_check(100)", -1, &st,
                            NULL) == SQLITE_OK)
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -118,22 +111,45 @@ static int integrity(const char *path)
                         printable(line, text, sizeof text));
         }
     if (step != SQLITE_DONE) {
-        code = db != NULL ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+        *code = sqlite3_extended_errcode(db);
         fprintf(stderr, "amanat-relay: store check: %s: integrity check "
                 "impossible: %s\n", path,
-                db != NULL ? printable(sqlite3_errmsg(db), text, sizeof text)
-                           : "out of memory");
+                printable(sqlite3_errmsg(db), text, sizeof text));
         n++;
     }
     sqlite3_finalize(st);
+    return n;
+}
+
+/* SQLite's own check, then the schema's (store_schema.c), on a
+ * connection of their own, before the store's connection creates its
+ * tables: creating them reads the damaged schema first, and would fail
+ * with SQLite's terse reason instead, or make a table anew in place of a
+ * renamed one.  Read-only: a connection that may write checkpoints the
+ * WAL into the file when it closes, and the file must stay as it was
+ * found (it may be salvaged). */
+static int integrity(const char *path)
+{
+    sqlite3 *db = NULL;
+    int n = 0, code = SQLITE_OK;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        code = db != NULL ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+    else if ((n = sqlite_check(db, path, &code)) == 0 &&
+             (n = store_schema_check(db, path)) < 0)
+        code = sqlite3_extended_errcode(db);
     sqlite3_close(db);
-    if (n == 0)
+    if (n < 0 && code == SQLITE_OK)
+        code = SQLITE_NOMEM; /* the relay's own schema could not be made */
+    if (n == 0 && code == SQLITE_OK)
         return 0;
     if (code != SQLITE_OK && !damage(code))
         return am_errf(AM_EIO, "store %s cannot be checked (%s): %s", path,
                        sqlite3_errstr(code), store_check_advice);
+    n = n > 0 ? n : 1;
     fprintf(stderr, "amanat-relay: store check: %s is DAMAGED: %d problem%s "
-            "found by SQLite's integrity check\n", path, n, n == 1 ? "" : "s");
+            "found by SQLite's integrity check and the schema check\n", path,
+            n, n == 1 ? "" : "s");
     return 1;
 }
 

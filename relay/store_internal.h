@@ -106,6 +106,10 @@ int store_sync_dir(const char *dir);
  * quarantined (state 5) with DAMAGED evidence owed to their senders. */
 int store_check_file(const char *path);
 int store_check(am_store_t *s, const char *path);
+/* store_schema.c: the schema of a store file (db, read-only) against the
+ * relay's: the problems found (each logged), or -1 when the comparison
+ * could not be made. */
+int store_schema_check(sqlite3 *db, const char *path);
 /* What the operator is told when the relay refuses its store. */
 extern const char store_check_advice[];
 

@@ -58,6 +58,7 @@ typedef struct {
     sqlite3 *src;    /* the working copy of the damaged file */
     am_store_t *s;   /* s->db: the new store, in one transaction */
     sqlite3_stmt *w; /* the insert of the table being read */
+    sqlite3_stmt *json; /* json_valid(?1), in the new store */
     int64_t now;
     int64_t cap;     /* no table of the file can hold more rows */
     uint8_t *got;    /* bit per message seq: its row was copied */

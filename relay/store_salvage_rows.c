@@ -70,26 +70,38 @@ static bool fatal(int code)
     return (code & 0xff) == SQLITE_NOMEM;
 }
 
+/* The type of a column; NULL past the last (a store from before a
+ * migration has fewer). */
+static int ctype(sqlite3_stmt *st, int col)
+{
+    return col < sqlite3_column_count(st) ? sqlite3_column_type(st, col)
+                                          : SQLITE_NULL;
+}
+
 static int64_t int_or(sqlite3_stmt *st, int col, int64_t dflt)
 {
-    return sqlite3_column_type(st, col) == SQLITE_INTEGER
-               ? sqlite3_column_int64(st, col) : dflt;
+    return ctype(st, col) == SQLITE_INTEGER ? sqlite3_column_int64(st, col)
+                                            : dflt;
 }
 
 static bool is_id(sqlite3_stmt *st, int col)
 {
-    const char *t = (const char *)sqlite3_column_text(st, col);
+    const char *t;
 
-    return sqlite3_column_type(st, col) == SQLITE_TEXT && t != NULL &&
-           strlen(t) <= AM_AGENCY_ID_MAX && am_agency_id_valid(t);
+    if (ctype(st, col) != SQLITE_TEXT ||
+        (t = (const char *)sqlite3_column_text(st, col)) == NULL)
+        return false;
+    return strlen(t) <= AM_AGENCY_ID_MAX && am_agency_id_valid(t);
 }
 
 static bool is_blob(sqlite3_stmt *st, int col, int min, int max)
 {
-    int n = sqlite3_column_bytes(st, col);
+    int n;
 
-    return sqlite3_column_type(st, col) == SQLITE_BLOB && n >= min &&
-           n <= max;
+    if (ctype(st, col) != SQLITE_BLOB)
+        return false;
+    n = sqlite3_column_bytes(st, col);
+    return n >= min && n <= max;
 }
 
 /* One value of the damaged file, by a query of one row and column: -1
@@ -218,21 +230,30 @@ static int prepare_put(salvage_t *v, const char *sql, sqlite3_stmt **w)
     return 0;
 }
 
+/* Rows are read by position (SELECT rowid, *): a column whose name a
+ * bit flip changed is still read, and the rowid stands for the seq or id
+ * whatever the declaration of its column says now. */
+enum { M_SEQ = 0, M_ID = 2, M_HASH, M_SENDER, M_PRIO, M_EXP, M_ACC, M_ENV,
+       M_ROUTE };
+enum { D_SEQ = 1, D_TO, D_STATE, D_PRIO, D_ACKED, D_AGENCIES };
+
 /* Bytes that hash to the row's envelope_hash are the bytes whose
  * signature the relay verified (store_check.c): their header is the
  * truth about the message, whatever the row's other columns say. */
 static bool authentic(sqlite3_stmt *st, am_env_t **e)
 {
-    const uint8_t *env = sqlite3_column_blob(st, 7);
+    const uint8_t *env;
     uint8_t h[AM_HASH_LEN];
 
     *e = NULL;
-    return is_blob(st, 7, 1, (int)AM_ENV_MAX) && is_blob(st, 2, 32, 32) &&
-           env != NULL &&
-           am_hash256(env, (size_t)sqlite3_column_bytes(st, 7), h) == 0 &&
-           memcmp(h, sqlite3_column_blob(st, 2), AM_HASH_LEN) == 0 &&
-           am_env_parse(env, (size_t)sqlite3_column_bytes(st, 7), AM_ENV_MAX,
-                        e) == 0;
+    if (!is_blob(st, M_ENV, 1, (int)AM_ENV_MAX) ||
+        !is_blob(st, M_HASH, AM_HASH_LEN, AM_HASH_LEN) ||
+        (env = sqlite3_column_blob(st, M_ENV)) == NULL)
+        return false;
+    return am_hash256(env, (size_t)sqlite3_column_bytes(st, M_ENV), h) == 0 &&
+           memcmp(h, sqlite3_column_blob(st, M_HASH), AM_HASH_LEN) == 0 &&
+           am_env_parse(env, (size_t)sqlite3_column_bytes(st, M_ENV),
+                        AM_ENV_MAX, e) == 0;
 }
 
 /* A row whose envelope does not vouch for it is copied as read when it
@@ -242,8 +263,9 @@ static bool authentic(sqlite3_stmt *st, am_env_t **e)
  * nobody could be told: the row is left out, and lost.txt lists it. */
 static bool names_itself(sqlite3_stmt *st)
 {
-    return is_blob(st, 1, AM_MSG_ID_LEN, AM_MSG_ID_LEN) &&
-           is_blob(st, 2, AM_HASH_LEN, AM_HASH_LEN) && is_id(st, 3);
+    return is_blob(st, M_ID, AM_MSG_ID_LEN, AM_MSG_ID_LEN) &&
+           is_blob(st, M_HASH, AM_HASH_LEN, AM_HASH_LEN) &&
+           is_id(st, M_SENDER);
 }
 
 static void bind_env(sqlite3_stmt *w, sqlite3_stmt *st, const am_env_t *e)
@@ -255,23 +277,23 @@ static void bind_env(sqlite3_stmt *w, sqlite3_stmt *st, const am_env_t *e)
         sqlite3_bind_int(w, 5, am_env_claimed_priority(e));
         sqlite3_bind_int64(w, 6, am_env_claimed_expires_at(e));
     } else {
-        sqlite3_bind_blob(w, 2, sqlite3_column_blob(st, 1), AM_MSG_ID_LEN,
+        sqlite3_bind_blob(w, 2, sqlite3_column_blob(st, M_ID), AM_MSG_ID_LEN,
                           SQLITE_STATIC);
-        sqlite3_bind_text(w, 4, (const char *)sqlite3_column_text(st, 3), -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(w, 5, int_or(st, 4, 0));
-        sqlite3_bind_int64(w, 6, int_or(st, 5, 0));
+        sqlite3_bind_text(w, 4, (const char *)sqlite3_column_text(st,
+                          M_SENDER), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(w, 5, int_or(st, M_PRIO, 0));
+        sqlite3_bind_int64(w, 6, int_or(st, M_EXP, 0));
     }
-    sqlite3_bind_blob(w, 3, sqlite3_column_blob(st, 2), AM_HASH_LEN,
+    sqlite3_bind_blob(w, 3, sqlite3_column_blob(st, M_HASH), AM_HASH_LEN,
                       SQLITE_STATIC);
-    sqlite3_bind_int64(w, 7, int_or(st, 6, 0));
+    sqlite3_bind_int64(w, 7, int_or(st, M_ACC, 0));
 }
 
 static int message_row(salvage_t *v, sqlite3_stmt *st)
 {
     sqlite3_stmt *w = v->w;
-    int64_t seq = int_or(st, 0, -1);
-    int type = sqlite3_column_type(st, 7), rc;
+    int64_t seq = int_or(st, M_SEQ, -1);
+    int type = ctype(st, M_ENV), rc;
     bool real;
     am_env_t *e;
 
@@ -282,14 +304,14 @@ static int message_row(salvage_t *v, sqlite3_stmt *st)
         return SV_DROPPED;
     sqlite3_bind_int64(w, 1, seq);
     bind_env(w, st, e);
-    if (is_blob(st, 7, 1, (int)AM_ENV_MAX))
-        sqlite3_bind_blob(w, 8, sqlite3_column_blob(st, 7),
-                          sqlite3_column_bytes(st, 7), SQLITE_STATIC);
+    if (is_blob(st, M_ENV, 1, (int)AM_ENV_MAX))
+        sqlite3_bind_blob(w, 8, sqlite3_column_blob(st, M_ENV),
+                          sqlite3_column_bytes(st, M_ENV), SQLITE_STATIC);
     else if (type != SQLITE_NULL)
         sqlite3_bind_zeroblob(w, 8, 0); /* held, but its bytes are lost */
-    if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-        sqlite3_bind_text(w, 9, is_id(st, 8) ? (const char *)
-                          sqlite3_column_text(st, 8) : "", -1,
+    if (ctype(st, M_ROUTE) != SQLITE_NULL)
+        sqlite3_bind_text(w, 9, is_id(st, M_ROUTE) ? (const char *)
+                          sqlite3_column_text(st, M_ROUTE) : "", -1,
                           SQLITE_STATIC);
     rc = put(v, w);
     am_env_free(e);
@@ -308,22 +330,41 @@ static bool known_state(int64_t state)
 static int orphan(salvage_t *v, sqlite3_stmt *st, int64_t seq)
 {
     sv_orphan_t o = {seq, -1, ""};
-    int64_t state = int_or(st, 2, -1);
+    int64_t state = int_or(st, D_STATE, -1);
 
     if (known_state(state))
         o.state = (int)state;
-    if (is_id(st, 1))
-        snprintf(o.who, sizeof o.who, "%s", sqlite3_column_text(st, 1));
+    if (is_id(st, D_TO))
+        snprintf(o.who, sizeof o.who, "%s", sqlite3_column_text(st, D_TO));
     return sv_push((void **)&v->orph, &v->n_orph, &v->cap_orph, sizeof o,
                    &o) == 0 ? SV_LEFT : AM_ENOMEM;
 }
 
 #define AGENCIES_MAX (AM_ENV_MAX_RECIPIENTS * (AM_AGENCY_ID_MAX + 3) + 3)
 
+/* A list of agencies must be JSON the store can read (json_each). */
+static bool json_list(salvage_t *v, sqlite3_stmt *st)
+{
+    bool ok;
+
+    if (ctype(st, D_AGENCIES) == SQLITE_NULL)
+        return true;
+    if (ctype(st, D_AGENCIES) != SQLITE_TEXT ||
+        sqlite3_column_bytes(st, D_AGENCIES) > AGENCIES_MAX)
+        return false;
+    sqlite3_reset(v->json);
+    sqlite3_bind_text(v->json, 1, (const char *)sqlite3_column_text(st,
+                      D_AGENCIES), -1, SQLITE_STATIC);
+    ok = sqlite3_step(v->json) == SQLITE_ROW &&
+         sqlite3_column_int(v->json, 0) == 1;
+    sqlite3_reset(v->json);
+    return ok;
+}
+
 static int delivery_row(salvage_t *v, sqlite3_stmt *st)
 {
-    int64_t seq = int_or(st, 0, -1), state = int_or(st, 2, -1);
-    int t4 = sqlite3_column_type(st, 4), t5 = sqlite3_column_type(st, 5);
+    int64_t seq = int_or(st, D_SEQ, -1), state = int_or(st, D_STATE, -1);
+    int acked = ctype(st, D_ACKED);
     sqlite3_stmt *w = v->w;
     int rc;
 
@@ -331,61 +372,62 @@ static int delivery_row(salvage_t *v, sqlite3_stmt *st)
         return SV_DROPPED;
     if (!sv_got(v, seq))
         return orphan(v, st, seq);
-    if (!is_id(st, 1) || !known_state(state) ||
-        sqlite3_column_type(st, 3) != SQLITE_INTEGER ||
-        (t4 != SQLITE_NULL && t4 != SQLITE_INTEGER) ||
-        (t5 != SQLITE_NULL &&
-         (t5 != SQLITE_TEXT || sqlite3_column_bytes(st, 5) > AGENCIES_MAX ||
-          int_or(st, 6, 0) != 1)))
+    if (!is_id(st, D_TO) || !known_state(state) ||
+        ctype(st, D_PRIO) != SQLITE_INTEGER ||
+        (acked != SQLITE_NULL && acked != SQLITE_INTEGER) || !json_list(v, st))
         return SV_DROPPED; /* a pending one is recreated (sv_fix) */
     sqlite3_bind_int64(w, 1, seq);
-    sqlite3_bind_text(w, 2, (const char *)sqlite3_column_text(st, 1), -1,
+    sqlite3_bind_text(w, 2, (const char *)sqlite3_column_text(st, D_TO), -1,
                       SQLITE_STATIC);
     sqlite3_bind_int64(w, 3, state);
-    sqlite3_bind_int64(w, 4, sqlite3_column_int64(st, 3));
-    if (t4 == SQLITE_INTEGER)
-        sqlite3_bind_int64(w, 5, sqlite3_column_int64(st, 4));
-    if (t5 == SQLITE_TEXT)
-        sqlite3_bind_text(w, 6, (const char *)sqlite3_column_text(st, 5), -1,
-                          SQLITE_STATIC);
+    sqlite3_bind_int64(w, 4, sqlite3_column_int64(st, D_PRIO));
+    if (acked == SQLITE_INTEGER)
+        sqlite3_bind_int64(w, 5, sqlite3_column_int64(st, D_ACKED));
+    if (ctype(st, D_AGENCIES) == SQLITE_TEXT)
+        sqlite3_bind_text(w, 6, (const char *)sqlite3_column_text(st,
+                          D_AGENCIES), -1, SQLITE_STATIC);
     if ((rc = put(v, w)) == SV_COPIED && state == 0)
         v->pending++;
     return rc;
 }
 
-static int notice_row(salvage_t *v, sqlite3_stmt *st)
+/* Columns from `from` on as parameters 2...; the rowid as parameter 1. */
+static int bind_rest(salvage_t *v, sqlite3_stmt *st, int from, int last)
 {
-    int64_t kind = int_or(st, 2, -1), state = int_or(st, 7, -1);
-    sqlite3_stmt *w = v->w;
-
-    if (int_or(st, 0, -1) <= 0 || !is_id(st, 1) || kind < 1 || kind > 4 ||
-        !is_blob(st, 3, AM_MSG_ID_LEN, AM_MSG_ID_LEN) ||
-        !is_blob(st, 4, AM_HASH_LEN, AM_HASH_LEN) || !is_id(st, 5) ||
-        sqlite3_column_type(st, 6) != SQLITE_INTEGER ||
-        (state != 0 && state != 1) ||
-        (sqlite3_column_type(st, 8) != SQLITE_NULL &&
-         !is_blob(st, 8, 1, AM_EVIDENCE_MAX)))
-        return SV_DROPPED;
-    for (int i = 0; i < 9; i++)
-        if (sqlite3_column_type(st, i) != SQLITE_NULL &&
-            sqlite3_bind_value(w, i + 1, sqlite3_column_value(st, i)) !=
+    if (sqlite3_bind_int64(v->w, 1, sqlite3_column_int64(st, 0)) != SQLITE_OK)
+        return AM_ENOMEM;
+    for (int i = from; i <= last; i++)
+        if (ctype(st, i) != SQLITE_NULL &&
+            sqlite3_bind_value(v->w, i, sqlite3_column_value(st, i)) !=
                 SQLITE_OK)
             return AM_ENOMEM;
-    return put(v, w);
+    return put(v, v->w);
 }
 
+/* rowid, id, sender, kind, message_id, envelope_hash, recipient, time,
+ * state, evidence */
+static int notice_row(salvage_t *v, sqlite3_stmt *st)
+{
+    int64_t kind = int_or(st, 3, -1), state = int_or(st, 8, -1);
+
+    if (int_or(st, 0, -1) <= 0 || !is_id(st, 2) || kind < 1 || kind > 4 ||
+        !is_blob(st, 4, AM_MSG_ID_LEN, AM_MSG_ID_LEN) ||
+        !is_blob(st, 5, AM_HASH_LEN, AM_HASH_LEN) || !is_id(st, 6) ||
+        ctype(st, 7) != SQLITE_INTEGER || (state != 0 && state != 1) ||
+        (ctype(st, 9) != SQLITE_NULL && !is_blob(st, 9, 1, AM_EVIDENCE_MAX)))
+        return SV_DROPPED;
+    return bind_rest(v, st, 2, 9);
+}
+
+/* rowid, seq, record, hash */
 static int audit_row(salvage_t *v, sqlite3_stmt *st)
 {
-    int n = sqlite3_column_bytes(st, 1);
+    int n = sqlite3_column_bytes(st, 2);
 
-    if (int_or(st, 0, -1) <= 0 || sqlite3_column_type(st, 1) != SQLITE_TEXT ||
-        n < 1 || n > AM_AUDIT_TEXT_MAX || !is_blob(st, 2, 32, 32))
+    if (int_or(st, 0, -1) <= 0 || ctype(st, 2) != SQLITE_TEXT || n < 1 ||
+        n > AM_AUDIT_TEXT_MAX || !is_blob(st, 3, 32, 32))
         return SV_DROPPED;
-    for (int i = 0; i < 3; i++)
-        if (sqlite3_bind_value(v->w, i + 1, sqlite3_column_value(st, i)) !=
-            SQLITE_OK)
-            return AM_ENOMEM;
-    return put(v, v->w);
+    return bind_rest(v, st, 2, 3);
 }
 
 /* prekeys has no rowid: a scan from each end, each as far as it reads. */
@@ -396,8 +438,7 @@ static int prekeys(salvage_t *v, const char *order)
     int64_t n = 0;
     int rc = 0;
 
-    snprintf(q, sizeof q, "SELECT agency, prekey_id, created_at, not_after, "
-             "signed, cert_serial FROM prekeys ORDER BY agency %s", order);
+    snprintf(q, sizeof q, "SELECT * FROM prekeys ORDER BY 1 %s", order);
     if (sqlite3_prepare_v2(v->src, q, -1, &st, NULL) != SQLITE_OK)
         return 0;
     while (rc == 0 && n++ < v->cap && sqlite3_step(st) == SQLITE_ROW) {
@@ -484,30 +525,26 @@ static const struct {
     sv_row_fn fn;
 } tables[SV_NTABLES] = {
     [SV_MESSAGES] = {"messages",
-        "SELECT seq, message_id, envelope_hash, sender, priority, "
-        "expires_at, accepted_at, envelope, route FROM messages WHERE "
-        "rowid = ?1",
+        "SELECT rowid, * FROM messages WHERE rowid = ?1",
         /* typeof() reads no overflow page: the rest of the row without
          * the envelope, when its bytes cannot be read */
-        "SELECT seq, message_id, envelope_hash, sender, priority, "
+        "SELECT rowid, NULL, message_id, envelope_hash, sender, priority, "
         "expires_at, accepted_at, CASE typeof(envelope) WHEN 'null' THEN "
         "NULL ELSE x'' END, NULL FROM messages WHERE rowid = ?1",
         "INSERT INTO messages (seq, message_id, envelope_hash, sender, "
         "priority, expires_at, accepted_at, envelope, route) VALUES (?1, ?2, "
         "?3, ?4, ?5, ?6, ?7, ?8, ?9)", message_row},
     [SV_DELIVERIES] = {"deliveries",
-        "SELECT seq, recipient, state, priority, acked_at, agencies, "
-        "json_valid(agencies) FROM deliveries WHERE rowid = ?1", NULL,
+        "SELECT rowid, * FROM deliveries WHERE rowid = ?1", NULL,
         "INSERT OR IGNORE INTO deliveries (seq, recipient, state, priority, "
         "acked_at, agencies) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", delivery_row},
     [SV_NOTICES] = {"notices",
-        "SELECT id, sender, kind, message_id, envelope_hash, recipient, "
-        "time, state, evidence FROM notices WHERE rowid = ?1", NULL,
+        "SELECT rowid, * FROM notices WHERE rowid = ?1", NULL,
         "INSERT OR IGNORE INTO notices (id, sender, kind, message_id, "
         "envelope_hash, recipient, time, state, evidence) VALUES (?1, ?2, "
         "?3, ?4, ?5, ?6, ?7, ?8, ?9)", notice_row},
     [SV_AUDIT] = {"audit",
-        "SELECT seq, record, hash FROM audit WHERE rowid = ?1", NULL,
+        "SELECT rowid, * FROM audit WHERE rowid = ?1", NULL,
         "INSERT INTO audit (seq, record, hash) VALUES (?1, ?2, ?3)",
         audit_row},
 };
@@ -516,6 +553,9 @@ int sv_read_all(salvage_t *v)
 {
     int rc = 0;
 
+    if (sqlite3_prepare_v2(v->s->db, "SELECT json_valid(?1)", -1, &v->json,
+                           NULL) != SQLITE_OK)
+        return store_db_error(v->s, "salvage: json");
     /* messages first: a delivery is copied only with its message */
     for (int i = 0; i < SV_NTABLES && rc == 0; i++) {
         if ((rc = prepare_put(v, tables[i].write, &v->w)) == 0)
@@ -532,5 +572,7 @@ int sv_read_all(salvage_t *v)
         rc = prekeys(v, "DESC");
     sqlite3_finalize(v->w);
     v->w = NULL;
+    sqlite3_finalize(v->json);
+    v->json = NULL;
     return rc != 0 ? rc : name_lost(v);
 }

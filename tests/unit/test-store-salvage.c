@@ -3,8 +3,10 @@
  * the deliveries table (each delivery recreated as the directory routes
  * its recipient: here, to a peer relay, or ended damaged with the sender
  * told), the first page (nothing readable: refused, nothing moved), an
- * audit page (the chain reports the break), and a salvage cut short
- * (done again from the kept files). */
+ * audit page (the chain reports the break), a salvage cut short (done
+ * again from the kept files), and the schema's text changed (a column
+ * renamed, which SQLite's integrity check does not see: salvaged; the
+ * messages table renamed: refused, never an empty queue in its place). */
 #include "fixture-store.h"
 
 #include <fcntl.h>
@@ -320,6 +322,67 @@ static void test_salvage_resumed(void **state)
     assert_int_equal(access(path, F_OK), -1);
 }
 
+/* One byte of the schema's text changed in the closed store: the first
+ * place the file holds `text`, its byte `at` set to c. */
+static void change_schema(const char *text, size_t at, char c)
+{
+    char db[128];
+    uint8_t page[4096];
+    const uint8_t *hit = NULL;
+    size_t n = strlen(text);
+    int fd;
+
+    file_path(db, sizeof db, "store.sqlite");
+    fd = open(db, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, page, sizeof page, 0), (ssize_t)sizeof page);
+    for (size_t i = 0; hit == NULL && i + n <= sizeof page; i++)
+        if (memcmp(page + i, text, n) == 0)
+            hit = page + i;
+    assert_non_null(hit);
+    assert_int_equal(pwrite(fd, &c, 1, (off_t)(hit - page + (long)at)), 1);
+    assert_int_equal(close(fd), 0);
+}
+
+/* A column's name changed in the schema's text: SQLite's integrity check
+ * passes, the schema check does not; the rows are read by position. */
+static void test_schema_column_renamed(void **state)
+{
+    static const char *const de[] = {"DE-BKA"};
+    char k[256];
+    int asked = 0;
+    am_store_t *s = open_routed(&asked, AM_OK);
+
+    (void)state;
+    put_real(s, de, 1);
+    put_real(s, de, 1);
+    assert_int_equal(am_store_close(s), AM_OK);
+    change_schema("envelope_hash BLOB NOT NULL,  sender", 12, 'i');
+    s = open_routed(&asked, AM_OK);
+    assert_int_equal(next(s, "DE-BKA").n, 2);
+    assert_int_equal(am_store_close(s), AM_OK);
+    assert_int_equal(kept(k, sizeof k), 1);
+}
+
+/* The messages table's name changed in its text: SQLite finds the schema
+ * malformed, the salvage cannot read the table: the relay refuses, and
+ * never makes an empty one in its place. */
+static void test_schema_table_renamed(void **state)
+{
+    static const char *const de[] = {"DE-BKA"};
+    char k[256];
+    int asked = 0;
+    am_store_t *s = open_routed(&asked, AM_OK);
+
+    (void)state;
+    put_real(s, de, 1);
+    assert_int_equal(am_store_close(s), AM_OK);
+    change_schema("TABLE messages", 13, 't');
+    assert_null(open_routed(&asked, AM_EIO));
+    assert_int_equal(kept(k, sizeof k), 0);
+    assert_null(open_routed(&asked, AM_EIO));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +392,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_audit_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_salvage_resumed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_schema_column_renamed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_schema_table_renamed, setup,
                                         teardown),
     };
 
