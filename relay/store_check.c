@@ -8,6 +8,8 @@
  *    recipient's pending envelopes through the index "pending" alone: an
  *    index entry whose state bit flipped would hide a delivery for good
  *    while quick_check still says ok, so the cheaper check is not enough.
+ *    Then the schema against the relay's (store_schema.c): its SQL text is
+ *    not covered by that check.
  *    Any problem: the file is salvaged (store_salvage.c): kept as it is,
  *    and what can still be read of it copied into a new store, which is
  *    then checked as below.  The relay never starts on a damaged b-tree,
