@@ -320,7 +320,7 @@ static void log_summary(const salvage_t *v, const files_t *f, int64_t t0)
 {
     log_problems(v);
     fprintf(stderr, "amanat-relay: store salvage: %s failed the integrity "
-            "check; kept as %s/; recovered %llu messages (%llu held, %llu "
+            "or schema check; kept as %s/; recovered %llu messages (%llu held, %llu "
             "pending deliveries, %llu recreated), %llu notices, %llu audit "
             "records, %llu prekeys; lost %llu messages (%llu named by id; "
             "what is known of each in %s/lost.txt), %llu notices, %llu audit "
