@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* nftw */
 
 #include "relay_bench.h"
+#include "proc_stat.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -238,29 +239,10 @@ int rb_relay_mem(const rb_fed_t *fed, uint64_t *rss_kib, uint64_t *hwm_kib)
 /* utime + stime of one thread, in clock ticks. */
 static int task_ticks(pid_t pid, const char *tid, uint64_t *ticks)
 {
-    char path[320], buf[1024], *p, *end;
-    unsigned long long ut, st;
-    FILE *f;
-    size_t n;
+    char path[320];
 
     snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, tid);
-    if ((f = fopen(path, "r")) == NULL)
-        return -1;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    if ((p = strrchr(buf, ')')) == NULL)
-        return -1;
-    p += 2; /* field 3, the state, follows ") " */
-    for (int field = 3; field < 14 && p != NULL; field++)
-        if ((p = strchr(p, ' ')) != NULL)
-            p++;
-    if (p == NULL)
-        return -1;
-    ut = strtoull(p, &end, 10);
-    st = strtoull(end, &end, 10);
-    *ticks = ut + st;
-    return 0;
+    return proc_stat_ticks(path, ticks);
 }
 
 /* user + nice + system + irq + softirq + steal of all CPUs, in ticks. */

@@ -6,6 +6,7 @@
 # --rounds N.
 add_executable(test-hostile test-hostile.c hostile_proc.c hostile_preauth.c
                hostile_auth.c hostile_flood.c hostile_emfile.c
+               ../integration/proc_stat.c
                ../integration/relay_client.c ../integration/relay_fixture.c)
 target_include_directories(test-hostile PRIVATE ../integration)
 target_link_libraries(test-hostile PRIVATE amanat_common PkgConfig::CMOCKA

@@ -6,6 +6,7 @@
  * rounds.  A sample every 20 ms catches the peak of 1,000 connections,
  * which the relay holds for a whole handshake timeout (seconds). */
 #include "hostile.h"
+#include "proc_stat.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -84,35 +85,16 @@ int hx_proc_fds(pid_t pid)
     return n;
 }
 
-/* Fields 14 and 15 of /proc/PID/stat; the command name (field 2) may hold
- * spaces and parentheses, so counting starts after its last ')'. */
+/* utime + stime of the whole process. */
 int hx_proc_cpu(pid_t pid, unsigned long long *ticks)
 {
-    char path[64], buf[1024], *p, *end;
-    unsigned long long v[2];
-    size_t n;
-    FILE *f;
+    char path[64];
+    uint64_t t;
 
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if ((f = fopen(path, "r")) == NULL)
+    if (proc_stat_ticks(path, &t) != 0)
         return -1;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    if ((p = strrchr(buf, ')')) == NULL)
-        return -1;
-    /* the space before each of fields 3 (state) to 14 (utime) */
-    for (int field = 3; field <= 14; field++)
-        if ((p = strchr(p + 1, ' ')) == NULL)
-            return -1;
-    for (int i = 0; i < 2; i++) {
-        errno = 0;
-        v[i] = strtoull(p + 1, &end, 10);
-        if (errno != 0 || end == p + 1)
-            return -1;
-        p = end;
-    }
-    *ticks = v[0] + v[1];
+    *ticks = t;
     return 0;
 }
 
