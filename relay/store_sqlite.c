@@ -129,7 +129,6 @@ static bool run_batch(am_store_t *s, req_t *batch)
 static req_t *take_batch(am_store_t *s)
 {
     req_t *batch, *fold;
-
     bool waited;
 
     for (;;) {
