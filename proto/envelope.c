@@ -375,6 +375,27 @@ const uint8_t *am_env_claimed_id(const am_env_t *env)
     return env ? env->hdr->message_id.data : NULL;
 }
 
+size_t am_env_claimed_recipient_count(const am_env_t *env)
+{
+    return env ? env->hdr->n_recipient_ids : 0;
+}
+
+const char *am_env_claimed_recipient(const am_env_t *env, size_t i)
+{
+    return env && i < env->hdr->n_recipient_ids ? env->hdr->recipient_ids[i]
+                                                : NULL;
+}
+
+int am_env_claimed_priority(const am_env_t *env)
+{
+    return env ? (int)env->hdr->priority : 0;
+}
+
+int64_t am_env_claimed_expires_at(const am_env_t *env)
+{
+    return env ? env->hdr->expires_at : 0;
+}
+
 const uint8_t *am_env_message_id(const am_env_t *env)
 {
     return env && env->verified ? env->hdr->message_id.data : NULL;

@@ -83,6 +83,15 @@ int am_env_verify(am_env_t *env, const am_cert_t *sender);
  * verification, e.g. to acknowledge and set it aside. */
 const uint8_t *am_env_claimed_id(const am_env_t *env);
 
+/* The header's recipients, priority and expiry as parsed, NOT
+ * authenticated (NULL past the last recipient): for bytes authenticated
+ * otherwise, as the relay's store does with the hash it kept of the
+ * bytes it verified (relay/store_salvage.c). */
+size_t am_env_claimed_recipient_count(const am_env_t *env);
+const char *am_env_claimed_recipient(const am_env_t *env, size_t i);
+int am_env_claimed_priority(const am_env_t *env);
+int64_t am_env_claimed_expires_at(const am_env_t *env);
+
 /* Accessors; valid only after a successful am_env_verify (else NULL/0). */
 const uint8_t *am_env_message_id(const am_env_t *env);
 int am_env_priority(const am_env_t *env);

@@ -549,6 +549,28 @@ static int start_expiry(am_server_t *srv)
     return 0;
 }
 
+/* Where a salvage of the store sends a recipient's lost delivery
+ * (store.h): as a Submit routes it (conn_submit.c), by the directory
+ * loaded at start; an expired certificate does not matter here, the
+ * envelope was accepted while it was valid. */
+static int salvage_route(void *ctx, const char *agency,
+                         char via[static AM_AGENCY_ID_MAX + 1])
+{
+    am_server_t *srv = ctx;
+    const am_cert_t *c = am_dir_find(srv->dir, agency);
+
+    if (c == NULL || !(c->roles & AM_ROLE_AGENCY))
+        return AM_STORE_NOWHERE;
+    if (strcmp(c->home_relay, am_dir_self(srv->dir)->agency_id) == 0)
+        return AM_STORE_HERE;
+    for (size_t i = 0; i < srv->cfg.n_peers; i++)
+        if (strcmp(srv->cfg.peers[i].id, c->home_relay) == 0) {
+            snprintf(via, AM_AGENCY_ID_MAX + 1, "%s", c->home_relay);
+            return AM_STORE_VIA;
+        }
+    return AM_STORE_NOWHERE;
+}
+
 static int serve(am_server_t *srv, const char *data_dir)
 {
     size_t len;
@@ -563,8 +585,9 @@ static int serve(am_server_t *srv, const char *data_dir)
         rc = am_errf(AM_EPROTO, "relay certificate does not parse");
     else if (uv_async_init(srv->loop, &srv->store_wake, on_store_wake) != 0)
         rc = am_errf(AM_EIO, "cannot start the loop");
-    else if ((rc = am_store_open(data_dir, store_notify, &srv->store_wake,
-                                 &srv->store)) == 0 &&
+    else if ((rc = am_store_open_routed(data_dir, store_notify,
+                                        &srv->store_wake, salvage_route, srv,
+                                        &srv->store)) == 0 &&
              ((rc = start_listening(srv)) != 0 ||
               (rc = watch_signals(srv)) != 0 || (rc = start_expiry(srv)) != 0 ||
               (rc = am_links_start(srv)) != 0))

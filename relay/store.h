@@ -34,9 +34,27 @@ typedef struct am_store am_store_t;
 typedef void (*am_store_notify_cb)(void *ctx);
 
 /* Open (creating if needed) the store in folder dir.  Starts the store
- * thread.  Errors name the file and SQLite's reason. */
+ * thread.  Errors name the file and SQLite's reason.  A store file that
+ * fails SQLite's integrity check is salvaged first (store_salvage.c,
+ * docs/OPERATIONS.md 4.1): kept aside, and what can still be read of it
+ * copied into a new store; AM_EIO when nothing could be read. */
 int am_store_open(const char *dir, am_store_notify_cb notify, void *ctx,
                   am_store_t **out);
+
+/* Where the copies for an agency go now, as a Submit would route them:
+ * AM_STORE_HERE when this relay serves it, AM_STORE_VIA when it is homed
+ * at peer relay `via` (filled), AM_STORE_NOWHERE otherwise.  Asked only
+ * by a salvage, on the thread that opens the store, before it returns,
+ * for an envelope whose delivery records were lost. */
+enum { AM_STORE_NOWHERE, AM_STORE_HERE, AM_STORE_VIA };
+typedef int (*am_store_route_cb)(void *ctx, const char *agency,
+                                 char via[static AM_AGENCY_ID_MAX + 1]);
+
+/* am_store_open with the routing a salvage needs (route NULL: none, as
+ * am_store_open: lost deliveries are then reported, never recreated). */
+int am_store_open_routed(const char *dir, am_store_notify_cb notify,
+                         void *ctx, am_store_route_cb route, void *route_ctx,
+                         am_store_t **out);
 
 /* Run the callbacks of finished requests, on the calling thread. */
 void am_store_drain(am_store_t *s);

@@ -8,9 +8,15 @@
  *    recipient's pending envelopes through the index "pending" alone: an
  *    index entry whose state bit flipped would hide a delivery for good
  *    while quick_check still says ok, so the cheaper check is not enough.
- *    Any problem: the relay refuses to start, naming the file and what to
- *    do.  It never starts on a damaged b-tree, never with an empty queue
- *    in place of a damaged one, and never deletes the file.
+ *    Then the schema against the relay's (store_schema.c): its SQL text is
+ *    not covered by that check.
+ *    Any problem: the file is salvaged (store_salvage.c): kept as it is,
+ *    and what can still be read of it copied into a new store, which is
+ *    then checked as below.  The relay never starts on a damaged b-tree,
+ *    never with an empty queue in place of a damaged one, and never
+ *    deletes the file; when nothing can be read of it, or it cannot be
+ *    checked at all (empty, busy, unreadable), it refuses to start,
+ *    naming the file and what to do.
  * 2. Every envelope still held: its bytes must hash (BLAKE2b-256) to the
  *    envelope_hash stored with it, parse, and name in their header the
  *    message id and sender of the row; each of its deliveries must have a
@@ -34,6 +40,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "err.h"
@@ -60,25 +67,41 @@ typedef struct {
     uint64_t told; /* evidence owed for them */
 } check_t;
 
-static const char advice[] =
-    "stop here: keep the folder as it is (do not delete the file), restore "
-    "the store from the last backup or ask for a salvage "
-    "(docs/OPERATIONS.md, \"Damaged store\"); the relay will not start on "
-    "it";
+const char store_check_advice[] =
+    "stop here: keep the folder as it is (do not delete the file) and "
+    "restore the store from the last backup (docs/OPERATIONS.md, \"Damaged "
+    "store\"); the relay will not start on it";
 
-/* SQLite's own check, on a connection of its own, before the store's
- * connection creates its tables: creating them reads the damaged schema
- * first, and would fail with SQLite's terse reason instead. */
-static int integrity(const char *path)
+/* Damage, as opposed to a file that cannot be checked now (busy, out of
+ * memory, a read error of the disk): only damage is salvaged. */
+static bool damage(int code)
 {
-    sqlite3 *db = NULL;
+    code &= 0xff;
+    return code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+}
+
+/* SQLite's words about a damaged file quote its bytes (a damaged schema
+ * is SQL text): only printable ASCII goes to the log. */
+static const char *printable(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (; in != NULL && *in != '\0' && n + 1 < cap; in++)
+        out[n++] = *in >= 0x20 && *in < 0x7f ? *in : '?';
+    out[n] = '\0';
+    return in != NULL ? out : "(no text)";
+}
+
+/* PRAGMA integrity_check: the problems it names (the first logged), in
+ * *code SQLite's error when it could not run to its end. */
+static int sqlite_check(sqlite3 *db, const char *path, int *code)
+{
     sqlite3_stmt *st = NULL;
     int step = SQLITE_ERROR, n = 0;
     const char *line;
+    char text[512];
 
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ==
-            SQLITE_OK &&
-        sqlite3_busy_timeout(db, 10000) == SQLITE_OK &&
+    if (sqlite3_busy_timeout(db, 10000) == SQLITE_OK &&
         sqlite3_prepare_v2(db, "PRAGMA integrity_check(100)", -1, &st,
                            NULL) == SQLITE_OK)
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -87,22 +110,72 @@ static int integrity(const char *path)
                 continue;
             if (++n <= CHECK_LINES)
                 fprintf(stderr, "amanat-relay: store check: %s: %s\n", path,
-                        line != NULL ? line : "(no text)");
+                        printable(line, text, sizeof text));
         }
     if (step != SQLITE_DONE) {
+        *code = sqlite3_extended_errcode(db);
         fprintf(stderr, "amanat-relay: store check: %s: integrity check "
                 "impossible: %s\n", path,
-                db != NULL ? sqlite3_errmsg(db) : "out of memory");
+                printable(sqlite3_errmsg(db), text, sizeof text));
         n++;
     }
     sqlite3_finalize(st);
+    return n;
+}
+
+/* SQLite's own check, then the schema's (store_schema.c), on a
+ * connection of their own, before the store's connection creates its
+ * tables: creating them reads the damaged schema first, and would fail
+ * with SQLite's terse reason instead, or make a table anew in place of a
+ * renamed one.  Read-only: a connection that may write checkpoints the
+ * WAL into the file when it closes, and the file must stay as it was
+ * found (it may be salvaged). */
+static int integrity(const char *path)
+{
+    sqlite3 *db = NULL;
+    int n = 0, code = SQLITE_OK;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        code = db != NULL ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+    else if ((n = sqlite_check(db, path, &code)) == 0 &&
+             (n = store_schema_check(db, path)) < 0)
+        code = sqlite3_extended_errcode(db);
     sqlite3_close(db);
-    if (n == 0)
+    if (n < 0 && code == SQLITE_OK)
+        code = SQLITE_NOMEM; /* the relay's own schema could not be made */
+    if (n == 0 && code == SQLITE_OK)
         return 0;
+    if (code != SQLITE_OK && !damage(code))
+        return am_errf(AM_EIO, "store %s cannot be checked (%s): %s", path,
+                       sqlite3_errstr(code), store_check_advice);
+    n = n > 0 ? n : 1;
     fprintf(stderr, "amanat-relay: store check: %s is DAMAGED: %d problem%s "
-            "found by SQLite's integrity check\n", path, n, n == 1 ? "" : "s");
-    return am_errf(AM_EIO, "store %s is damaged (%d problem%s): %s", path, n,
-                   n == 1 ? "" : "s", advice);
+            "found by SQLite's integrity check and the schema check\n", path,
+            n, n == 1 ? "" : "s");
+    return 1;
+}
+
+/* A read-only connection creates the -wal and -shm it does not find and
+ * cannot remove them when it closes: those it made go again, so that the
+ * store's own connection finds the folder as it was (an -shm left behind
+ * would let it open read-only after a failed open for writing). */
+static int integrity_ro(const char *path)
+{
+    char wal[4200], shm[4200];
+    bool had_wal, had_shm;
+    int rc;
+
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    had_wal = access(wal, F_OK) == 0;
+    had_shm = access(shm, F_OK) == 0;
+    rc = integrity(path);
+    /* empty, ours, and unused: a failure here only leaves them */
+    if (!had_wal)
+        (void)unlink(wal);
+    if (!had_shm)
+        (void)unlink(shm);
+    return rc;
 }
 
 /* A store file that exists must not be empty (SQLite would take it for a
@@ -116,12 +189,13 @@ int store_check_file(const char *path)
         return errno == ENOENT ? 0 : am_errf(AM_EIO, "store %s: %s", path,
                                              strerror(errno));
     if (st.st_size > 0)
-        return integrity(path);
+        return integrity_ro(path);
     fprintf(stderr, "amanat-relay: store check: %s is EMPTY (0 bytes): it "
             "was truncated (a new store is renamed into place only once "
             "whole)\n", path);
     return am_errf(AM_EIO, "store %s is empty: if this relay never stored "
-                   "a message, delete the file; otherwise %s", path, advice);
+                   "a message, delete the file; otherwise %s", path,
+                   store_check_advice);
 }
 
 static int note_damaged(check_t *c, const damaged_t *d)
@@ -431,7 +505,7 @@ int store_check(am_store_t *s, const char *path)
         fprintf(stderr, "amanat-relay: store check: %s: its messages "
                 "cannot be read: %s\n", path, why);
         rc = am_errf(AM_EIO, "store %s is damaged (%s): %s", path, why,
-                     advice);
+                     store_check_advice);
         goto done;
     }
     fprintf(stderr, "amanat-relay: store check: %llu messages held, %zu "

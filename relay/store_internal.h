@@ -70,6 +70,8 @@ struct am_store {
     bool stopping, failed, started, held;
     am_store_notify_cb notify;
     void *notify_ctx;
+    am_store_route_cb route; /* for a salvage only (store.h) */
+    void *route_ctx;
     am_store_stats_t stats;
     /* store_fold.c; unfolded: the store thread's count of logged
      * acknowledgements (may run over, never under); fold_at: when the
@@ -97,12 +99,38 @@ int store_run(am_store_t *s, int which);
 /* Prepared statement ST_*, reset, with no bindings. */
 sqlite3_stmt *store_stmt(am_store_t *s, int which);
 
+/* store_sqlite.c: the atomic creation of a new store, in two steps so
+ * that a salvage can fill it between them: begin opens tmp on s->db with
+ * the schema; finish checkpoints, closes, syncs and renames it to path;
+ * abort closes and removes it. */
+int store_create_begin(am_store_t *s, const char *tmp);
+int store_create_finish(am_store_t *s, const char *tmp, const char *path);
+void store_create_abort(am_store_t *s, const char *tmp);
+/* Remove base and its -wal, -shm and -journal (ENOENT is fine). */
+int store_remove_files(const char *base);
+int store_sync_dir(const char *dir);
+
 /* store_check.c: before the store thread starts and the relay listens.
- * An existing store file must not be empty; then SQLite's integrity
- * check, and every held envelope checked against its hash, damaged ones
+ * store_check_file: 0 when path passes SQLite's integrity check, 1 when
+ * it does not (its problems logged: salvage it), AM_EIO when it cannot be
+ * checked (empty, unreadable, busy) with a sentence saying what to do.
+ * store_check: every held envelope checked against its hash, damaged ones
  * quarantined (state 5) with DAMAGED evidence owed to their senders. */
 int store_check_file(const char *path);
 int store_check(am_store_t *s, const char *path);
+/* store_schema.c: the schema of a store file (db, read-only) against the
+ * relay's: the problems found (each logged), or -1 when the comparison
+ * could not be made. */
+int store_schema_check(sqlite3 *db, const char *path);
+/* What the operator is told when the relay refuses its store. */
+extern const char store_check_advice[];
+
+/* store_salvage.c: before the store is opened (open_db).  A salvage that
+ * was cut short is done again from the files it kept; a store file that
+ * fails the integrity check is kept aside and replaced by a new store
+ * holding what could be read of it.  0 when path may be opened (or does
+ * not exist); AM_EIO, with the reason, when the relay must not start. */
+int store_salvage_check(am_store_t *s, const char *dir, const char *path);
 
 /* store_ops.c: one request's work, inside the batch's transaction */
 int store_do_put(am_store_t *s, req_t *r);

@@ -290,7 +290,7 @@ void am_store_stats(am_store_t *s, am_store_stats_t *out)
  * write-ahead log and the next open creates it again, and SQLite ignores
  * a failed fsync of the folder (os_unix.c, "a failed directory sync is
  * not a big deal"), so the log's name would be durable only by luck. */
-static int sync_dir(const char *dir)
+int store_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY), rc = 0;
 
@@ -302,8 +302,9 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
-/* Remove what a creation cut short left under the temporary name. */
-static int remove_new(const char *tmp)
+/* Remove a database and its companions (what a creation cut short left
+ * under the temporary name; a salvage's working copy). */
+int store_remove_files(const char *tmp)
 {
     static const char *const ext[] = {"", "-wal", "-shm", "-journal"};
     char name[4200];
@@ -321,24 +322,41 @@ static int remove_new(const char *tmp)
  * checkpointed and synced when its connection closes) and only then
  * renamed into place, so that a store.sqlite that exists always holds its
  * schema: an empty or cut one is damage (store_check.c), never a
- * creation that a crash, a full disk or an I/O error cut short. */
-static int create_db(am_store_t *s, const char *path)
+ * creation that a crash, a full disk or an I/O error cut short.  A
+ * salvage (store_salvage.c) fills the new store between the two steps. */
+int store_create_begin(am_store_t *s, const char *tmp)
 {
-    char tmp[4200];
-    int rc = 0, fd;
+    int rc;
 
-    snprintf(tmp, sizeof tmp, "%s.new", path);
-    if ((rc = remove_new(tmp)) != 0)
+    if ((rc = store_remove_files(tmp)) != 0)
         return rc;
     if (sqlite3_open_v2(tmp, &s->db, SQLITE_OPEN_READWRITE |
                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK ||
-        store_exec(s, am_store_schema) != 0 || store_migrate(s) != 0 ||
-        /* everything into the file itself: the WAL keeps its own name */
-        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-                                  NULL, NULL) != SQLITE_OK)
+        store_exec(s, am_store_schema) != 0 || store_migrate(s) != 0)
         rc = am_errf(AM_EIO, "store: cannot create %s: %s", tmp,
                      s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    if (rc != 0)
+        store_create_abort(s, tmp);
+    return rc;
+}
+
+void store_create_abort(am_store_t *s, const char *tmp)
+{
+    sqlite3_close(s->db);
+    s->db = NULL;
+    (void)store_remove_files(tmp);
+}
+
+int store_create_finish(am_store_t *s, const char *tmp, const char *path)
+{
+    int rc = 0, fd;
+
+    /* everything into the file itself: the WAL keeps its own name */
+    if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                  NULL, NULL) != SQLITE_OK)
+        rc = am_errf(AM_EIO, "store: cannot create %s: %s", tmp,
+                     sqlite3_errmsg(s->db));
     if (sqlite3_close(s->db) != SQLITE_OK && rc == 0)
         rc = am_errf(AM_EIO, "store: cannot close %s: %s", tmp,
                      sqlite3_errmsg(s->db));
@@ -353,6 +371,17 @@ static int create_db(am_store_t *s, const char *path)
     return rc;
 }
 
+static int create_db(am_store_t *s, const char *path)
+{
+    char tmp[4200];
+    int rc;
+
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    if ((rc = store_create_begin(s, tmp)) != 0)
+        return rc;
+    return store_create_finish(s, tmp, path);
+}
+
 static int open_db(am_store_t *s, const char *dir)
 {
     char path[4096];
@@ -362,9 +391,10 @@ static int open_db(am_store_t *s, const char *dir)
         return am_errf(AM_EINVAL, "store: folder name too long");
     if (am_dir_make(dir, 0700) != 0)
         return am_err_wrap(AM_EIO, "store");
-    existed = access(path, F_OK) == 0;
-    if (existed && store_check_file(path) != 0) /* store_check.c */
+    /* an interrupted salvage is done again; a damaged file salvaged */
+    if (store_salvage_check(s, dir, path) != 0) /* store_salvage.c */
         return AM_EIO;
+    existed = access(path, F_OK) == 0;
     if (!existed && create_db(s, path) != 0)
         return AM_EIO;
     if (sqlite3_open_v2(path, &s->db,
@@ -394,7 +424,7 @@ static int open_db(am_store_t *s, const char *dir)
                                NULL) != SQLITE_OK)
             return store_db_error(s, am_audit_sql[i]);
     /* the folder at every open: the schema opened (created) the log */
-    if (sync_dir(dir) != 0 || store_fold_open(s) != 0)
+    if (store_sync_dir(dir) != 0 || store_fold_open(s) != 0)
         return AM_EIO;
     return existed ? store_check(s, path) : 0;
 }
@@ -417,6 +447,13 @@ static int cond_init(pthread_cond_t *cv)
 int am_store_open(const char *dir, am_store_notify_cb notify, void *ctx,
                   am_store_t **out)
 {
+    return am_store_open_routed(dir, notify, ctx, NULL, NULL, out);
+}
+
+int am_store_open_routed(const char *dir, am_store_notify_cb notify,
+                         void *ctx, am_store_route_cb route, void *route_ctx,
+                         am_store_t **out)
+{
     am_store_t *s;
     int rc;
 
@@ -428,6 +465,8 @@ int am_store_open(const char *dir, am_store_notify_cb notify, void *ctx,
     s->done_tail = &s->done;
     s->notify = notify;
     s->notify_ctx = ctx;
+    s->route = route;
+    s->route_ctx = route_ctx;
     if (pthread_mutex_init(&s->mu, NULL) != 0 || cond_init(&s->cv) != 0) {
         am_free(s);
         return AM_ENOMEM;

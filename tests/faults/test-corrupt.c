@@ -1,14 +1,22 @@
 /* Store corruption (issue 9, item 5): with the relay stopped, one
  * single-bit flip or one truncation of a store file, at offsets spread
  * over the whole file (the header page, b-tree pages, envelope blobs and
- * their overflow pages); then the relay starts again.  Either it starts,
- * and then DE-BKA receives every undamaged envelope (each verified,
- * opened and compared with what was sealed) and PK-NCCIA receives
- * relay-signed DAMAGED (or EXPIRED) evidence for exactly the ones not
- * delivered; or it refuses to start with a log line naming the damage.
- * Never: it starts and some message is neither delivered nor reported
- * (a silent loss), a damaged envelope is delivered, or it refuses without
- * saying why.
+ * their overflow pages); then the relay starts again.  It starts as it
+ * was (a flip SQLite's integrity check does not see), or salvages the
+ * file (it fails that check: the file is kept under data/damaged-*, what
+ * can be read is copied into a new store), or refuses to start with a
+ * log line naming the damage (nothing could be read).  When it starts,
+ * every message of the pristine store must be: delivered to DE-BKA
+ * (verified, opened, compared with what was sealed), or reported to
+ * PK-NCCIA by relay-signed DAMAGED (or EXPIRED) evidence, or named in the
+ * salvage's lost.txt (by id, or by seq where the id could not be read).
+ * Anything else is a silent loss and fails the test, as do a damaged
+ * envelope delivered, a message both delivered and reported or listed, a
+ * kept file that is not byte for byte what the test wrote, and a refusal
+ * that does not say why.
+ *
+ * A second test cuts the store in the middle and checks that every
+ * message whose pages all lie before the cut is delivered.
  *
  * usage: test-corrupt PATH/TO/amanat-relay [--rounds N]
  * Under ctest 60 trials; by hand --rounds N trials. */
@@ -42,6 +50,8 @@ typedef struct {
         refused, refused_silent, truncations, flips, silent_losses,
         bad_deliveries, bad_evidence, contradictions, unclean_stops,
         other_hash;
+    size_t salvaged, lost_by_id, lost_by_seq, lost_unknown, kept_bad,
+        salvage_unlogged;
     size_t delivered, undamaged; /* delivered of those not reported */
 } tally_t;
 
@@ -125,13 +135,14 @@ static void pick(int t, int n, long size, long *off, int *bit)
 static void account(const cr_seen_t *s, tally_t *y, int t, long off, int bit,
                     const char *log)
 {
-    size_t lost = 0, damaged = 0, expired = 0, delivered = 0;
+    size_t lost = 0, damaged = 0, expired = 0, delivered = 0, listed = 0;
 
     for (size_t i = 0; i < msgs.m; i++) {
         lost += s->fate[i] == CR_NONE;
         damaged += s->fate[i] == CR_DAMAGED;
         expired += s->fate[i] == CR_EXPIRED;
         delivered += s->fate[i] == CR_DELIVERED;
+        listed += s->fate[i] == CR_LOST;
     }
     y->silent_losses += lost;
     y->quarantined += damaged > 0;
@@ -139,61 +150,111 @@ static void account(const cr_seen_t *s, tally_t *y, int t, long off, int bit,
     y->expired_msgs += expired;
     y->no_effect += delivered == msgs.m;
     y->delivered += delivered;
-    y->undamaged += msgs.m - damaged - expired;
+    y->undamaged += msgs.m - damaged - expired - listed;
     y->bad_deliveries += s->bad_deliveries;
     y->bad_evidence += s->bad_evidence;
     y->contradictions += s->contradictions;
     y->other_hash += s->other_hash;
-    if (lost || s->bad_deliveries || s->bad_evidence || s->contradictions)
+    y->lost_by_id += s->lost_by_id;
+    y->lost_by_seq += s->lost_by_seq;
+    y->lost_unknown += s->lost_unknown;
+    if (lost || s->bad_deliveries || s->bad_evidence || s->contradictions ||
+        s->lost_unknown)
         printf("# trial %d (%s at %ld): %zu silently lost, %zu bad "
-               "deliveries, %zu bad evidence, %zu contradictions\n", t,
+               "deliveries, %zu bad evidence, %zu contradictions, %zu lines "
+               "of lost.txt naming none of ours\n", t,
                bit < 0 ? "truncation" : "bit flip", off, lost,
-               s->bad_deliveries, s->bad_evidence, s->contradictions);
+               s->bad_deliveries, s->bad_evidence, s->contradictions,
+               s->lost_unknown);
     if (lost || s->bad_deliveries || s->bad_evidence || s->contradictions)
-        cr_log_print(log, "store check");
+        cr_log_print(log, "store ");
 }
 
-static void trial(int t, const char *file, long size, tally_t *y)
+/* A relay that started on a damaged store salvaged it when it kept a
+ * damaged-* folder: that must hold the bytes the test wrote, and its
+ * lost.txt names what the relay could not read back. */
+static void salvaged(int t, const char *data, const char *copy,
+                     const char *log, tally_t *y, cr_seen_t *seen)
 {
-    char data[128], pristine[128], path[256], log[128];
-    static cr_seen_t seen;
-    long off;
-    int bit, port;
+    char kept[256], path[320];
+
+    if (!cr_kept_dir(data, kept, sizeof kept))
+        return;
+    y->salvaged++;
+    snprintf(path, sizeof path, "%s/store.sqlite", kept);
+    if (!cr_same_file(path, copy)) {
+        y->kept_bad++;
+        printf("# trial %d: %s is not the damaged file\n", t, path);
+    }
+    if (!cr_log_has(log, "store salvage: ")) {
+        y->salvage_unlogged++;
+        printf("# trial %d: salvaged without saying so\n", t);
+    }
+    snprintf(path, sizeof path, "%s/lost.txt", kept);
+    cr_lost(path, &msgs, seen);
+}
+
+static void refused(int t, long off, int bit, const char *log, tally_t *y)
+{
+    bool said = cr_log_has(log, "DAMAGED") || cr_log_has(log, "EMPTY") ||
+                cr_log_has(log, "damaged");
+
+    y->refused++;
+    y->refused_silent += !said;
+    if (said)
+        return;
+    printf("# trial %d (%s at %ld): refused without naming the damage (log "
+           "%s)\n", t, bit < 0 ? "truncation" : "flip", off, log);
+    cr_log_print(log, "amanat-relay");
+}
+
+/* One trial: a fresh copy of the pristine folder, damaged at off (bit
+ * < 0: cut there), the relay started on it; what each message became
+ * into *seen.  Whether the relay started. */
+static bool trial_at(int t, const char *file, long off, int bit, tally_t *y,
+                     cr_seen_t *seen)
+{
+    char data[128], pristine[128], path[256], log[128], copy[128];
+    int port;
     pid_t pid;
 
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(pristine, sizeof pristine, "%s/pristine", dir);
     snprintf(log, sizeof log, "%s/trial.log", dir);
+    snprintf(copy, sizeof copy, "%s/damaged.copy", dir);
     sh("rm -rf '%s'%s", data, "");
     sh("cp -a '%s' '%s'", pristine, data);
     snprintf(path, sizeof path, "%s/%s", data, file);
-    pick(t, trials, size, &off, &bit);
     cr_damage(path, off, bit);
+    sh("cp '%s' '%s'", path, copy);
     y->trials++;
     y->truncations += bit < 0;
     y->flips += bit >= 0;
     pid = cr_start(log, &port);
+    memset(seen, 0, sizeof *seen);
     if (port == 0) {
-        bool said = cr_log_has(log, "DAMAGED") || cr_log_has(log, "EMPTY") ||
-                    cr_log_has(log, "damaged");
-        y->refused++;
-        y->refused_silent += !said;
-        if (!said)
-            printf("# trial %d (%s at %ld): refused without naming the "
-                   "damage (log %s)\n", t, bit < 0 ? "truncation" : "flip",
-                   off, log);
-        if (!said)
-            cr_log_print(log, "amanat-relay");
-        return;
+        refused(t, off, bit, log, y);
+        return false;
     }
-    memset(&seen, 0, sizeof seen);
-    cr_collect(port, &msgs, &seen);
+    cr_collect(port, &msgs, seen);
     if (!cr_stop(pid)) {
         y->unclean_stops++;
         printf("# trial %d (%s at %ld): the relay did not stop cleanly\n", t,
                bit < 0 ? "truncation" : "flip", off);
     }
-    account(&seen, y, t, off, bit, log);
+    salvaged(t, data, copy, log, y, seen);
+    account(seen, y, t, off, bit, log);
+    return true;
+}
+
+static void trial(int t, const char *file, long size, tally_t *y)
+{
+    static cr_seen_t seen;
+    long off;
+    int bit;
+
+    pick(t, trials, size, &off, &bit);
+    (void)trial_at(t, file, off, bit, y, &seen);
 }
 
 static void report(const tally_t *y, const char *file, long size)
@@ -201,47 +262,104 @@ static void report(const tally_t *y, const char *file, long size)
     printf("corrupt: %zu trials on %s (%ld KiB; %zu bit flips, %zu "
            "truncations): %zu no effect, %zu with envelopes quarantined "
            "(%zu messages, sender told DAMAGED; %zu of them naming a damaged "
-           "hash), %zu messages reported "
-           "expired, %zu refused at start naming the damage (salvaged: 0), "
-           "%zu refused silently; undamaged delivered %zu/%zu (%.1f%%), "
-           "silent losses %zu, damaged deliveries %zu, bad evidence %zu, "
-           "contradictions %zu, unclean stops %zu\n",
+           "hash), %zu messages reported expired, %zu salvaged at start "
+           "(%zu messages named lost in lost.txt: %zu by id, %zu by seq; "
+           "kept files not as written %zu), %zu refused at start naming the "
+           "damage, %zu refused silently; undamaged delivered %zu/%zu "
+           "(%.1f%%), silent losses %zu, damaged deliveries %zu, bad "
+           "evidence %zu, contradictions %zu, unclean stops %zu\n",
            y->trials, file, size / 1024, y->flips, y->truncations,
            y->no_effect, y->quarantined, y->quarantined_msgs, y->other_hash,
-           y->expired_msgs, y->refused - y->refused_silent,
-           y->refused_silent, y->delivered, y->undamaged,
+           y->expired_msgs, y->salvaged, y->lost_by_id + y->lost_by_seq,
+           y->lost_by_id, y->lost_by_seq, y->kept_bad,
+           y->refused - y->refused_silent, y->refused_silent, y->delivered,
+           y->undamaged,
            y->undamaged ? 100.0 * (double)y->delivered / (double)y->undamaged
                         : 100.0,
            y->silent_losses, y->bad_deliveries, y->bad_evidence,
            y->contradictions, y->unclean_stops);
 }
 
-static void test_corrupt(void **state)
+static void check(const tally_t *y)
 {
-    char data[128], names[4][64];
-    long sizes[4];
-    tally_t y = {0};
-    relay_t r;
-    size_t n;
+    assert_int_equal(y->silent_losses, 0);
+    assert_int_equal(y->bad_deliveries, 0);
+    assert_int_equal(y->bad_evidence, 0);
+    assert_int_equal(y->contradictions, 0);
+    assert_int_equal(y->refused_silent, 0);
+    assert_int_equal(y->unclean_stops, 0);
+    assert_int_equal(y->kept_bad, 0);
+    assert_int_equal(y->salvage_unlogged, 0);
+    assert_int_equal(y->lost_unknown, 0);
+    assert_int_equal(y->delivered, y->undamaged);
+}
 
-    (void)state;
+/* The pristine folder, made once for both tests: its store file. */
+static char names[4][64];
+static long sizes[4];
+
+static void pristine(void)
+{
+    char data[128], db[192];
+    relay_t r;
+
+    if (names[0][0] != '\0')
+        return;
     r = start_relay();
     fill(r.port);
     stop_relay(&r);
     snprintf(data, sizeof data, "%s/data", dir);
-    n = store_files(data, names, sizes);
-    assert_true(n >= 1);
+    assert_true(store_files(data, names, sizes) >= 1);
     sh("cp -a '%s' '%s/pristine'", data, dir);
+    snprintf(db, sizeof db, "%s/pristine/store.sqlite", dir);
+    cr_seqs(db, &msgs);
+}
+
+static void test_corrupt(void **state)
+{
+    tally_t y = {0};
+
+    (void)state;
+    pristine();
     for (int t = 0; t < trials; t++)
         trial(t, names[0], sizes[0], &y);
     report(&y, names[0], sizes[0]);
-    assert_int_equal(y.silent_losses, 0);
-    assert_int_equal(y.bad_deliveries, 0);
-    assert_int_equal(y.bad_evidence, 0);
-    assert_int_equal(y.contradictions, 0);
-    assert_int_equal(y.refused_silent, 0);
-    assert_int_equal(y.unclean_stops, 0);
-    assert_int_equal(y.delivered, y.undamaged);
+    check(&y);
+}
+
+/* Cut in the middle: a salvage, and every message whose pages all lie
+ * before the cut delivered. */
+static void test_cut_middle(void **state)
+{
+    static cr_seen_t seen;
+    static bool whole[CR_MAX_MSGS];
+    char db[192];
+    tally_t y = {0};
+    size_t n, got = 0;
+    long cut;
+
+    (void)state;
+    pristine();
+    cut = sizes[0] / 2;
+    snprintf(db, sizeof db, "%s/pristine/store.sqlite", dir);
+    n = cr_before_cut(db, cut, &msgs, whole);
+    assert_true(n > 0 && n < msgs.m);
+    assert_true(trial_at(-1, names[0], cut, -1, &y, &seen));
+    assert_int_equal(y.salvaged, 1);
+    for (size_t i = 0; i < msgs.m; i++) {
+        got += whole[i] && seen.fate[i] == CR_DELIVERED;
+        if (whole[i] && seen.fate[i] != CR_DELIVERED)
+            printf("# message %zu (seq %lld) lay before the cut: fate %d\n",
+                   i, (long long)msgs.seq[i], seen.fate[i]);
+    }
+    printf("corrupt: cut at %ld of %ld bytes: salvaged; %zu messages lay "
+           "wholly before the cut, %zu of them delivered; all: %zu "
+           "delivered, %zu named lost (%zu by id, %zu by seq), %zu "
+           "reported damaged, silent losses %zu\n", cut, sizes[0], n, got,
+           y.delivered, y.lost_by_id + y.lost_by_seq, y.lost_by_id,
+           y.lost_by_seq, y.quarantined_msgs, y.silent_losses);
+    assert_int_equal(got, n);
+    check(&y);
 }
 
 static int teardown(void **state)
@@ -253,6 +371,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_corrupt, teardown),
+        cmocka_unit_test_teardown(test_cut_middle, teardown),
     };
     int rc = fx_args_rounds(argc, argv, 100000, &trials);
 

@@ -644,5 +644,6 @@ int main(int argc, char **argv)
     am_fzp_write_seeds(out_dir);
     am_fzb_write_seeds();
     am_fzc_write_seeds();
+    am_fzs_write_seeds();
     return 0;
 }

@@ -26,5 +26,7 @@ void write_seed(const char *target, const char *name, const seed_t *s);
 void am_fzl_write_seeds(const char *dir);
 /* gen_seeds_peer.c: the seeds of fuzz_relay_peer, into DIR/. */
 void am_fzp_write_seeds(const char *dir);
+/* gen_seeds_store.c: the seeds of fuzz_store_salvage. */
+void am_fzs_write_seeds(void);
 
 #endif

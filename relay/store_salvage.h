@@ -1,0 +1,94 @@
+/* Shared by the three files of a salvage (docs/OPERATIONS.md 4.1):
+ * store_salvage.c (the files: what is kept, the working copy, the new
+ * store, the log), store_salvage_rows.c (reading back every row that can
+ * still be read) and store_salvage_fix.c (deliveries recreated, lost
+ * messages listed).  Nothing else includes this. */
+#ifndef AM_STORE_SALVAGE_H
+#define AM_STORE_SALVAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store_internal.h"
+
+/* Rowids probed past the highest known before a table is taken to end. */
+#define SV_GAP 4096
+/* Lines of one kind of problem logged; the rest are counted. */
+#define SV_LOG_LINES 20
+
+/* A message whose row was lost, named by the message_id index. */
+typedef struct {
+    int64_t seq;
+    uint8_t id[AM_MSG_ID_LEN];
+} sv_named_t;
+
+/* A delivery row whose message row was lost (not copied). */
+typedef struct {
+    int64_t seq;
+    int state; /* -1: unreadable */
+    char who[AM_AGENCY_ID_MAX + 1];
+} sv_orphan_t;
+
+/* A held message that nobody will receive and whose sender cannot be
+ * told: listed in lost.txt with the reason. */
+typedef struct {
+    int64_t seq;
+    uint8_t id[AM_MSG_ID_LEN];
+    bool named;
+    const char *why;
+} sv_untold_t;
+
+enum { SV_MESSAGES, SV_DELIVERIES, SV_NOTICES, SV_AUDIT, SV_ACKED,
+       SV_NTABLES };
+
+/* What one rowid table gave back. */
+typedef struct {
+    uint64_t copied;  /* rows written to the new store */
+    uint64_t dropped; /* rows read but damaged (or refused by the store) */
+    uint64_t left;    /* rows read and left out on purpose */
+    int64_t hi;       /* highest rowid read */
+    int64_t known;    /* highest rowid the table itself says (its
+                         sqlite_sequence value or max(rowid)); -1: neither
+                         could be read */
+    int64_t first_gap; /* first rowid up to the end that was not read */
+    bool readable;    /* its schema could be read */
+} sv_table_t;
+
+typedef struct {
+    sqlite3 *src;    /* the working copy of the damaged file */
+    am_store_t *s;   /* s->db: the new store, in one transaction */
+    sqlite3_stmt *w; /* the insert of the table being read */
+    sqlite3_stmt *json; /* json_valid(?1), in the new store */
+    int64_t now;
+    int64_t cap;     /* no table of the file can hold more rows */
+    uint8_t *got;    /* bit per message seq: its row was copied */
+    int64_t got_n;   /* bits in got */
+    int64_t seq_hi;  /* highest message seq known to have existed */
+    sv_named_t *named;
+    size_t n_named, cap_named;
+    sv_orphan_t *orph;
+    size_t n_orph, cap_orph;
+    sv_untold_t *untold;
+    size_t n_untold, cap_untold;
+    sv_table_t t[SV_NTABLES];
+    uint64_t held, pending, recreated, damaged, told, prekeys;
+    uint64_t lost, lost_named, finished; /* by sv_write_lost */
+    uint64_t dropped_pending;            /* damaged pending rows removed */
+    int logged;                          /* problem lines so far */
+} salvage_t;
+
+/* store_salvage_rows.c: every table read back into the new store;
+ * AM_E* only when the new store cannot be written. */
+int sv_read_all(salvage_t *v);
+bool sv_got(const salvage_t *v, int64_t seq);
+int sv_push(void **arr, size_t *n, size_t *cap, size_t size,
+            const void *item);
+
+/* store_salvage_fix.c: deliveries recreated for held envelopes that lost
+ * theirs, sequences above every seq seen, usage counted again. */
+int sv_fix(salvage_t *v);
+/* The messages lost, into f (lost.txt) and the log; counts them. */
+int sv_write_lost(salvage_t *v, FILE *f);
+
+#endif
