@@ -44,15 +44,6 @@ typedef struct {
     bool resume;            /* a salvage cut short: from the kept files */
 } files_t;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int sys_err(const char *what, const char *path)
 {
     return am_errf(AM_EIO, "store salvage: cannot %s %s: %s", what, path,
@@ -317,7 +308,7 @@ static void log_problems(const salvage_t *v)
                 (unsigned long long)v->lost);
 }
 
-static void log_summary(const salvage_t *v, const files_t *f, int64_t t0)
+static void log_summary(const salvage_t *v, const files_t *f, uint64_t t0)
 {
     log_problems(v);
     fprintf(stderr, "amanat-relay: store salvage: %s failed the integrity "
@@ -337,7 +328,7 @@ static void log_summary(const salvage_t *v, const files_t *f, int64_t t0)
             (unsigned long long)lost_rows(&v->t[SV_NOTICES]),
             (unsigned long long)lost_rows(&v->t[SV_AUDIT]),
             (unsigned long long)v->finished, (unsigned long long)v->damaged,
-            (long long)(now_ms() - t0));
+            (long long)(store_ms_now() - t0));
 }
 
 static void sv_free(salvage_t *v)
@@ -378,7 +369,7 @@ fail:
 static int salvage(am_store_t *s, files_t *f)
 {
     salvage_t v;
-    int64_t t0 = now_ms();
+    uint64_t t0 = store_ms_now();
     int rc;
 
     memset(&v, 0, sizeof v);
