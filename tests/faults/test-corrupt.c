@@ -19,6 +19,9 @@
  * message whose pages all lie before the cut is delivered.
  *
  * usage: test-corrupt PATH/TO/amanat-relay [--rounds N]
+ * Environment, for a post-mortem by hand: AM_CORRUPT_KEEP=DIR keeps each
+ * failing trial's files under DIR/trial-T; AM_CORRUPT_CUTS=1 makes every
+ * trial a truncation.
  * Under ctest 60 trials; by hand --rounds N trials. */
 #include "corrupt.h"
 
@@ -129,10 +132,13 @@ static void pick(int t, int n, long size, long *off, int *bit)
                                            (uint32_t)stride);
     if (*off >= size)
         *off = size - 1;
-    *bit = t % 5 == 4 ? -1 : (int)randombytes_uniform(8);
+    *bit = t % 5 == 4 || getenv("AM_CORRUPT_CUTS") != NULL
+               ? -1
+               : (int)randombytes_uniform(8);
 }
 
-static void account(const cr_seen_t *s, tally_t *y, int t, long off, int bit,
+/* Whether the trial failed the strict check. */
+static bool account(const cr_seen_t *s, tally_t *y, int t, long off, int bit,
                     const char *log)
 {
     size_t lost = 0, damaged = 0, expired = 0, delivered = 0, listed = 0;
@@ -168,6 +174,28 @@ static void account(const cr_seen_t *s, tally_t *y, int t, long off, int bit,
                s->lost_unknown);
     if (lost || s->bad_deliveries || s->bad_evidence || s->contradictions)
         cr_log_print(log, "store ");
+    return lost || s->bad_deliveries || s->bad_evidence || s->contradictions ||
+           s->lost_unknown;
+}
+
+/* With AM_CORRUPT_KEEP=DIR, a failing trial's pristine folder, damaged
+ * file, data folder after the run and relay log are copied to
+ * DIR/trial-T for a post-mortem (the test folder itself is removed). */
+static void keep_failed(int t)
+{
+    const char *to = getenv("AM_CORRUPT_KEEP");
+    char dst[256], cmd[1024];
+
+    if (to == NULL || *to == '\0')
+        return;
+    snprintf(dst, sizeof dst, "%s/trial-%d", to, t);
+    if (snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp -a '%s/pristine' "
+                 "'%s/data' '%s/damaged.copy' '%s/trial.log' '%s/'", dst, dir,
+                 dir, dir, dir, dst) >= (int)sizeof cmd ||
+        system(cmd) != 0)
+        printf("# trial %d: could not keep it under %s\n", t, dst);
+    else
+        printf("# trial %d: kept under %s\n", t, dst);
 }
 
 /* A relay that started on a damaged store salvaged it when it kept a
@@ -243,7 +271,8 @@ static bool trial_at(int t, const char *file, long off, int bit, tally_t *y,
                bit < 0 ? "truncation" : "flip", off);
     }
     salvaged(t, data, copy, log, y, seen);
-    account(seen, y, t, off, bit, log);
+    if (account(seen, y, t, off, bit, log))
+        keep_failed(t);
     return true;
 }
 
