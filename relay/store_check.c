@@ -218,7 +218,10 @@ static bool text_id(sqlite3_stmt *st, int col, char *out)
     const char *t = (const char *)sqlite3_column_text(st, col);
 
     out[0] = '\0';
+    /* the whole text: a zero byte inside it is damage (store_salvage_rows.c
+     * is_id) */
     if (sqlite3_column_type(st, col) != SQLITE_TEXT || t == NULL ||
+        strlen(t) != (size_t)sqlite3_column_bytes(st, col) ||
         strlen(t) > AM_AGENCY_ID_MAX || !am_agency_id_valid(t))
         return false;
     memcpy(out, t, strlen(t) + 1);

@@ -84,6 +84,9 @@ static int64_t int_or(sqlite3_stmt *st, int col, int64_t dflt)
                                             : dflt;
 }
 
+/* An agency id, whole: a cell cut short by a truncation reads as zeros
+ * past the cut, and "PK-NCCIA" cut after its seventh byte would read as
+ * the valid id "PK-NCCI" if the text's length were not compared. */
 static bool is_id(sqlite3_stmt *st, int col)
 {
     const char *t;
@@ -91,7 +94,8 @@ static bool is_id(sqlite3_stmt *st, int col)
     if (ctype(st, col) != SQLITE_TEXT ||
         (t = (const char *)sqlite3_column_text(st, col)) == NULL)
         return false;
-    return strlen(t) <= AM_AGENCY_ID_MAX && am_agency_id_valid(t);
+    return strlen(t) == (size_t)sqlite3_column_bytes(st, col) &&
+           strlen(t) <= AM_AGENCY_ID_MAX && am_agency_id_valid(t);
 }
 
 static bool is_blob(sqlite3_stmt *st, int col, int min, int max)
@@ -268,6 +272,22 @@ static bool names_itself(sqlite3_stmt *st)
            is_id(st, M_SENDER);
 }
 
+/* Whom a row its envelope does not vouch for says to tell must be one who
+ * can be told: the relay that forwarded it, or a sender served here (the
+ * directory, when there is one).  A damaged sender column that still reads
+ * as some valid id would have the evidence owed to nobody, and the real
+ * sender would never hear: such a row is left out and lost.txt lists it. */
+static bool can_be_told(const salvage_t *v, sqlite3_stmt *st)
+{
+    char via[AM_AGENCY_ID_MAX + 1];
+
+    if (ctype(st, M_ROUTE) != SQLITE_NULL)
+        return is_id(st, M_ROUTE);
+    return v->s->route == NULL ||
+           v->s->route(v->s->route_ctx, (const char *)sqlite3_column_text(
+                           st, M_SENDER), via) == AM_STORE_HERE;
+}
+
 static void bind_env(sqlite3_stmt *w, sqlite3_stmt *st, const am_env_t *e)
 {
     if (e != NULL) {
@@ -300,7 +320,7 @@ static int message_row(salvage_t *v, sqlite3_stmt *st)
     if (seq <= 0 || seq > v->cap)
         return SV_DROPPED;
     real = authentic(st, &e);
-    if (!real && !names_itself(st))
+    if (!real && (!names_itself(st) || !can_be_told(v, st)))
         return SV_DROPPED;
     sqlite3_bind_int64(w, 1, seq);
     bind_env(w, st, e);

@@ -42,8 +42,8 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* DE-BKA is served here, DE-LKA at peer relay DE-RELAY, GB-NCA nowhere
- * any more (its certificate is gone). */
+/* DE-BKA and PK-NCCIA (the sender) are served here, DE-LKA at peer relay
+ * DE-RELAY, GB-NCA nowhere any more (its certificate is gone). */
 static int route(void *ctx, const char *agency,
                  char via[static AM_AGENCY_ID_MAX + 1])
 {
@@ -52,7 +52,9 @@ static int route(void *ctx, const char *agency,
         snprintf(via, AM_AGENCY_ID_MAX + 1, "DE-RELAY");
         return AM_STORE_VIA;
     }
-    return strcmp(agency, "DE-BKA") == 0 ? AM_STORE_HERE : AM_STORE_NOWHERE;
+    return strcmp(agency, "DE-BKA") == 0 || strcmp(agency, "PK-NCCIA") == 0
+               ? AM_STORE_HERE
+               : AM_STORE_NOWHERE;
 }
 
 /* A real envelope from PK-NCCIA to the recipients given, routed as at
@@ -350,6 +352,120 @@ static void test_schema_table_renamed(void **state)
     assert_null(open_routed(&asked, AM_EIO));
 }
 
+/* The lost.txt of the one salvage names message id. */
+static void lost_lists(const uint8_t id[AM_MSG_ID_LEN])
+{
+    char k[256], path[320], hexid[2 * AM_MSG_ID_LEN + 1], text[8192];
+    FILE *f;
+    size_t n;
+
+    assert_int_equal(kept(k, sizeof k), 1);
+    snprintf(path, sizeof path, "%s/lost.txt", k);
+    assert_non_null(f = fopen(path, "r"));
+    n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    for (size_t i = 0; i < AM_MSG_ID_LEN; i++)
+        snprintf(hexid + 2 * i, 3, "%02x", id[i]);
+    if (strstr(text, hexid) == NULL)
+        fail_msg("message %s is not in lost.txt:\n%s", hexid, text);
+}
+
+/* The newest message's row as it sits in the closed store: the offset of
+ * its cell's message_id (followed there by its envelope_hash), its id. */
+static long newest_cell(uint8_t id[AM_MSG_ID_LEN])
+{
+    char db[128];
+    uint8_t buf[1 << 17], key[AM_MSG_ID_LEN + AM_HASH_LEN];
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    ssize_t n;
+    int fd;
+
+    file_path(db, sizeof db, "store.sqlite");
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT message_id, "
+                     "envelope_hash FROM messages ORDER BY seq DESC LIMIT 1",
+                     -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    memcpy(key, sqlite3_column_blob(st, 0), AM_MSG_ID_LEN);
+    memcpy(key + AM_MSG_ID_LEN, sqlite3_column_blob(st, 1), AM_HASH_LEN);
+    memcpy(id, key, AM_MSG_ID_LEN);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    assert_true((fd = open(db, O_RDONLY)) >= 0);
+    n = read(fd, buf, sizeof buf);
+    assert_int_equal(close(fd), 0);
+    assert_true(n > 0 && n < (ssize_t)sizeof buf);
+    for (ssize_t i = 0; i + (ssize_t)sizeof key <= n; i++)
+        if (memcmp(buf + i, key, sizeof key) == 0)
+            return (long)i;
+    fail_msg("the newest message's cell is not in the file");
+    return -1;
+}
+
+/* What a truncation does to the page it cuts: SQLite reads the part past
+ * the end of the file as zeros.  Cut inside the newest row's sender
+ * ("PK-NCCIA" reads as "PK-NCCI" and seven bytes): that row must not be
+ * taken for a message of a sender "PK-NCCI", whom DAMAGED evidence would
+ * be owed to while PK-NCCIA never heard; it is listed in lost.txt. */
+static void test_row_cut_in_sender(void **state)
+{
+    static const char *const de[] = {"DE-BKA"};
+    uint8_t id[AM_MSG_ID_LEN], zero[4096] = {0};
+    char path[320];
+    int asked = 0, fd;
+    am_store_t *s = open_routed(&asked, AM_OK);
+    long at;
+
+    (void)state;
+    for (int i = 0; i < 60; i++) /* a few leaf pages */
+        put_real(s, de, 1);
+    assert_int_equal(am_store_close(s), AM_OK);
+    at = newest_cell(id) + AM_MSG_ID_LEN + AM_HASH_LEN + 7;
+    file_path(path, sizeof path, "store.sqlite");
+    assert_true((fd = open(path, O_WRONLY)) >= 0);
+    assert_int_equal(pwrite(fd, zero, (size_t)(4096 - at % 4096), at),
+                     4096 - at % 4096);
+    assert_int_equal(close(fd), 0);
+    s = open_routed(&asked, AM_OK);
+    assert_int_equal(owed(s, "PK-NCCI").n, 0);
+    assert_int_equal(am_store_close(s), AM_OK);
+    lost_lists(id);
+}
+
+/* A row whose envelope is damaged and whose sender column names another
+ * valid agency, one not served here: DAMAGED evidence would go to it, and
+ * the real sender would never hear.  Listed in lost.txt instead. */
+static void test_row_sender_unknown(void **state)
+{
+    static const char *const de[] = {"DE-BKA"};
+    uint8_t id[AM_MSG_ID_LEN];
+    char db[128];
+    int asked = 0;
+    am_store_t *s = open_routed(&asked, AM_OK);
+    sqlite3 *h;
+
+    (void)state;
+    put_real(s, de, 1);
+    put_real(s, de, 1);
+    assert_int_equal(am_store_close(s), AM_OK);
+    (void)newest_cell(id);
+    file_path(db, sizeof db, "store.sqlite");
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "UPDATE messages SET sender = 'GB-NCA', "
+                                  "envelope = x'00' WHERE seq = 2", NULL,
+                                  NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(h), SQLITE_OK);
+    zero_page("notices", -1); /* and the file fails the check */
+    s = open_routed(&asked, AM_OK);
+    assert_int_equal(owed(s, "GB-NCA").n, 0);
+    assert_int_equal(next(s, "DE-BKA").n, 1);
+    assert_int_equal(am_store_close(s), AM_OK);
+    lost_lists(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +479,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema_column_renamed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_schema_table_renamed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_row_cut_in_sender, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_row_sender_unknown, setup,
                                         teardown),
     };
 
