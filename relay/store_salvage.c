@@ -283,12 +283,15 @@ static void log_problems(const salvage_t *v)
     for (int i = 0; i < SV_NTABLES; i++)
         if (v->t[i].first_gap > 0 || v->t[i].dropped > 0)
             fprintf(stderr, "amanat-relay: store salvage: %s: %llu of %lld "
-                    "records could not be read back (the first: %lld), %llu "
-                    "read but damaged\n", name[i],
+                    "records not recovered (%llu unreadable from %lld on, "
+                    "%llu read but damaged)\n", name[i],
                     (unsigned long long)lost_rows(&v->t[i]),
                     (long long)(v->t[i].hi > v->t[i].known ? v->t[i].hi
                                                            : v->t[i].known),
-                    (long long)v->t[i].first_gap,
+                    (unsigned long long)(lost_rows(&v->t[i]) -
+                                         v->t[i].dropped - v->t[i].left),
+                    (long long)(v->t[i].first_gap > 0 ? v->t[i].first_gap
+                                                      : 0),
                     (unsigned long long)v->t[i].dropped);
     if (v->t[SV_MESSAGES].known < 0)
         fprintf(stderr, "amanat-relay: store salvage: how many messages the "

@@ -451,11 +451,14 @@ static int audit_row(salvage_t *v, sqlite3_stmt *st)
 }
 
 /* rowid, id, recipient, seq, time: an acknowledgement not yet folded
- * (store_fold.c); lost, its delivery is made again (at least once). */
+ * (store_fold.c); lost, its delivery is made again (at least once).  A
+ * cell cut inside seq reads the rest as zeros: seq 260 as 256, time 0.
+ * Folded, that would end the delivery of a message nobody received; a
+ * time of 0 marks the cut (no acknowledgement is logged at time 0). */
 static int acked_row(salvage_t *v, sqlite3_stmt *st)
 {
-    if (int_or(st, 0, -1) <= 0 || !is_id(st, 2) ||
-        ctype(st, 3) != SQLITE_INTEGER || ctype(st, 4) != SQLITE_INTEGER)
+    if (int_or(st, 0, -1) <= 0 || !is_id(st, 2) || int_or(st, 3, 0) <= 0 ||
+        int_or(st, 4, 0) <= 0)
         return SV_DROPPED;
     return bind_rest(v, st, 2, 4);
 }

@@ -371,6 +371,16 @@ static void lost_lists(const uint8_t id[AM_MSG_ID_LEN])
         fail_msg("message %s is not in lost.txt:\n%s", hexid, text);
 }
 
+/* The offset of the first key_n bytes `key` in buf, or -1. */
+static long find_bytes(const uint8_t *buf, size_t n, const uint8_t *key,
+                       size_t key_n)
+{
+    for (size_t i = 0; i + key_n <= n; i++)
+        if (memcmp(buf + i, key, key_n) == 0)
+            return (long)i;
+    return -1;
+}
+
 /* The newest message's row as it sits in the closed store: the offset of
  * its cell's message_id (followed there by its envelope_hash), its id. */
 static long newest_cell(uint8_t id[AM_MSG_ID_LEN])
@@ -398,11 +408,7 @@ static long newest_cell(uint8_t id[AM_MSG_ID_LEN])
     n = read(fd, buf, sizeof buf);
     assert_int_equal(close(fd), 0);
     assert_true(n > 0 && n < (ssize_t)sizeof buf);
-    for (ssize_t i = 0; i + (ssize_t)sizeof key <= n; i++)
-        if (memcmp(buf + i, key, sizeof key) == 0)
-            return (long)i;
-    fail_msg("the newest message's cell is not in the file");
-    return -1;
+    return find_bytes(buf, (size_t)n, key, sizeof key);
 }
 
 /* What a truncation does to the page it cuts: SQLite reads the part past
@@ -423,7 +429,9 @@ static void test_row_cut_in_sender(void **state)
     for (int i = 0; i < 60; i++) /* a few leaf pages */
         put_real(s, de, 1);
     assert_int_equal(am_store_close(s), AM_OK);
-    at = newest_cell(id) + AM_MSG_ID_LEN + AM_HASH_LEN + 7;
+    at = newest_cell(id);
+    assert_true(at >= 0);
+    at += AM_MSG_ID_LEN + AM_HASH_LEN + 7;
     file_path(path, sizeof path, "store.sqlite");
     assert_true((fd = open(path, O_WRONLY)) >= 0);
     assert_int_equal(pwrite(fd, zero, (size_t)(4096 - at % 4096), at),
@@ -466,6 +474,76 @@ static void test_row_sender_unknown(void **state)
     lost_lists(id);
 }
 
+/* The state of message seq's delivery to DE-BKA in the closed store. */
+static int dlv_state(int64_t seq)
+{
+    char db[128];
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    int state;
+
+    file_path(db, sizeof db, "store.sqlite");
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT state FROM deliveries "
+                     "WHERE seq = ?1 AND recipient = 'DE-BKA'", -1, &st,
+                     NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, seq);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    state = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return state;
+}
+
+/* An acknowledgement not yet folded, its cell cut inside its two-byte seq
+ * (260, 0x0104): the rest reads as zeros, seq 256 and time 0.  It must not
+ * end the delivery of message 256, which nobody received; 260's own is
+ * made again (at least once). */
+static void test_ack_cut_in_seq(void **state)
+{
+    static const uint8_t cell[] = "DE-BKA\x01\x04\x64"; /* seq 260, time 100 */
+    static uint8_t buf[1 << 20];
+    uint8_t zero[4096] = {0};
+    char db[128];
+    int asked = 0, fd;
+    am_store_t *s = open_routed(&asked, AM_OK);
+    result_t r = {0};
+    am_store_put_t m;
+    ssize_t n;
+    long at;
+
+    (void)state;
+    am_store_check_envelopes = false; /* msg() makes no real envelopes */
+    for (int i = 1; i <= 260; i++) {
+        m = msg((uint8_t)i, AM_PRIORITY_ROUTINE, "DE-BKA", NULL);
+        m.message_id[1] = (uint8_t)(i >> 8);
+        put(s, &m, 10, AM_OK);
+    }
+    am_store_hold_folding(s, 1);
+    m.message_id[1] = 1; /* m: message 260 */
+    assert_int_equal(am_store_ack(s, "DE-BKA", m.message_id, 100, done_cb,
+                                  &r), AM_OK);
+    wait_for(s, &r, 1);
+    assert_int_equal(r.rc, AM_OK);
+    assert_int_equal(am_store_close(s), AM_OK);
+    file_path(db, sizeof db, "store.sqlite");
+    assert_true((fd = open(db, O_RDWR)) >= 0);
+    n = read(fd, buf, sizeof buf);
+    assert_true(n > 0 && n < (ssize_t)sizeof buf);
+    at = find_bytes(buf, (size_t)n, cell, sizeof cell - 1);
+    assert_true(at >= 0);
+    at += 7; /* the seq's second byte */
+    assert_int_equal(pwrite(fd, zero, (size_t)(4096 - at % 4096), at),
+                     4096 - at % 4096);
+    assert_int_equal(close(fd), 0);
+    s = open_routed(&asked, AM_OK);
+    assert_int_equal(am_store_close(s), AM_OK);
+    assert_int_equal(dlv_state(256), 0);
+    assert_int_equal(dlv_state(260), 0);
+    am_store_check_envelopes = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +561,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_row_cut_in_sender, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_row_sender_unknown, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ack_cut_in_seq, setup,
                                         teardown),
     };
 
