@@ -164,7 +164,8 @@ static long find(const cr_msgs_t *msgs, const uint8_t *id, size_t len)
 }
 
 /* One piece of the relay's evidence: signed by it, about one of ours,
- * naming the envelope we sent. */
+ * naming the envelope we sent; DAMAGED or EXPIRED for a message not
+ * delivered, DELIVERED (in a second pass) only for one that was. */
 static void one_evidence(const Amanat__V1__Evidence *e, const cr_msgs_t *msgs,
                          cr_seen_t *seen)
 {
@@ -184,8 +185,14 @@ static void one_evidence(const Amanat__V1__Evidence *e, const cr_msgs_t *msgs,
          b->kind != AMANAT__V1__EVIDENCE_KIND__EVIDENCE_DAMAGED) ||
         strcmp(b->recipient_id, "DE-BKA") != 0 ||
         (b->kind != AMANAT__V1__EVIDENCE_KIND__EVIDENCE_DAMAGED &&
-         b->kind != AMANAT__V1__EVIDENCE_KIND__EVIDENCE_EXPIRED)) {
+         b->kind != AMANAT__V1__EVIDENCE_KIND__EVIDENCE_EXPIRED &&
+         (b->kind != AMANAT__V1__EVIDENCE_KIND__EVIDENCE_DELIVERED ||
+          seen->fate[i] != CR_DELIVERED))) {
         seen->bad_evidence++;
+    } else if (b->kind == AMANAT__V1__EVIDENCE_KIND__EVIDENCE_DELIVERED) {
+        /* the second pass: what DE-BKA acknowledged */
+    } else if (seen->fate[i] == CR_DELIVERED) {
+        seen->contradictions++;
     } else {
         seen->other_hash += memcmp(b->envelope_hash.data, msgs->hash[i],
                                    AM_HASH_LEN) != 0;
@@ -321,4 +328,8 @@ void cr_collect(int port, const cr_msgs_t *msgs, cr_seen_t *seen)
      * what the store check found (and any expiry) */
     sender_side(port, msgs, seen);
     recipient_side(port, msgs, seen);
+    /* a pause of the sender's 300 ms window on a loaded machine must not
+     * pass for a loss: what is still unaccounted for, asked again */
+    if (!all_seen(msgs, seen))
+        sender_side(port, msgs, seen);
 }
