@@ -290,6 +290,11 @@ static void log_problems(const salvage_t *v)
                                                            : v->t[i].known),
                     (long long)v->t[i].first_gap,
                     (unsigned long long)v->t[i].dropped);
+    if (v->dropped_pending > 0)
+        fprintf(stderr, "amanat-relay: store salvage: %llu pending "
+                "deliveries of messages already finished (their envelope "
+                "dropped) removed: an older copy of the record, or damage"
+                "\n", (unsigned long long)v->dropped_pending);
     if (v->t[SV_MESSAGES].known < 0)
         fprintf(stderr, "amanat-relay: store salvage: how many messages the "
                 "store held could not be read: any accepted after seq %lld "
@@ -334,6 +339,7 @@ static void log_summary(const salvage_t *v, const files_t *f, uint64_t t0)
 static void sv_free(salvage_t *v)
 {
     sqlite3_close(v->src);
+    sqlite3_close(v->raw);
     am_free(v->got);
     am_free(v->named);
     am_free(v->orph);
@@ -347,6 +353,7 @@ static int rebuild(am_store_t *s, salvage_t *v, files_t *f)
 {
     int rc;
 
+    v->work = f->work;
     if ((rc = work_copy(f)) != 0 || (rc = open_src(v, f->work)) != 0 ||
         (rc = store_create_begin(s, f->tmp)) != 0)
         return rc;

@@ -71,6 +71,11 @@ typedef struct {
 
 typedef struct {
     sqlite3 *src;    /* the working copy of the damaged file */
+    const char *work; /* its path, for the raw reader */
+    sqlite3 *raw;    /* what the raw reader read, once the file showed
+                        damage (NULL before, or when it could not) */
+    bool raw_tried;
+    sv_raw_stats_t raw_stats;
     am_store_t *s;   /* s->db: the new store, in one transaction */
     sqlite3_stmt *w; /* the insert of the table being read */
     sqlite3_stmt *json; /* json_valid(?1), in the new store */
@@ -104,6 +109,22 @@ int sv_push(void **arr, size_t *n, size_t *cap, size_t size,
 int sv_fix(salvage_t *v);
 /* The messages lost, into f (lost.txt) and the log; counts them. */
 int sv_write_lost(salvage_t *v, FILE *f);
+
+/* store_salvage_fallback.c: the raw reader's rows as a second source.
+ * need: run the raw reader on v->work once (v->raw; it stays NULL when
+ * the reader could not run, which is logged); AM_ENOMEM only.  seq, hi:
+ * the table's sqlite_sequence value and highest rowid found on the pages,
+ * at most v->cap, or -1.  prepare: sql on v->raw (*st NULL when there is
+ * none); AM_ENOMEM only. */
+int sv_raw_need(salvage_t *v);
+int64_t sv_raw_seq(salvage_t *v, const char *table);
+int64_t sv_raw_hi(salvage_t *v, const char *table);
+int sv_raw_prepare(salvage_t *v, const char *sql, sqlite3_stmt **st);
+
+/* store_salvage_names.c: the message_id index's entries for seqs whose
+ * rows were not copied (from the file's index, then from the raw
+ * reader's), into v->named; AM_ENOMEM only. */
+int sv_name_lost(salvage_t *v);
 
 /* store_salvage_wal.c: the pages of the file at path as SQLite would
  * read them, its -wal's last committed frames laid over the main file
