@@ -14,10 +14,13 @@
  * DATA/store.salvage naming the kept folder: while it exists, the next
  * start salvages again from the kept files, which gives the same new
  * store, and no start ever opens an empty queue in place of the damaged
- * one.  When nothing at all can be read (the schema or the whole
- * messages table destroyed) nothing is moved and the relay refuses to
- * start, as before.  Then the store check runs on the new store as on
- * any other (store_check.c). */
+ * one.  Rows the file's b-trees no longer reach (its first page, its
+ * schema's text, a root or an interior page destroyed, or past a cut)
+ * are read from its pages directly (store_salvage_raw.c), once the
+ * reading meets damage.  When nothing at all can be read (no message
+ * record on any page) nothing is moved and the relay refuses to start, as
+ * before.  Then the store check runs on the new store as on any other
+ * (store_check.c). */
 #include "store_salvage.h"
 
 #include <errno.h>
@@ -391,8 +394,9 @@ static int salvage(am_store_t *s, files_t *f)
         rc = AM_EIO;
     if (rc == 1) {
         fprintf(stderr, "amanat-relay: store salvage: nothing could be read "
-                "back from %s (its schema or every message record is "
-                "destroyed)\n", f->path);
+                "back from %s (no message record, through its b-trees or "
+                "from its pages)\n",
+                f->path);
         return am_errf(AM_EIO, "store %s is damaged and nothing could be "
                        "salvaged from it: %s", f->path, store_check_advice);
     }

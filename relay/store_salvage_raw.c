@@ -25,9 +25,11 @@
  * a rowid it could not read from the file and puts every value through
  * the same checks as any other (store_salvage_rows.c).
  *
- * Stale copies.  A page SQLite freed keeps its old cells; when the
+ * Stale copies.  A page SQLite freed keeps its old cells (unless SQLite
+ * was built with SECURE_DELETE, as Debian's is: it zeroes them); when the
  * header's freelist can be read whole (its trunk chain in bounds, without
  * a loop, and as many pages as the header counts) its pages are skipped.
+ * The -wal's superseded frames (older versions of a page) are never read.
  * Otherwise (page 1 destroyed) old copies of rows may be read beside the
  * live ones, and when two copies share a rowid the one that keeps a
  * message alive is kept: an envelope still held, a delivery or notice
