@@ -14,10 +14,13 @@
  * DATA/store.salvage naming the kept folder: while it exists, the next
  * start salvages again from the kept files, which gives the same new
  * store, and no start ever opens an empty queue in place of the damaged
- * one.  When nothing at all can be read (the schema or the whole
- * messages table destroyed) nothing is moved and the relay refuses to
- * start, as before.  Then the store check runs on the new store as on
- * any other (store_check.c). */
+ * one.  Rows the file's b-trees no longer reach (its first page, its
+ * schema's text, a root or an interior page destroyed, or past a cut)
+ * are read from its pages directly (store_salvage_raw.c), once the
+ * reading meets damage.  When nothing at all can be read (no message
+ * record on any page) nothing is moved and the relay refuses to start, as
+ * before.  Then the store check runs on the new store as on any other
+ * (store_check.c). */
 #include "store_salvage.h"
 
 #include <errno.h>
@@ -293,6 +296,11 @@ static void log_problems(const salvage_t *v)
                     (long long)(v->t[i].first_gap > 0 ? v->t[i].first_gap
                                                       : 0),
                     (unsigned long long)v->t[i].dropped);
+    if (v->dropped_pending > 0)
+        fprintf(stderr, "amanat-relay: store salvage: %llu pending "
+                "deliveries of messages already finished (their envelope "
+                "dropped) removed: an older copy of the record, or damage"
+                "\n", (unsigned long long)v->dropped_pending);
     if (v->t[SV_MESSAGES].known < 0)
         fprintf(stderr, "amanat-relay: store salvage: how many messages the "
                 "store held could not be read: any accepted after seq %lld "
@@ -337,6 +345,7 @@ static void log_summary(const salvage_t *v, const files_t *f, uint64_t t0)
 static void sv_free(salvage_t *v)
 {
     sqlite3_close(v->src);
+    sqlite3_close(v->raw);
     am_free(v->got);
     am_free(v->named);
     am_free(v->orph);
@@ -350,6 +359,7 @@ static int rebuild(am_store_t *s, salvage_t *v, files_t *f)
 {
     int rc;
 
+    v->work = f->work;
     if ((rc = work_copy(f)) != 0 || (rc = open_src(v, f->work)) != 0 ||
         (rc = store_create_begin(s, f->tmp)) != 0)
         return rc;
@@ -387,8 +397,9 @@ static int salvage(am_store_t *s, files_t *f)
         rc = AM_EIO;
     if (rc == 1) {
         fprintf(stderr, "amanat-relay: store salvage: nothing could be read "
-                "back from %s (its schema or every message record is "
-                "destroyed)\n", f->path);
+                "back from %s (no message record, through its b-trees or "
+                "from its pages)\n",
+                f->path);
         return am_errf(AM_EIO, "store %s is damaged and nothing could be "
                        "salvaged from it: %s", f->path, store_check_advice);
     }

@@ -8,7 +8,12 @@
  * store never deletes a row, so rowids are dense and a lookup that fails
  * loses that row only.  Every value read is checked against the schema
  * (type, length, an agency id's syntax): a damaged row can hold anything.
- * prekeys (WITHOUT ROWID) is scanned from both ends. */
+ * prekeys (WITHOUT ROWID) is scanned from both ends.
+ *
+ * A row the file cannot give (a lookup that fails, a table its schema no
+ * longer names, a rowid missing below the table's own end) is looked up
+ * in the rows the raw reader found on its pages (store_salvage_raw.c,
+ * store_salvage_fallback.c), and goes through the same checks. */
 #include "store_salvage.h"
 
 #include <stdio.h>
@@ -110,31 +115,72 @@ static bool is_blob(sqlite3_stmt *st, int col, int min, int max)
 
 /* One value of the damaged file, by a query of one row and column: -1
  * when it cannot be read, is not an integer, or is beyond what the file
- * could hold. */
-static int64_t one_int(salvage_t *v, const char *sql, const char *arg)
+ * could hold; *bad when the query failed (rather than found no row). */
+static int64_t one_int(salvage_t *v, const char *sql, const char *arg,
+                       bool *bad)
 {
     sqlite3_stmt *st = NULL;
     int64_t n = -1;
+    int step = SQLITE_ERROR;
 
     if (sqlite3_prepare_v2(v->src, sql, -1, &st, NULL) == SQLITE_OK &&
         (arg == NULL || sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC) ==
                             SQLITE_OK) &&
-        sqlite3_step(st) == SQLITE_ROW)
+        (step = sqlite3_step(st)) == SQLITE_ROW)
         n = int_or(st, 0, -1);
+    *bad |= step != SQLITE_ROW && step != SQLITE_DONE;
     sqlite3_finalize(st);
     return n >= 0 && n <= v->cap ? n : -1;
 }
 
-/* The highest rowid table says it holds. */
-static int64_t known_hi(salvage_t *v, const char *table)
+/* The reading of one table: from the damaged file (st, and retry for
+ * fewer columns when the whole row cannot be read: an envelope's broken
+ * overflow pages), else from the rows the raw reader found (raw). */
+typedef struct {
+    sv_table_t *t;
+    const char *table;
+    sqlite3_stmt *st, *retry, *raw;
+    sv_row_fn fn;
+    int64_t hint; /* read at least this far */
+    int64_t sure; /* the file's own highest rowid: rowids are dense, so a
+                     miss at or below it is damage */
+    bool dense;   /* no row of the table is ever deleted (all but acked) */
+    bool seq_bad; /* its sqlite_sequence value could not be read */
+    bool raw_seen; /* the raw rows' figures are in hint and known */
+} probe_t;
+
+/* The highest rowid the table says it holds; a failed query is damage,
+ * and the raw reader runs. */
+static int known_hi(salvage_t *v, probe_t *p)
 {
     char q[96];
+    bool bad = false;
     int64_t a, b;
 
-    a = one_int(v, "SELECT seq FROM sqlite_sequence WHERE name = ?1", table);
-    snprintf(q, sizeof q, "SELECT coalesce(max(rowid), 0) FROM %s", table);
-    b = one_int(v, q, NULL);
-    return a > b ? a : b;
+    a = one_int(v, "SELECT seq FROM sqlite_sequence WHERE name = ?1",
+                p->table, &p->seq_bad);
+    snprintf(q, sizeof q, "SELECT coalesce(max(rowid), 0) FROM %s",
+             p->table);
+    b = one_int(v, q, NULL, &bad);
+    p->t->known = p->hint = p->sure = a > b ? a : b;
+    return bad || p->seq_bad ? sv_raw_need(v) : 0;
+}
+
+/* What the raw rows say of the table: their highest rowid is read to,
+ * and their sqlite_sequence value is the table's own where the file's
+ * could not be read. */
+static void raw_figures(salvage_t *v, probe_t *p)
+{
+    int64_t seq = p->seq_bad ? sv_raw_seq(v, p->table) : -1;
+    int64_t hi = sv_raw_hi(v, p->table);
+
+    p->raw_seen = true;
+    if (seq > p->t->known)
+        p->t->known = seq;
+    if (p->t->known > p->hint)
+        p->hint = p->t->known;
+    if (hi > p->hint)
+        p->hint = hi;
 }
 
 static int lookup(sqlite3_stmt *st, int64_t r)
@@ -144,47 +190,94 @@ static int lookup(sqlite3_stmt *st, int64_t r)
     return sqlite3_step(st);
 }
 
-/* Rowid r of one table: one of SV_*, or AM_ENOMEM.  retry reads fewer
- * columns when the whole row cannot be read (an envelope's broken
- * overflow pages). */
-static int probe_one(salvage_t *v, sqlite3_stmt *st, sqlite3_stmt *retry,
-                     int64_t r, sv_row_fn fn)
+/* Rowid r from the raw rows: as fn says, SV_MISS when they have none. */
+static int from_raw(salvage_t *v, probe_t *p, const char *sql, int64_t r)
 {
-    int step = lookup(st, r), got;
+    int rc, step;
+
+    if ((rc = sv_raw_need(v)) != 0)
+        return rc;
+    if (v->raw == NULL)
+        return SV_MISS;
+    if (!p->raw_seen)
+        raw_figures(v, p);
+    if (p->raw == NULL && ((rc = sv_raw_prepare(v, sql, &p->raw)) != 0 ||
+                           p->raw == NULL))
+        return rc != 0 ? rc : SV_MISS;
+    if ((step = lookup(p->raw, r)) == SQLITE_ROW)
+        return p->fn(v, p->raw);
+    return fatal(step) ? AM_ENOMEM : SV_MISS;
+}
+
+/* Rowid r of one table: one of SV_*, or AM_ENOMEM.  A row the file
+ * cannot give (or misses below its own end) is taken from the raw rows;
+ * failing those, from retry. */
+static int probe_one(salvage_t *v, probe_t *p, const char *sql, int64_t r)
+{
+    int step = p->st != NULL ? lookup(p->st, r) : SQLITE_ERROR, got, again;
 
     if (step == SQLITE_ROW)
-        got = fn(v, st);
-    else if (step == SQLITE_DONE)
-        got = SV_MISS;
-    else if (fatal(sqlite3_extended_errcode(v->src)))
+        got = p->fn(v, p->st);
+    else if (p->st != NULL && step != SQLITE_DONE &&
+             fatal(sqlite3_extended_errcode(v->src)))
         got = AM_ENOMEM;
-    else if (retry != NULL && (step = lookup(retry, r)) == SQLITE_ROW)
-        got = fn(v, retry);
-    else
-        got = retry != NULL && fatal(step) ? AM_ENOMEM : SV_UNREADABLE;
-    sqlite3_reset(st);
-    if (retry != NULL)
-        sqlite3_reset(retry);
+    else if (step == SQLITE_DONE && (r > p->sure || !p->dense))
+        got = SV_MISS;
+    else if ((got = from_raw(v, p, sql, r)) >= 0 && got != SV_COPIED &&
+             step != SQLITE_DONE && p->retry != NULL) {
+        if ((again = lookup(p->retry, r)) == SQLITE_ROW)
+            got = p->fn(v, p->retry);
+        else if (fatal(again))
+            got = AM_ENOMEM;
+    }
+    if (got == SV_MISS && step != SQLITE_DONE)
+        got = SV_UNREADABLE;
+    if (p->st != NULL)
+        sqlite3_reset(p->st);
+    if (p->retry != NULL)
+        sqlite3_reset(p->retry);
+    if (p->raw != NULL)
+        sqlite3_reset(p->raw);
     return got;
 }
 
-static int probe(salvage_t *v, sv_table_t *t, const char *table,
-                 const char *sql, const char *retry_sql, sv_row_fn fn)
+/* Prepared on the file; a table its schema does not name (or that no
+ * longer parses) is read from the raw rows alone, when they have it. */
+static int probe_open(salvage_t *v, probe_t *p, const char *sql,
+                      const char *retry_sql)
 {
-    sqlite3_stmt *st = NULL, *retry = NULL;
-    int64_t hint, miss = 0;
-    int rc = 0;
+    int rc;
+
+    if (sqlite3_prepare_v2(v->src, sql, -1, &p->st, NULL) != SQLITE_OK) {
+        p->st = NULL;
+        if ((rc = sv_raw_need(v)) != 0)
+            return rc;
+        p->t->known = -1;
+        p->seq_bad = true;
+        raw_figures(v, p);
+        p->t->readable = sv_raw_hi(v, p->table) > 0;
+        return 0;
+    }
+    p->t->readable = true;
+    if (retry_sql != NULL &&
+        sqlite3_prepare_v2(v->src, retry_sql, -1, &p->retry, NULL) !=
+            SQLITE_OK)
+        p->retry = NULL;
+    return known_hi(v, p);
+}
+
+static int probe(salvage_t *v, probe_t *p, const char *sql,
+                 const char *retry_sql)
+{
+    sv_table_t *t = p->t;
+    int64_t miss = 0;
+    int rc;
 
     t->first_gap = -1;
-    if (sqlite3_prepare_v2(v->src, sql, -1, &st, NULL) != SQLITE_OK)
-        goto done; /* the schema does not name it: nothing to read */
-    t->readable = true;
-    if (retry_sql != NULL &&
-        sqlite3_prepare_v2(v->src, retry_sql, -1, &retry, NULL) != SQLITE_OK)
-        retry = NULL;
-    hint = t->known = known_hi(v, table);
-    for (int64_t r = 1; r <= v->cap && (r <= hint || miss < SV_GAP); r++) {
-        int got = probe_one(v, st, retry, r, fn);
+    if ((rc = probe_open(v, p, sql, retry_sql)) != 0 || !t->readable)
+        goto done;
+    for (int64_t r = 1; r <= v->cap && (r <= p->hint || miss < SV_GAP); r++) {
+        int got = probe_one(v, p, sql, r);
 
         if (got < 0) {
             rc = got;
@@ -205,8 +298,9 @@ static int probe(salvage_t *v, sv_table_t *t, const char *table,
     if (t->first_gap > (t->hi > t->known ? t->hi : t->known))
         t->first_gap = -1; /* only misses past the end */
 done:
-    sqlite3_finalize(st);
-    sqlite3_finalize(retry);
+    sqlite3_finalize(p->st);
+    sqlite3_finalize(p->retry);
+    sqlite3_finalize(p->raw);
     return rc;
 }
 
@@ -493,66 +587,6 @@ static int prekeys(salvage_t *v, const char *order)
     return rc;
 }
 
-/* Entries of the message_id index in [lo, hi): the ids of messages whose
- * row was lost.  false when the range could not be read to its end. */
-static bool name_range(salvage_t *v, sqlite3_stmt *st, const uint8_t *lo,
-                       int lo_n, const uint8_t *hi, int hi_n, int *rc)
-{
-    sv_named_t n;
-    int step = SQLITE_DONE;
-
-    sqlite3_reset(st);
-    sqlite3_bind_blob(st, 1, lo, lo_n, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, hi, hi_n, SQLITE_STATIC);
-    while (*rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        n.seq = int_or(st, 0, -1);
-        if (n.seq <= 0 || n.seq > v->cap || sv_got(v, n.seq) ||
-            !is_blob(st, 1, AM_MSG_ID_LEN, AM_MSG_ID_LEN))
-            continue;
-        memcpy(n.id, sqlite3_column_blob(st, 1), AM_MSG_ID_LEN);
-        *rc = sv_push((void **)&v->named, &v->n_named, &v->cap_named,
-                      sizeof n, &n);
-    }
-    if (*rc == 0 && step != SQLITE_DONE && fatal(step))
-        *rc = AM_ENOMEM;
-    sqlite3_reset(st);
-    return *rc != 0 || step == SQLITE_DONE;
-}
-
-/* Ids are random: 256 ranges by first byte, a damaged one read again as
- * 256 ranges by its first two bytes, so that a damaged page of the index
- * loses only the entries it held. */
-static int name_lost(salvage_t *v)
-{
-    static const char q[] =
-        "SELECT seq, message_id FROM messages INDEXED BY "
-        "sqlite_autoindex_messages_1 WHERE message_id >= ?1 AND "
-        "message_id < ?2";
-    uint8_t lo[2], hi[2], top[AM_MSG_ID_LEN + 1];
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-
-    memset(top, 0xff, sizeof top); /* above every id */
-    if (sqlite3_prepare_v2(v->src, q, -1, &st, NULL) != SQLITE_OK)
-        return 0;
-    for (int b = 0; b < 256 && rc == 0; b++) {
-        lo[0] = (uint8_t)b;
-        hi[0] = (uint8_t)(b + 1);
-        if (name_range(v, st, lo, 1, b < 255 ? hi : top, b < 255 ? 1 : 17,
-                       &rc))
-            continue;
-        for (int c = 0; c < 256 && rc == 0; c++) {
-            lo[1] = (uint8_t)c;
-            hi[0] = (uint8_t)(c < 255 ? b : b + 1);
-            hi[1] = (uint8_t)(c + 1);
-            (void)name_range(v, st, lo, 2, c < 255 ? hi : b < 255 ? hi : top,
-                             c < 255 ? 2 : b < 255 ? 1 : 17, &rc);
-        }
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
 static const struct {
     const char *table, *read, *retry, *write;
     sv_row_fn fn;
@@ -595,9 +629,11 @@ int sv_read_all(salvage_t *v)
         return store_db_error(v->s, "salvage: json");
     /* messages first: a delivery is copied only with its message */
     for (int i = 0; i < SV_NTABLES && rc == 0; i++) {
+        probe_t p = {&v->t[i], tables[i].table, NULL, NULL, NULL,
+                     tables[i].fn, 0, -1, i != SV_ACKED, false, false};
+
         if ((rc = prepare_put(v, tables[i].write, &v->w)) == 0)
-            rc = probe(v, &v->t[i], tables[i].table, tables[i].read,
-                       tables[i].retry, tables[i].fn);
+            rc = probe(v, &p, tables[i].read, tables[i].retry);
         sqlite3_finalize(v->w);
         v->w = NULL;
     }
@@ -611,5 +647,5 @@ int sv_read_all(salvage_t *v)
     v->w = NULL;
     sqlite3_finalize(v->json);
     v->json = NULL;
-    return rc != 0 ? rc : name_lost(v);
+    return rc != 0 ? rc : sv_name_lost(v);
 }

@@ -26,7 +26,10 @@ void write_seed(const char *target, const char *name, const seed_t *s);
 void am_fzl_write_seeds(const char *dir);
 /* gen_seeds_peer.c: the seeds of fuzz_relay_peer, into DIR/. */
 void am_fzp_write_seeds(const char *dir);
-/* gen_seeds_store.c: the seeds of fuzz_store_salvage. */
+/* gen_seeds_store.c: the seeds of fuzz_store_salvage and
+ * fuzz_store_salvage_raw. */
 void am_fzs_write_seeds(void);
+/* gen_seeds_raw.c: fuzz_store_salvage_raw's files made by hand. */
+void am_fzsr_write_seeds(void);
 
 #endif
