@@ -324,9 +324,11 @@ static const char *check_one(am_store_t *s, sqlite3_stmt *m,
     if (!(real = authentic(m, d, &e)))
         why = !id_ok || !hash_ok || !sender_ok
                   ? "its message id, hash or sender is unreadable"
-                  : e == NULL ? "its envelope does not match its hash, or "
-                                "does not parse"
-                              : "its envelope does not parse";
+              : sqlite3_column_type(m, 5) == SQLITE_NULL
+                  ? "its envelope is gone while a delivery is pending"
+              : e == NULL ? "its envelope does not match its hash, or does "
+                            "not parse"
+                          : "its envelope does not parse";
     else if (!id_ok || !sender_ok ||
              memcmp(sqlite3_column_blob(m, 1), d->id, AM_MSG_ID_LEN) != 0 ||
              strcmp((const char *)sqlite3_column_text(m, 3), d->sender) != 0)
@@ -345,9 +347,14 @@ static int scan(am_store_t *s, check_t *c)
     damaged_t d;
     int step, rc = 0;
 
+    /* and a message whose bytes are gone while a delivery of it is still
+     * pending: the relay drops them only once none is (damage, or an older
+     * copy of the delivery's record read back by a salvage); left, that
+     * row would stop every delivery to its recipient (store_ops.c) */
     if (sqlite3_prepare_v2(s->db, "SELECT seq, message_id, envelope_hash, "
                            "sender, route, envelope FROM messages WHERE "
-                           "envelope IS NOT NULL ORDER BY seq", -1, &m,
+                           "envelope IS NOT NULL OR seq IN (SELECT seq FROM "
+                           "deliveries WHERE state = 0) ORDER BY seq", -1, &m,
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "SELECT recipient, state, agencies FROM "
                            "deliveries WHERE seq = ?1", -1, &q,
@@ -357,7 +364,7 @@ static int scan(am_store_t *s, check_t *c)
     }
     while (rc == 0 && (step = sqlite3_step(m)) == SQLITE_ROW) {
         memset(&d, 0, sizeof d);
-        c->held++;
+        c->held += sqlite3_column_type(m, 5) != SQLITE_NULL;
         if ((d.why = check_one(s, m, q, &d, &rc)) != NULL && rc == 0)
             rc = note_damaged(c, &d);
     }

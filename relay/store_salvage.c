@@ -296,11 +296,6 @@ static void log_problems(const salvage_t *v)
                     (long long)(v->t[i].first_gap > 0 ? v->t[i].first_gap
                                                       : 0),
                     (unsigned long long)v->t[i].dropped);
-    if (v->dropped_pending > 0)
-        fprintf(stderr, "amanat-relay: store salvage: %llu pending "
-                "deliveries of messages already finished (their envelope "
-                "dropped) removed: an older copy of the record, or damage"
-                "\n", (unsigned long long)v->dropped_pending);
     if (v->t[SV_MESSAGES].known < 0)
         fprintf(stderr, "amanat-relay: store salvage: how many messages the "
                 "store held could not be read: any accepted after seq %lld "

@@ -93,7 +93,6 @@ typedef struct {
     sv_table_t t[SV_NTABLES];
     uint64_t held, pending, recreated, damaged, told, prekeys;
     uint64_t lost, lost_named, finished; /* by sv_write_lost */
-    uint64_t dropped_pending;            /* damaged pending rows removed */
     int logged;                          /* problem lines so far */
 } salvage_t;
 

@@ -388,31 +388,12 @@ static void seq_hi(salvage_t *v)
         v->seq_hi = v->orph[v->n_orph - 1].seq;
 }
 
-/* A pending delivery of a message whose envelope was dropped cannot be
- * delivered, and stops every delivery to its recipient (store_ops.c
- * refuses the row): the relay drops a message's bytes only once none of
- * its deliveries is pending, so that row is an older copy of it (raw
- * reader, store_salvage_raw.c) or damage, and is removed. */
-static int strip_finished(salvage_t *v)
-{
-    int rc = store_exec(v->s, "DELETE FROM deliveries WHERE state = 0 AND "
-                        "seq IN (SELECT seq FROM messages WHERE envelope IS "
-                        "NULL)");
-    uint64_t n = rc == 0 ? (uint64_t)sqlite3_changes(v->s->db) : 0;
-
-    v->dropped_pending += n;
-    v->pending -= n < v->pending ? n : v->pending;
-    return rc;
-}
-
 int sv_fix(salvage_t *v)
 {
     fix_t f;
-    int rc;
+    int rc = 0;
 
     memset(&f, 0, sizeof f);
-    if ((rc = strip_finished(v)) != 0)
-        return rc;
     seq_hi(v);
     for (int i = 0; i < F_N && rc == 0; i++)
         if (sqlite3_prepare_v2(v->s->db, fix_sql[i], -1, &f.st[i], NULL) !=

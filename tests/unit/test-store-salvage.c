@@ -395,6 +395,39 @@ static void test_ack_cut_in_seq(void **state)
     am_store_check_envelopes = true;
 }
 
+/* A message whose bytes are gone while its delivery is still pending (the
+ * relay drops them only once none is): quarantined at start, its sender
+ * told DAMAGED, and the recipient's other messages still delivered (that
+ * row used to stop every delivery to DE-BKA). */
+static void test_pending_without_bytes(void **state)
+{
+    static const char *const de[] = {"DE-BKA"};
+    char db[128];
+    int asked = 0;
+    am_store_t *s = open_routed(&asked, AM_OK);
+    notices_t n;
+    sqlite3 *h;
+
+    (void)state;
+    put_real(s, de, 1);
+    put_real(s, de, 1);
+    assert_int_equal(am_store_close(s), AM_OK);
+    file_path(db, sizeof db, "store.sqlite");
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "UPDATE messages SET envelope = NULL "
+                                  "WHERE seq = 1", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_close(h), SQLITE_OK);
+    s = open_routed(&asked, AM_OK);
+    assert_int_equal(next(s, "DE-BKA").n, 1);
+    n = owed(s, "PK-NCCIA");
+    assert_int_equal(n.n, 1);
+    assert_int_equal(n.got[0].kind, 4);
+    assert_string_equal(n.got[0].recipient, "DE-BKA");
+    assert_int_equal(am_store_close(s), AM_OK);
+    assert_int_equal(dlv_state(1), 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +447,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_row_sender_unknown, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ack_cut_in_seq, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pending_without_bytes, setup,
                                         teardown),
     };
 
