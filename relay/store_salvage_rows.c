@@ -5,8 +5,9 @@
  * rowid tables are read by point lookups, rowid 1, 2, 3... up to the
  * highest rowid the table says it had (its sqlite_sequence value, or
  * max(rowid)), and on until SV_GAP lookups in a row found nothing: the
- * store never deletes a row, so rowids are dense and a lookup that fails
- * loses that row only.  Every value read is checked against the schema
+ * store deletes no row but the acknowledgement log's (folded, store_fold.c,
+ * whose rowids are therefore sparse), so rowids are dense and a lookup
+ * that fails loses that row only.  Every value read is checked against the schema
  * (type, length, an agency id's syntax): a damaged row can hold anything.
  * prekeys (WITHOUT ROWID) is scanned from both ends.
  *
