@@ -79,6 +79,9 @@ typedef struct {
     am_store_t *s;   /* s->db: the new store, in one transaction */
     sqlite3_stmt *w; /* the insert of the table being read */
     sqlite3_stmt *json; /* json_valid(?1), in the new store */
+    sqlite3_stmt *has_id; /* a message_id the new store holds, while
+                             lost messages are named */
+    int64_t name_top;     /* no lost message named above this seq */
     int64_t now;
     int64_t cap;     /* no table of the file can hold more rows */
     uint8_t *got;    /* bit per message seq: its row was copied */

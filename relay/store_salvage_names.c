@@ -17,6 +17,24 @@ static bool fatal(int code)
     return (code & 0xff) == SQLITE_NOMEM;
 }
 
+/* Whether an index entry names a lost message: its seq within what the
+ * table says it held (top) and not copied, and its id not that of a
+ * message copied under another seq (a bit flipped in the entry's seq
+ * would otherwise list a delivered message as lost, and invent seqs). */
+static bool names_lost(salvage_t *v, int64_t seq, const uint8_t *id,
+                       int64_t top)
+{
+    bool held;
+
+    if (seq <= 0 || seq > v->cap || seq > top || sv_got(v, seq))
+        return false;
+    sqlite3_reset(v->has_id);
+    sqlite3_bind_blob(v->has_id, 1, id, AM_MSG_ID_LEN, SQLITE_STATIC);
+    held = sqlite3_step(v->has_id) == SQLITE_ROW;
+    sqlite3_reset(v->has_id);
+    return !held;
+}
+
 /* Entries of the message_id index in [lo, hi): the ids of messages whose
  * row was lost.  false when the range could not be read to its end. */
 static bool name_range(salvage_t *v, sqlite3_stmt *st, const uint8_t *lo,
@@ -31,9 +49,9 @@ static bool name_range(salvage_t *v, sqlite3_stmt *st, const uint8_t *lo,
     while (*rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
         n.seq = sqlite3_column_type(st, 0) == SQLITE_INTEGER
                     ? sqlite3_column_int64(st, 0) : -1;
-        if (n.seq <= 0 || n.seq > v->cap || sv_got(v, n.seq) ||
-            sqlite3_column_type(st, 1) != SQLITE_BLOB ||
-            sqlite3_column_bytes(st, 1) != AM_MSG_ID_LEN)
+        if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+            sqlite3_column_bytes(st, 1) != AM_MSG_ID_LEN ||
+            !names_lost(v, n.seq, sqlite3_column_blob(st, 1), v->name_top))
             continue;
         memcpy(n.id, sqlite3_column_blob(st, 1), AM_MSG_ID_LEN);
         *rc = sv_push((void **)&v->named, &v->n_named, &v->cap_named,
@@ -107,7 +125,8 @@ static int raw_names(salvage_t *v, int64_t top)
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
         sv_named_t n = {sqlite3_column_int64(st, 0), {0}};
 
-        if (sv_got(v, n.seq) || sqlite3_column_bytes(st, 1) != AM_MSG_ID_LEN ||
+        if (sqlite3_column_bytes(st, 1) != AM_MSG_ID_LEN ||
+            !names_lost(v, n.seq, sqlite3_column_blob(st, 1), top) ||
             (had > 0 && bsearch(&n, v->named, had, sizeof n, by_seq) != NULL))
             continue;
         memcpy(n.id, sqlite3_column_blob(st, 1), AM_MSG_ID_LEN);
@@ -124,7 +143,21 @@ static int raw_names(salvage_t *v, int64_t top)
 int sv_name_lost(salvage_t *v)
 {
     const sv_table_t *m = &v->t[SV_MESSAGES];
-    int rc = name_lost(v);
+    int rc;
 
-    return rc != 0 ? rc : raw_names(v, m->hi > m->known ? m->hi : m->known);
+    /* no seq above what the table says it held (its sqlite_sequence, its
+     * highest rowid, the highest row read): a damaged entry must not
+     * make seqs up that never were.  When the table cannot say, the
+     * index's entries are all there is to name a lost tail by. */
+    v->name_top = m->known <= 0               ? INT64_MAX
+                  : m->hi > m->known ? m->hi : m->known;
+    if (sqlite3_prepare_v2(v->s->db, "SELECT 1 FROM messages WHERE "
+                           "message_id = ?1", -1, &v->has_id, NULL) !=
+        SQLITE_OK)
+        return store_db_error(v->s, "salvage: names");
+    if ((rc = name_lost(v)) == 0)
+        rc = raw_names(v, m->hi > m->known ? m->hi : m->known);
+    sqlite3_finalize(v->has_id);
+    v->has_id = NULL;
+    return rc;
 }

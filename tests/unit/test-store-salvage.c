@@ -428,6 +428,58 @@ static void test_pending_without_bytes(void **state)
     assert_int_equal(dlv_state(1), 5);
 }
 
+/* A bit flipped in the seq of a message_id index entry (2 -> 66): the
+ * message is whole and delivered; lost.txt must neither list it nor the
+ * seqs 4..65 that never were. */
+static void test_index_seq_flipped(void **state)
+{
+    static const char *const de[] = {"DE-BKA"};
+    static uint8_t buf[1 << 20];
+    uint8_t key[AM_MSG_ID_LEN + 1], flip = 0x42;
+    char db[128], k[256], path[320], line[512];
+    int asked = 0, fd, lines = 0;
+    am_store_t *s = open_routed(&asked, AM_OK);
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    ssize_t n;
+    long at;
+    FILE *f;
+
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        put_real(s, de, 1);
+    assert_int_equal(am_store_close(s), AM_OK);
+    file_path(db, sizeof db, "store.sqlite");
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT message_id FROM messages "
+                                        "WHERE seq = 2", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    memcpy(key, sqlite3_column_blob(st, 0), AM_MSG_ID_LEN);
+    key[AM_MSG_ID_LEN] = 2; /* the index entry: id, then seq */
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    assert_true((fd = open(db, O_RDWR)) >= 0);
+    n = read(fd, buf, sizeof buf);
+    assert_true(n > 0 && n < (ssize_t)sizeof buf);
+    at = find_bytes(buf, (size_t)n, key, sizeof key);
+    assert_true(at >= 0);
+    assert_int_equal(pwrite(fd, &flip, 1, at + AM_MSG_ID_LEN), 1);
+    assert_int_equal(close(fd), 0);
+    s = open_routed(&asked, AM_OK);
+    assert_int_equal(next(s, "DE-BKA").n, 3);
+    assert_int_equal(am_store_close(s), AM_OK);
+    assert_int_equal(kept(k, sizeof k), 1);
+    snprintf(path, sizeof path, "%s/lost.txt", k);
+    assert_non_null(f = fopen(path, "r"));
+    while (fgets(line, sizeof line, f) != NULL)
+        if (line[0] != '#' && ++lines == 1)
+            printf("lost.txt: %s", line);
+    fclose(f);
+    assert_int_equal(lines, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +501,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ack_cut_in_seq, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pending_without_bytes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_index_seq_flipped, setup,
                                         teardown),
     };
 
