@@ -180,7 +180,8 @@ static int integrity_ro(const char *path)
 
 /* A store file that exists must not be empty (SQLite would take it for a
  * new database, and the relay would start with an empty queue in place
- * of the one it lost), and must pass SQLite's integrity check. */
+ * of the one it lost), its write-ahead log must not be damaged, and it
+ * must pass SQLite's integrity check. */
 int store_check_file(const char *path)
 {
     struct stat st;
@@ -188,8 +189,13 @@ int store_check_file(const char *path)
     if (stat(path, &st) != 0)
         return errno == ENOENT ? 0 : am_errf(AM_EIO, "store %s: %s", path,
                                              strerror(errno));
-    if (st.st_size > 0)
-        return integrity_ro(path);
+    if (st.st_size > 0) {
+        /* the log first: SQLite's open would recover it, dropping what
+         * follows damage in it (store_wal.c) */
+        int rc = store_wal_check(path);
+
+        return rc < 0 ? rc : rc == 1 ? 2 : integrity_ro(path);
+    }
     fprintf(stderr, "amanat-relay: store check: %s is EMPTY (0 bytes): it "
             "was truncated (a new store is renamed into place only once "
             "whole)\n", path);
