@@ -132,6 +132,7 @@ typedef struct {
     const char *why;      /* why it rejects that one (static text) */
     uint64_t last_commit; /* the generation's last commit frame, read
                              through the damage (store_wal.c DESIGN) */
+    uint64_t gen_end;     /* its last frame (after it: none of its) */
     uint32_t pages;       /* the database's size at that commit */
     /* damaged frames up to there: one bit flipped (located and
      * corrected), salt, checksum, page as found */
@@ -142,8 +143,10 @@ typedef struct {
 /* The log is damaged when last_commit > sqlite_end: SQLite's recovery
  * would drop committed (acknowledged) transactions.  store_wal_scan reads
  * the log open on fd (nothing changed); store_wal_repair reads it and,
- * when damaged, rewrites header and frames 1..last_commit so that SQLite
- * applies them all (for a salvage's working copy only); both 0, AM_EIO
+ * when damaged, rewrites header and frames 1..gen_end so that SQLite
+ * applies them all up to last_commit (for a salvage's working copy only;
+ * the frames after last_commit too, so that a second scan of the
+ * repaired log reads them as the first did); both 0, AM_EIO
  * (a read or write failed), AM_ENOMEM.  out: what the scan found.
  * store_wal_check: path's log (path "-wal") scanned: 0 when it is absent
  * or not damaged, 1 when damaged (logged: salvage the store), AM_EIO with

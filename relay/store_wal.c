@@ -192,7 +192,9 @@ static void count(store_wal_t *r, fate_t fate)
 }
 
 /* Frame by frame: what SQLite's recovery keeps, and how far the
- * generation reaches; when w->fix, frames 1..w->limit rewritten. */
+ * generation reaches; when w->fix, frames 1..w->limit rewritten (all the
+ * generation's: its frames after the last commit too, whose checks would
+ * otherwise depend on the chain before them, rewritten). */
 static int walk(wal_t *w, store_wal_t *r)
 {
     uint32_t chain[2] = {w->start[0], w->start[1]},
@@ -217,6 +219,7 @@ static int walk(wal_t *w, store_wal_t *r)
         if (fate == F_END)
             break;
         count(r, fate);
+        r->gen_end = k;
         if (am_load_be32(w->cur + 4) != 0) {
             r->sqlite_end = alive ? k : r->sqlite_end;
             r->last_commit = k;
@@ -286,7 +289,7 @@ int store_wal_repair(int fd, store_wal_t *out)
     if (r.last_commit > r.sqlite_end) {
         memset(&again, 0, sizeof again);
         w.fix = true;
-        w.limit = r.last_commit;
+        w.limit = r.gen_end;
         /* past the database's last page: never read, never copied back */
         w.home = r.pages < UINT32_MAX ? r.pages + 1 : UINT32_MAX;
         if ((rc = write_at(fd, w.hdr, WAL_HDR, 0)) != 0 ||

@@ -28,5 +28,7 @@ void am_fzl_write_seeds(const char *dir);
 void am_fzp_write_seeds(const char *dir);
 /* gen_seeds_store.c: the seeds of fuzz_store_salvage. */
 void am_fzs_write_seeds(void);
+/* gen_seeds_wal.c: the seeds of fuzz_store_wal. */
+void am_fzw_write_seeds(void);
 
 #endif
