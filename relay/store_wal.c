@@ -326,8 +326,9 @@ static void log_damage(const char *wal, const store_wal_t *r)
     fprintf(stderr, "amanat-relay: store check: %s is DAMAGED: of its %llu "
             "frames, SQLite's recovery would %s and drop frames %llu to "
             "%llu, of transactions committed and acknowledged; damaged "
-            "frames read through: %llu with one bit flipped, %llu salts, "
-            "%llu checksums, %llu pages as found\n", wal,
+            "frames read through: %llu with a flipped bit located, %llu "
+            "with a damaged salt, %llu checksum field, %llu page or page "
+            "number damaged beyond one bit\n", wal,
             (unsigned long long)r->frames, where,
             (unsigned long long)r->sqlite_end + 1,
             (unsigned long long)r->last_commit, (unsigned long long)r->bits,
@@ -380,9 +381,9 @@ int store_wal_repair_copy(const char *path)
     if (r.last_commit > r.sqlite_end)
         fprintf(stderr, "amanat-relay: store salvage: the working copy's "
                 "log repaired: SQLite now applies its frames 1 to %llu "
-                "(%llu bits corrected, %llu salts and %llu checksums "
-                "restored, %llu damaged pages applied as found, for the "
-                "envelope check)\n", (unsigned long long)r.last_commit,
+                "(restored: %llu flipped bits, %llu salts, %llu checksum "
+                "fields; %llu damaged frames applied as found, their rows "
+                "checked)\n", (unsigned long long)r.last_commit,
                 (unsigned long long)r.bits, (unsigned long long)r.salts,
                 (unsigned long long)r.sums, (unsigned long long)r.as_found);
     return 0;
