@@ -2,6 +2,9 @@
  * check at start"): before the relay listens, on the thread that opens
  * the store, so the event loop never waits for the disk.
  *
+ * 0. The write-ahead log a crash left, read before SQLite opens the
+ *    store (store_wal.c): one whose damage would make SQLite's recovery
+ *    drop committed transactions is salvaged as below.
  * 1. SQLite's own check of the file's structure: b-trees, free list,
  *    record formats, and (integrity_check, not quick_check) that every
  *    index holds exactly the rows of its table.  A relay finds a

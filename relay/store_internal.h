@@ -137,7 +137,6 @@ typedef struct {
     /* damaged frames up to there: one bit flipped (located and
      * corrected), salt, checksum, page as found */
     uint64_t bits, salts, sums, as_found;
-    uint64_t partial;     /* bytes of a partial frame at the end */
 } store_wal_t;
 
 /* The log is damaged when last_commit > sqlite_end: SQLite's recovery

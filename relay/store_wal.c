@@ -261,7 +261,6 @@ static int scan(wal_t *w, store_wal_t *r)
         return rc < 0 ? rc : 0; /* no frame of any generation */
     r->page_size = w->ps;
     r->frames = w->n;
-    r->partial = (w->size - WAL_HDR) % (WAL_FHDR + w->ps);
     r->header_damaged = !w->sqlite_reads;
     return walk(w, r);
 }
