@@ -2,6 +2,9 @@
  * check at start"): before the relay listens, on the thread that opens
  * the store, so the event loop never waits for the disk.
  *
+ * 0. The write-ahead log a crash left, read before SQLite opens the
+ *    store (store_wal.c): one whose damage would make SQLite's recovery
+ *    drop committed transactions is salvaged as below.
  * 1. SQLite's own check of the file's structure: b-trees, free list,
  *    record formats, and (integrity_check, not quick_check) that every
  *    index holds exactly the rows of its table.  A relay finds a
@@ -180,7 +183,8 @@ static int integrity_ro(const char *path)
 
 /* A store file that exists must not be empty (SQLite would take it for a
  * new database, and the relay would start with an empty queue in place
- * of the one it lost), and must pass SQLite's integrity check. */
+ * of the one it lost), its write-ahead log must not be damaged, and it
+ * must pass SQLite's integrity check. */
 int store_check_file(const char *path)
 {
     struct stat st;
@@ -188,8 +192,13 @@ int store_check_file(const char *path)
     if (stat(path, &st) != 0)
         return errno == ENOENT ? 0 : am_errf(AM_EIO, "store %s: %s", path,
                                              strerror(errno));
-    if (st.st_size > 0)
-        return integrity_ro(path);
+    if (st.st_size > 0) {
+        /* the log first: SQLite's open would recover it, dropping what
+         * follows damage in it (store_wal.c) */
+        int rc = store_wal_check(path);
+
+        return rc < 0 ? rc : rc == 1 ? 2 : integrity_ro(path);
+    }
     fprintf(stderr, "amanat-relay: store check: %s is EMPTY (0 bytes): it "
             "was truncated (a new store is renamed into place only once "
             "whole)\n", path);

@@ -112,12 +112,49 @@ int store_sync_dir(const char *dir);
 
 /* store_check.c: before the store thread starts and the relay listens.
  * store_check_file: 0 when path passes SQLite's integrity check, 1 when
- * it does not (its problems logged: salvage it), AM_EIO when it cannot be
- * checked (empty, unreadable, busy) with a sentence saying what to do.
+ * it does not (its problems logged: salvage it), 2 when its write-ahead
+ * log is damaged (store_wal_check, logged: salvage it), AM_EIO when it
+ * cannot be checked (empty, unreadable, busy) with a sentence saying what
+ * to do.
  * store_check: every held envelope checked against its hash, damaged ones
  * quarantined (state 5) with DAMAGED evidence owed to their senders. */
 int store_check_file(const char *path);
 int store_check(am_store_t *s, const char *path);
+/* store_wal.c: the write-ahead log a crash left, read before SQLite opens
+ * the store (opening runs SQLite's recovery, which may rewrite it).  What
+ * one read of it found: */
+typedef struct {
+    uint64_t frames;      /* whole frames in the file */
+    uint32_t page_size;   /* 0: no frame of any generation recognised */
+    bool header_damaged;  /* SQLite's recovery would ignore the whole log */
+    uint64_t sqlite_end;  /* SQLite's recovery keeps frames 1..sqlite_end */
+    uint64_t stop;        /* the first frame it rejects (0: none) */
+    const char *why;      /* why it rejects that one (static text) */
+    uint64_t last_commit; /* the generation's last commit frame, read
+                             through the damage (store_wal.c DESIGN) */
+    uint64_t gen_end;     /* its last frame (after it: none of its) */
+    uint32_t pages;       /* the database's size at that commit */
+    /* damaged frames up to there: one bit flipped (located and
+     * corrected), salt, checksum, page as found */
+    uint64_t bits, salts, sums, as_found;
+} store_wal_t;
+
+/* The log is damaged when last_commit > sqlite_end: SQLite's recovery
+ * would drop committed (acknowledged) transactions.  store_wal_scan reads
+ * the log open on fd (nothing changed); store_wal_repair reads it and,
+ * when damaged, rewrites header and frames 1..gen_end so that SQLite
+ * applies them all up to last_commit (for a salvage's working copy only;
+ * the frames after last_commit too, so that a second scan of the
+ * repaired log reads them as the first did); both 0, AM_EIO
+ * (a read or write failed), AM_ENOMEM.  out: what the scan found.
+ * store_wal_check: path's log (path "-wal") scanned: 0 when it is absent
+ * or not damaged, 1 when damaged (logged: salvage the store), AM_EIO with
+ * the reason.  store_wal_repair_copy: the log of path (a working copy)
+ * repaired, logged; 0 or AM_EIO. */
+int store_wal_scan(int fd, store_wal_t *out);
+int store_wal_repair(int fd, store_wal_t *out);
+int store_wal_check(const char *path);
+int store_wal_repair_copy(const char *path);
 /* store_schema.c: the schema of a store file (db, read-only) against the
  * relay's: the problems found (each logged), or -1 when the comparison
  * could not be made. */

@@ -45,6 +45,7 @@ typedef struct {
     char tmp[4200];         /* the new store until it is whole */
     char marker[4200];
     bool resume;            /* a salvage cut short: from the kept files */
+    const char *why;        /* what the start check found */
 } files_t;
 
 static int sys_err(const char *what, const char *path)
@@ -114,7 +115,11 @@ static int work_copy(files_t *f)
         return 0;
     snprintf(from, sizeof from, "%s-wal", src);
     snprintf(to, sizeof to, "%s-wal", f->work);
-    return copy_file(from, to, false) < 0 ? AM_EIO : 0;
+    if ((rc = copy_file(from, to, false)) < 0)
+        return AM_EIO;
+    /* the copy's log read through its damage, so that SQLite applies
+     * every committed frame (store_wal.c); the kept one stays as found */
+    return rc == 1 ? 0 : store_wal_repair_copy(f->work);
 }
 
 /* DATA/damaged-<UTC time>, new (-2, -3... when that name is taken). */
@@ -317,14 +322,14 @@ static void log_problems(const salvage_t *v)
 static void log_summary(const salvage_t *v, const files_t *f, uint64_t t0)
 {
     log_problems(v);
-    fprintf(stderr, "amanat-relay: store salvage: %s failed the integrity "
-            "or schema check; kept as %s/; recovered %llu messages (%llu held, %llu "
+    fprintf(stderr, "amanat-relay: store salvage: %s %s; kept as %s/; "
+            "recovered %llu messages (%llu held, %llu "
             "pending deliveries, %llu recreated), %llu notices, %llu audit "
             "records, %llu prekeys; lost %llu messages (%llu named by id; "
             "what is known of each in %s/lost.txt), %llu notices, %llu audit "
             "records, %llu records of messages already finished; %llu "
             "deliveries ended damaged (sender told) (%lld ms)\n", f->path,
-            f->kept, (unsigned long long)v->t[SV_MESSAGES].copied,
+            f->why, f->kept, (unsigned long long)v->t[SV_MESSAGES].copied,
             (unsigned long long)v->held, (unsigned long long)v->pending,
             (unsigned long long)v->recreated,
             (unsigned long long)v->t[SV_NOTICES].copied,
@@ -409,6 +414,7 @@ int store_salvage_check(am_store_t *s, const char *dir, const char *path)
     memset(&f, 0, sizeof f);
     f.dir = dir;
     f.path = path;
+    f.why = "failed the start check (its salvage resumed)";
     snprintf(f.marker, sizeof f.marker, "%s/" MARKER, dir);
     if ((rc = read_marker(&f)) < 0)
         return rc;
@@ -420,5 +426,7 @@ int store_salvage_check(am_store_t *s, const char *dir, const char *path)
     }
     if ((rc = store_check_file(path)) <= 0)
         return rc;
+    f.why = rc == 2 ? "has a damaged write-ahead log (store.sqlite-wal)"
+                    : "failed the integrity or schema check";
     return salvage(s, &f);
 }

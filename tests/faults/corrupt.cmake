@@ -4,8 +4,10 @@
 # damaged ones to their sender (DAMAGED evidence) and, when it salvaged
 # the file, names in lost.txt what it could not read back; or it refuses
 # to start naming the damage.  Then the store cut in the middle: what lay
-# before the cut is delivered.  60 trials here; by hand: test-corrupt
-# RELAY --rounds N.
+# before the cut is delivered.  Then bit flips in the -wal and -shm a
+# killed relay left: every acknowledged message still delivered, reported
+# or listed.  60 + 40 + 8 trials here; by hand: test-corrupt RELAY
+# --rounds N.
 add_executable(test-corrupt test-corrupt.c corrupt_run.c corrupt_db.c
                ../integration/relay_client.c ../integration/relay_fixture.c)
 target_include_directories(test-corrupt PRIVATE ../integration)

@@ -18,11 +18,22 @@
  * A second test cuts the store in the middle and checks that every
  * message whose pages all lie before the cut is delivered.
  *
+ * A third fills a second relay and kills it (SIGKILL), so that its store
+ * has a -wal holding the acknowledged transactions SQLite had not yet
+ * checkpointed, and flips one bit per trial in that -wal (SQLite's own
+ * recovery would drop every transaction from the damaged frame on, or
+ * the whole log for its header: relay/store_wal.c must find it) and in
+ * the -shm (SQLite rebuilds it from the log at the first open), with the
+ * same accounting.  No truncations there: a log cut at a frame boundary
+ * is a shorter log, as valid as the longer one.
+ *
  * usage: test-corrupt PATH/TO/amanat-relay [--rounds N]
  * Environment, for a post-mortem by hand: AM_CORRUPT_KEEP=DIR keeps each
  * failing trial's files under DIR/trial-T; AM_CORRUPT_CUTS=1 makes every
- * trial a truncation.
- * Under ctest 60 trials; by hand --rounds N trials. */
+ * store file trial a truncation.
+ * Under ctest 60 trials on the store file, 40 on the -wal, 8 on the
+ * -shm; by hand --rounds N trials on the store file and on the -wal, N/5
+ * on the -shm. */
 #include "corrupt.h"
 
 #include "../unit/test-util.h"
@@ -34,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,8 +57,11 @@
 
 #define M_MSGS 200
 
-static int trials = 60;
-static cr_msgs_t msgs;
+static int trials = 60, wal_trials = 40, shm_trials = 8;
+/* The messages of the pristine folder the trials damage (pristine_dir):
+ * sets[0] those of the clean stop's, sets[1] the crash's. */
+static cr_msgs_t msgs, sets[2];
+static const char *pristine_dir = "pristine";
 
 typedef struct {
     size_t trials, no_effect, quarantined, quarantined_msgs, expired_msgs,
@@ -56,6 +71,10 @@ typedef struct {
     size_t salvaged, lost_by_id, lost_by_seq, lost_unknown, kept_bad,
         salvage_unlogged;
     size_t delivered, undamaged; /* delivered of those not reported */
+    /* the -wal's damage the relay found (relay/store_wal.c), from its
+     * log: whole header, and frames by how they were repaired */
+    size_t wal_found, wal_header, wal_bits, wal_salts, wal_sums,
+        wal_as_found;
 } tally_t;
 
 /* PK-NCCIA submits M envelopes to DE-BKA, who stays away. */
@@ -91,10 +110,10 @@ static void sh(const char *fmt, const char *a, const char *b)
     assert_int_equal(system(cmd), 0);
 }
 
-/* The store files a clean stop leaves (the WAL is checkpointed and
- * removed then): their names and sizes. */
-static size_t store_files(const char *folder, char names[4][64],
-                          long sizes[4])
+/* The store files a stop (how: its word) leaves: their names and sizes.
+ * A clean stop checkpoints the WAL and removes it; a crash leaves it. */
+static size_t store_files(const char *folder, const char *how,
+                          char names[4][64], long sizes[4])
 {
     DIR *d = opendir(folder);
     struct dirent *e;
@@ -113,7 +132,7 @@ static size_t store_files(const char *folder, char names[4][64],
         assert_int_equal(stat(path, &st), 0);
         memcpy(names[n], e->d_name, strlen(e->d_name) + 1);
         sizes[n++] = (long)st.st_size;
-        printf("# after a clean stop: %s, %ld bytes\n", e->d_name,
+        printf("# after a %s: %s, %ld bytes\n", how, e->d_name,
                (long)st.st_size);
     }
     closedir(d);
@@ -121,18 +140,20 @@ static size_t store_files(const char *folder, char names[4][64],
 }
 
 /* Trial t of n: its offset in a file of size bytes (the first trial in
- * the 100-byte header; then a stride over the file, plus a random part
- * of it) and its bit (-1: truncate there, one trial in five). */
-static void pick(int t, int n, long size, long *off, int *bit)
+ * the first `head` bytes, the file's header; then a stride over the file,
+ * plus a random part of it) and its bit (-1: truncate there, one trial in
+ * five when cuts). */
+static void pick(int t, int n, long size, long head, bool cuts, long *off,
+                 int *bit)
 {
     long stride = size / n > 1 ? size / n : 1;
 
-    *off = t == 0 ? (long)randombytes_uniform(100)
+    *off = t == 0 ? (long)randombytes_uniform((uint32_t)head)
                   : (long)t * stride + (long)randombytes_uniform(
                                            (uint32_t)stride);
     if (*off >= size)
         *off = size - 1;
-    *bit = t % 5 == 4 || getenv("AM_CORRUPT_CUTS") != NULL
+    *bit = cuts && (t % 5 == 4 || getenv("AM_CORRUPT_CUTS") != NULL)
                ? -1
                : (int)randombytes_uniform(8);
 }
@@ -189,9 +210,9 @@ static void keep_failed(int t)
     if (to == NULL || *to == '\0')
         return;
     snprintf(dst, sizeof dst, "%s/trial-%d", to, t);
-    if (snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp -a '%s/pristine' "
+    if (snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp -a '%s/%s' "
                  "'%s/data' '%s/damaged.copy' '%s/trial.log' '%s/'", dst, dir,
-                 dir, dir, dir, dst) >= (int)sizeof cmd ||
+                 pristine_dir, dir, dir, dir, dst) >= (int)sizeof cmd ||
         system(cmd) != 0)
         printf("# trial %d: could not keep it under %s\n", t, dst);
     else
@@ -199,17 +220,19 @@ static void keep_failed(int t)
 }
 
 /* A relay that started on a damaged store salvaged it when it kept a
- * damaged-* folder: that must hold the bytes the test wrote, and its
- * lost.txt names what the relay could not read back. */
-static void salvaged(int t, const char *data, const char *copy,
-                     const char *log, tally_t *y, cr_seen_t *seen)
+ * damaged-* folder: its copy of the damaged file must hold the bytes the
+ * test wrote, and its lost.txt names what the relay could not read
+ * back. */
+static void salvaged(int t, const char *data, const char *file,
+                     const char *copy, const char *log, tally_t *y,
+                     cr_seen_t *seen)
 {
     char kept[256], path[320];
 
     if (!cr_kept_dir(data, kept, sizeof kept))
         return;
     y->salvaged++;
-    snprintf(path, sizeof path, "%s/store.sqlite", kept);
+    snprintf(path, sizeof path, "%s/%s", kept, file);
     if (!cr_same_file(path, copy)) {
         y->kept_bad++;
         printf("# trial %d: %s is not the damaged file\n", t, path);
@@ -236,6 +259,32 @@ static void refused(int t, long off, int bit, const char *log, tally_t *y)
     cr_log_print(log, "amanat-relay");
 }
 
+/* The relay's words about a damaged -wal: found, and repaired how. */
+static void wal_repairs(const char *log, tally_t *y)
+{
+    unsigned long long n[4];
+    char line[1024];
+    const char *at;
+    FILE *f = fopen(log, "r");
+
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        if (strstr(line, "store.sqlite-wal is DAMAGED") != NULL) {
+            y->wal_found++;
+            y->wal_header += strstr(line, "its header is damaged") != NULL;
+        }
+        if ((at = strstr(line, "(restored: ")) != NULL &&
+            sscanf(at, "(restored: %llu flipped bits, %llu salts, %llu "
+                   "checksum fields; %llu", &n[0], &n[1], &n[2], &n[3]) == 4) {
+            y->wal_bits += n[0];
+            y->wal_salts += n[1];
+            y->wal_sums += n[2];
+            y->wal_as_found += n[3];
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+}
+
 /* One trial: a fresh copy of the pristine folder, damaged at off (bit
  * < 0: cut there), the relay started on it; what each message became
  * into *seen.  Whether the relay started. */
@@ -247,7 +296,7 @@ static bool trial_at(int t, const char *file, long off, int bit, tally_t *y,
     pid_t pid;
 
     snprintf(data, sizeof data, "%s/data", dir);
-    snprintf(pristine, sizeof pristine, "%s/pristine", dir);
+    snprintf(pristine, sizeof pristine, "%s/%s", dir, pristine_dir);
     snprintf(log, sizeof log, "%s/trial.log", dir);
     snprintf(copy, sizeof copy, "%s/damaged.copy", dir);
     sh("rm -rf '%s'%s", data, "");
@@ -270,19 +319,23 @@ static bool trial_at(int t, const char *file, long off, int bit, tally_t *y,
         printf("# trial %d (%s at %ld): the relay did not stop cleanly\n", t,
                bit < 0 ? "truncation" : "flip", off);
     }
-    salvaged(t, data, copy, log, y, seen);
+    salvaged(t, data, file, copy, log, y, seen);
+    wal_repairs(log, y);
     if (account(seen, y, t, off, bit, log))
         keep_failed(t);
     return true;
 }
 
-static void trial(int t, const char *file, long size, tally_t *y)
+/* Trial t of n on file (size bytes, a header of head bytes), with
+ * truncations when cuts. */
+static void trial(int t, int n, const char *file, long size, long head,
+                  bool cuts, tally_t *y)
 {
     static cr_seen_t seen;
     long off;
     int bit;
 
-    pick(t, trials, size, &off, &bit);
+    pick(t, n, size, head, cuts, &off, &bit);
     (void)trial_at(t, file, off, bit, y, &seen);
 }
 
@@ -332,16 +385,20 @@ static void pristine(void)
     char data[128], db[192];
     relay_t r;
 
-    if (names[0][0] != '\0')
+    if (names[0][0] != '\0') {
+        msgs = sets[0];
+        pristine_dir = "pristine";
         return;
+    }
     r = start_relay();
     fill(r.port);
     stop_relay(&r);
     snprintf(data, sizeof data, "%s/data", dir);
-    assert_true(store_files(data, names, sizes) >= 1);
+    assert_true(store_files(data, "clean stop", names, sizes) >= 1);
     sh("cp -a '%s' '%s/pristine'", data, dir);
     snprintf(db, sizeof db, "%s/pristine/store.sqlite", dir);
     cr_seqs(db, &msgs);
+    sets[0] = msgs;
 }
 
 static void test_corrupt(void **state)
@@ -351,7 +408,7 @@ static void test_corrupt(void **state)
     (void)state;
     pristine();
     for (int t = 0; t < trials; t++)
-        trial(t, names[0], sizes[0], &y);
+        trial(t, trials, names[0], sizes[0], 100, true, &y);
     report(&y, names[0], sizes[0]);
     check(&y);
 }
@@ -391,6 +448,80 @@ static void test_cut_middle(void **state)
     check(&y);
 }
 
+/* The second pristine folder: the relay SIGKILLed after the fill, so
+ * that its store's -wal holds the transactions SQLite had not yet
+ * checkpointed into the file (acknowledged, so synced in the log). */
+static char wal_names[4][64];
+static long wal_sizes[4];
+static size_t wal_n;
+
+static long size_of(const char *name)
+{
+    for (size_t i = 0; i < wal_n; i++)
+        if (strcmp(wal_names[i], name) == 0)
+            return wal_sizes[i];
+    return -1;
+}
+
+static void pristine_wal(void)
+{
+    char data[128], db[192];
+    relay_t r;
+    int status;
+
+    if (wal_n == 0) {
+        snprintf(data, sizeof data, "%s/data", dir);
+        sh("rm -rf '%s' && mkdir -m 700 '%s'", data, data);
+        r = start_relay();
+        fill(r.port);
+        assert_int_equal(kill(r.pid, SIGKILL), 0);
+        assert_int_equal(waitpid(r.pid, &status, 0), r.pid);
+        forget_relay(&r);
+        wal_n = store_files(data, "crash (SIGKILL)", wal_names, wal_sizes);
+        assert_true(size_of("store.sqlite-wal") > 0);
+        sh("cp -a '%s' '%s/pristine-wal'", data, dir);
+        /* SQLite's recovery rewrites the -shm: read the seqs from a copy */
+        sh("cp -a '%s/pristine-wal' '%s/seqs'", dir, dir);
+        snprintf(db, sizeof db, "%s/seqs/store.sqlite", dir);
+        cr_seqs(db, &msgs);
+        sh("rm -rf '%s/seqs'%s", dir, "");
+        sets[1] = msgs;
+    }
+    msgs = sets[1];
+    pristine_dir = "pristine-wal";
+}
+
+/* After a crash: bit flips in the -wal (no truncations: a log cut at a
+ * frame boundary is a shorter log, as valid as the longer one, and the
+ * relay cannot tell), the first in its 32-byte header; and in the -shm,
+ * which SQLite rebuilds from the log when the first connection opens
+ * (no effect expected).  The same accounting as for the store file. */
+static void test_corrupt_wal(void **state)
+{
+    tally_t y = {0}, z = {0};
+    long size;
+
+    (void)state;
+    pristine_wal();
+    size = size_of("store.sqlite-wal");
+    for (int t = 0; t < wal_trials; t++)
+        trial(t, wal_trials, "store.sqlite-wal", size, 32, false, &y);
+    report(&y, "store.sqlite-wal", size);
+    printf("corrupt: the -wal's damage found in %zu trials (SQLite's "
+           "recovery would have dropped committed frames; %zu of them its "
+           "whole header); frames repaired: %zu flipped bits located and "
+           "corrected, %zu salts, %zu checksum fields, %zu applied as found"
+           "\n", y.wal_found, y.wal_header, y.wal_bits, y.wal_salts,
+           y.wal_sums, y.wal_as_found);
+    if ((size = size_of("store.sqlite-shm")) > 0) {
+        for (int t = 0; t < shm_trials; t++)
+            trial(t, shm_trials, "store.sqlite-shm", size, 136, false, &z);
+        report(&z, "store.sqlite-shm", size);
+    }
+    check(&y);
+    check(&z);
+}
+
 static int teardown(void **state)
 {
     return fx_kill_leftovers(state);
@@ -401,11 +532,16 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_corrupt, teardown),
         cmocka_unit_test_teardown(test_cut_middle, teardown),
+        cmocka_unit_test_teardown(test_corrupt_wal, teardown),
     };
     int rc = fx_args_rounds(argc, argv, 100000, &trials);
 
     if (rc != 0)
         return rc;
+    if (argc > 2) { /* --rounds N: N trials on the log too */
+        wal_trials = trials;
+        shm_trials = trials / 5 > 0 ? trials / 5 : 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, fx_federation, fx_cleanup);
 }

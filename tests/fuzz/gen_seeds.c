@@ -645,5 +645,6 @@ int main(int argc, char **argv)
     am_fzb_write_seeds();
     am_fzc_write_seeds();
     am_fzs_write_seeds();
+    am_fzw_write_seeds();
     return 0;
 }

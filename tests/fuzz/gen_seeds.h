@@ -31,5 +31,7 @@ void am_fzp_write_seeds(const char *dir);
 void am_fzs_write_seeds(void);
 /* gen_seeds_raw.c: fuzz_store_salvage_raw's files made by hand. */
 void am_fzsr_write_seeds(void);
+/* gen_seeds_wal.c: the seeds of fuzz_store_wal. */
+void am_fzw_write_seeds(void);
 
 #endif
