@@ -279,6 +279,14 @@ static bool real_env(sqlite3_stmt *m, am_env_t **e)
            am_env_parse(env, len, AM_ENV_MAX, e) == 0;
 }
 
+/* Whether every row of the deliveries table was read back whole. */
+static bool all_deliveries(const salvage_t *v)
+{
+    const sv_table_t *d = &v->t[SV_DELIVERIES];
+
+    return d->readable && d->first_gap < 0 && d->dropped == 0;
+}
+
 static int held_one(salvage_t *v, fix_t *f, sqlite3_stmt *m)
 {
     sqlite3_stmt *q;
@@ -312,10 +320,14 @@ static int held_one(salvage_t *v, fix_t *f, sqlite3_stmt *m)
     sqlite3_bind_int64(q, 1, f->seq);
     if (rc == 0 && sqlite3_step(q) != SQLITE_ROW)
         rc = store_db_error(v->s, "salvage: deliveries");
-    if (rc == 0 && sqlite3_column_int64(q, 0) == 0)
+    /* bytes that are not its envelope name nobody: when some delivery
+     * rows were lost, one of them may have been a pending one whose
+     * recipient no row names any more */
+    if (rc == 0 && (sqlite3_column_int64(q, 0) == 0 ||
+                    (!real && !all_deliveries(v))))
         rc = untold(v, f, real ? "its delivery records were lost and none "
                     "of its recipients is served here or at a linked relay"
-                    : "its envelope and its delivery records are damaged: "
+                    : "its envelope and some delivery records are damaged: "
                     "whom it was for is unknown");
     sqlite3_reset(q);
     return rc;
@@ -511,6 +523,9 @@ static void one_seq(lost_t *l, int64_t s, int64_t *run)
         l->io++;
     for (end = l->io; end < v->n_orph && v->orph[end].seq == s; end++)
         open |= v->orph[end].state == 0 || v->orph[end].state < 0;
+    /* finished only when every delivery row was read: a lost one may have
+     * been the pending one */
+    open |= !all_deliveries(v);
     if (end > l->io && !open) {
         v->finished++;
     } else {

@@ -146,17 +146,22 @@ bool cr_kept_dir(const char *data, char *out, size_t cap)
 }
 
 /* lost.txt: "ID seq N ..." or "- seq N ..." or "- seq A..B ...", after
- * comment lines.  Every message it names becomes CR_LOST; one that was
- * delivered or reported too is a contradiction. */
+ * comment lines.  Every message it names becomes CR_LOST but one its
+ * sender was told of; one that was delivered, or listed twice, is a
+ * contradiction. */
 static void mark_lost(long i, bool by_id, cr_seen_t *seen)
 {
     if (i < 0) {
         seen->lost_unknown++;
         return;
     }
-    if (seen->fate[i] != CR_NONE)
+    /* listed and delivered contradict each other; listed and reported
+     * DAMAGED (its sender told for the recipients whose rows were read)
+     * do not: the list may say more than the evidence */
+    if (seen->fate[i] == CR_DELIVERED || seen->fate[i] == CR_LOST)
         seen->contradictions++;
-    seen->fate[i] = CR_LOST;
+    if (seen->fate[i] != CR_DAMAGED && seen->fate[i] != CR_EXPIRED)
+        seen->fate[i] = CR_LOST;
     seen->lost_by_id += by_id;
     seen->lost_by_seq += !by_id;
 }
