@@ -137,6 +137,10 @@ typedef struct {
     /* damaged frames up to there: one bit flipped (located and
      * corrected), salt, checksum, page as found */
     uint64_t bits, salts, sums, as_found;
+    /* the last transaction held a frame taken as found, which nothing
+     * after it vouches for (a write torn by a power cut before the sync
+     * looks the same): left to SQLite, which drops it (store_wal.c) */
+    bool unvouched;
 } store_wal_t;
 
 /* The log is damaged when last_commit > sqlite_end: SQLite's recovery

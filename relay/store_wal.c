@@ -191,6 +191,31 @@ static void count(store_wal_t *r, fate_t fate)
     r->as_found += fate == F_ASFOUND;
 }
 
+/* The commits before the last, and the last frame taken as found. */
+typedef struct {
+    uint64_t prev, as_found;
+    uint32_t prev_pages;
+} tail_t;
+
+/* A frame taken as found (damage the checksum cannot locate) in the last
+ * transaction: nothing after that transaction's commit vouches for it.
+ * SQLite syncs the log once a transaction's frames are all written, so a
+ * power cut before that sync can leave a torn frame followed by whole
+ * ones: a transaction never acknowledged, which SQLite's recovery rightly
+ * drops.  Applying that frame would lay a torn page over the last good
+ * version of it.  The last transaction is then left to SQLite, as a
+ * transaction a later commit follows cannot be (it was synced first). */
+static void unvouched_tail(store_wal_t *r, const tail_t *t)
+{
+    if (t->as_found == 0 || t->as_found <= t->prev ||
+        t->as_found > r->last_commit)
+        return;
+    r->last_commit = t->prev;
+    r->pages = t->prev_pages;
+    r->gen_end = t->prev;
+    r->unvouched = true;
+}
+
 /* Frame by frame: what SQLite's recovery keeps, and how far the
  * generation reaches; when w->fix, frames 1..w->limit rewritten (all the
  * generation's: its frames after the last commit too, whose checks would
@@ -200,6 +225,7 @@ static int walk(wal_t *w, store_wal_t *r)
     uint32_t chain[2] = {w->start[0], w->start[1]},
              fixed[2] = {am_load_be32(w->hdr + 24), am_load_be32(w->hdr + 28)};
     bool alive = w->sqlite_reads;
+    tail_t t = {0, 0, 0};
     fate_t fate;
     int rc;
 
@@ -220,14 +246,18 @@ static int walk(wal_t *w, store_wal_t *r)
             break;
         count(r, fate);
         r->gen_end = k;
+        t.as_found = fate == F_ASFOUND ? k : t.as_found;
         if (am_load_be32(w->cur + 4) != 0) {
             r->sqlite_end = alive ? k : r->sqlite_end;
+            t.prev = r->last_commit;
+            t.prev_pages = r->pages;
             r->last_commit = k;
             r->pages = am_load_be32(w->cur + 4);
         }
         if (w->fix && (rc = rewrite(w, k, fate, fixed)) != 0)
             return rc;
     }
+    unvouched_tail(r, &t);
     return 0;
 }
 
@@ -353,6 +383,12 @@ int store_wal_check(const char *path)
     if (rc != 0)
         return am_errf(AM_EIO, "store %s cannot be read (%s): %s", wal,
                        am_strerror(rc), store_check_advice);
+    if (r.unvouched)
+        fprintf(stderr, "amanat-relay: store check: %s: its last "
+                "transaction holds a frame that does not match its checksum "
+                "(a write a power cut tore before the log was synced, never "
+                "acknowledged, or damage since): left to SQLite, which drops "
+                "that transaction\n", wal);
     if (r.last_commit <= r.sqlite_end)
         return 0;
     log_damage(wal, &r);
