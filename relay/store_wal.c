@@ -105,6 +105,7 @@ static int damaged_frame(wal_t *w, uint64_t k, const uint32_t c[2],
          * or more than one bit damaged: the frame is the generation's,
          * its bytes as found */
         *fate = F_ASFOUND;
+        w->one_bit = bit == -2;
         memcpy(chain, st, sizeof st);
     } else {
         *fate = next_c ? F_SUM : F_END;
@@ -197,8 +198,9 @@ typedef struct {
     uint32_t prev_pages;
 } tail_t;
 
-/* A frame taken as found (damage the checksum cannot locate) in the last
- * transaction: nothing after that transaction's commit vouches for it.
+/* A frame taken as found in the last transaction, its damage more than
+ * one flipped bit: nothing after that transaction's commit vouches for
+ * it.
  * SQLite syncs the log once a transaction's frames are all written, so a
  * power cut before that sync can leave a torn frame followed by whole
  * ones: a transaction never acknowledged, which SQLite's recovery rightly
@@ -246,7 +248,8 @@ static int walk(wal_t *w, store_wal_t *r)
             break;
         count(r, fate);
         r->gen_end = k;
-        t.as_found = fate == F_ASFOUND ? k : t.as_found;
+        /* one flipped bit is damage since the write, never a torn one */
+        t.as_found = fate == F_ASFOUND && !w->one_bit ? k : t.as_found;
         if (am_load_be32(w->cur + 4) != 0) {
             r->sqlite_end = alive ? k : r->sqlite_end;
             t.prev = r->last_commit;

@@ -43,6 +43,8 @@ typedef struct {
     uint32_t start[2];      /* the checksum frame 1 continues, as written */
     uint8_t hdr[WAL_HDR];   /* the header as it must have been, summed */
     uint8_t *cur, *next;
+    bool one_bit;           /* the frame just taken as found has one
+                               flipped bit the checksum cannot single out */
 } wal_t;
 
 /* store_wal_sum.c.  wal_sum: SQLite's checksum of n bytes (a multiple of
