@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "alloc.h"
 #include "err.h"
 #include "sign.h"
@@ -222,18 +224,25 @@ static int note_damaged(check_t *c, const damaged_t *d)
     return 0;
 }
 
+bool store_col_agency(sqlite3_stmt *st, int col)
+{
+    const char *t;
+
+    if (col >= sqlite3_column_count(st) ||
+        sqlite3_column_type(st, col) != SQLITE_TEXT ||
+        (t = (const char *)sqlite3_column_text(st, col)) == NULL)
+        return false;
+    return strlen(t) == (size_t)sqlite3_column_bytes(st, col) &&
+           strlen(t) <= AM_AGENCY_ID_MAX && am_agency_id_valid(t);
+}
+
 static bool text_id(sqlite3_stmt *st, int col, char *out)
 {
-    const char *t = (const char *)sqlite3_column_text(st, col);
-
     out[0] = '\0';
-    /* the whole text: a zero byte inside it is damage (store_salvage_rows.c
-     * is_id) */
-    if (sqlite3_column_type(st, col) != SQLITE_TEXT || t == NULL ||
-        strlen(t) != (size_t)sqlite3_column_bytes(st, col) ||
-        strlen(t) > AM_AGENCY_ID_MAX || !am_agency_id_valid(t))
+    if (!store_col_agency(st, col))
         return false;
-    memcpy(out, t, strlen(t) + 1);
+    memcpy(out, sqlite3_column_text(st, col),
+           (size_t)sqlite3_column_bytes(st, col) + 1);
     return true;
 }
 
@@ -450,12 +459,6 @@ static int exec_seq(am_store_t *s, const char *sql, int64_t seq)
     return rc;
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 /* Quarantine one message: evidence owed, deliveries ended, an audit
  * record (as for any message nobody can receive any more), bytes gone. */
 static int quarantine(am_store_t *s, const damaged_t *d, int64_t now,
@@ -465,7 +468,7 @@ static int quarantine(am_store_t *s, const damaged_t *d, int64_t now,
     int rc;
 
     if (d->can_tell)
-        hex(d->id, AM_MSG_ID_LEN, id);
+        sodium_bin2hex(id, sizeof id, d->id, AM_MSG_ID_LEN);
     fprintf(stderr, "amanat-relay: store check: message %s from %s "
             "(seq %lld) quarantined: %s\n", id,
             d->sender[0] ? d->sender : "(unreadable)", (long long)d->seq,

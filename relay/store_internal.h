@@ -119,6 +119,12 @@ int store_sync_dir(const char *dir);
  * store_check: every held envelope checked against its hash, damaged ones
  * quarantined (state 5) with DAMAGED evidence owed to their senders. */
 int store_check_file(const char *path);
+/* Whether column col of st's row is an agency id, whole: text with no zero
+ * byte inside (a cell cut short by a truncation reads as zeros past the
+ * cut, and "PK-NCCIA" cut after its seventh byte would read as the valid
+ * "PK-NCCI"), of at most AM_AGENCY_ID_MAX bytes and valid syntax; false
+ * for a column past the row's last (a store from before a migration). */
+bool store_col_agency(sqlite3_stmt *st, int col);
 int store_check(am_store_t *s, const char *path);
 /* store_wal.c: the write-ahead log a crash left, read before SQLite opens
  * the store (opening runs SQLite's recovery, which may rewrite it).  What

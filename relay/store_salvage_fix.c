@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "alloc.h"
 #include "err.h"
 #include "sign.h"
@@ -62,12 +64,6 @@ typedef struct {
     char stray[AM_ENV_MAX_RECIPIENTS][AM_AGENCY_ID_MAX + 1];
     size_t n_stray;
 } fix_t;
-
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
 
 static sqlite3_stmt *use(fix_t *f, int which)
 {
@@ -299,7 +295,7 @@ static int held_one(salvage_t *v, fix_t *f, sqlite3_stmt *m)
                 ? sqlite3_column_blob(m, 1) : NULL;
     snprintf(f->hex, sizeof f->hex, "(unreadable)");
     if (f->id != NULL)
-        hex(f->id, AM_MSG_ID_LEN, f->hex);
+        sodium_bin2hex(f->hex, sizeof f->hex, f->id, AM_MSG_ID_LEN);
     if (real) {
         f->hash = sqlite3_column_blob(m, 2);
         f->sender = (const char *)sqlite3_column_text(m, 3);
@@ -489,7 +485,7 @@ static void seq_line(lost_t *l, int64_t seq, const sv_named_t *n, size_t end)
     salvage_t *v = l->v;
 
     if (n != NULL) {
-        hex(n->id, AM_MSG_ID_LEN, id);
+        sodium_bin2hex(id, sizeof id, n->id, AM_MSG_ID_LEN);
         if (v->lost_named++ < SV_LOG_LINES)
             fprintf(stderr, "amanat-relay: store salvage: message %s (seq "
                     "%lld) LOST: its record could not be read; its sender "
@@ -575,7 +571,7 @@ int sv_write_lost(salvage_t *v, FILE *f)
         char id[2 * AM_MSG_ID_LEN + 1] = "-";
 
         if (v->untold[i].named)
-            hex(v->untold[i].id, AM_MSG_ID_LEN, id);
+            sodium_bin2hex(id, sizeof id, v->untold[i].id, AM_MSG_ID_LEN);
         fprintf(f, "%s seq %lld held: %s\n", id, (long long)v->untold[i].seq,
                 v->untold[i].why);
         fprintf(stderr, "amanat-relay: store salvage: message %s (seq %lld) "

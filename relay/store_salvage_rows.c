@@ -7,8 +7,9 @@
  * max(rowid)), and on until SV_GAP lookups in a row found nothing: the
  * store deletes no row but the acknowledgement log's (folded, store_fold.c,
  * whose rowids are therefore sparse), so rowids are dense and a lookup
- * that fails loses that row only.  Every value read is checked against the schema
- * (type, length, an agency id's syntax): a damaged row can hold anything.
+ * that fails loses that row only.  Every value read is checked against
+ * the schema (type, length, an agency id's syntax, store_col_agency): a
+ * damaged row can hold anything.
  * prekeys (WITHOUT ROWID) is scanned from both ends.
  *
  * A row the file cannot give (a lookup that fails, a table its schema no
@@ -90,19 +91,6 @@ static int64_t int_or(sqlite3_stmt *st, int col, int64_t dflt)
                                             : dflt;
 }
 
-/* An agency id, whole: a cell cut short by a truncation reads as zeros
- * past the cut, and "PK-NCCIA" cut after its seventh byte would read as
- * the valid id "PK-NCCI" if the text's length were not compared. */
-static bool is_id(sqlite3_stmt *st, int col)
-{
-    const char *t;
-
-    if (ctype(st, col) != SQLITE_TEXT ||
-        (t = (const char *)sqlite3_column_text(st, col)) == NULL)
-        return false;
-    return strlen(t) == (size_t)sqlite3_column_bytes(st, col) &&
-           strlen(t) <= AM_AGENCY_ID_MAX && am_agency_id_valid(t);
-}
 
 static bool is_blob(sqlite3_stmt *st, int col, int min, int max)
 {
@@ -364,7 +352,7 @@ static bool names_itself(sqlite3_stmt *st)
 {
     return is_blob(st, M_ID, AM_MSG_ID_LEN, AM_MSG_ID_LEN) &&
            is_blob(st, M_HASH, AM_HASH_LEN, AM_HASH_LEN) &&
-           is_id(st, M_SENDER);
+           store_col_agency(st, M_SENDER);
 }
 
 /* Whom a row its envelope does not vouch for says to tell must be one who
@@ -377,7 +365,7 @@ static bool can_be_told(const salvage_t *v, sqlite3_stmt *st)
     char via[AM_AGENCY_ID_MAX + 1];
 
     if (ctype(st, M_ROUTE) != SQLITE_NULL)
-        return is_id(st, M_ROUTE);
+        return store_col_agency(st, M_ROUTE);
     return v->s->route == NULL ||
            v->s->route(v->s->route_ctx, (const char *)sqlite3_column_text(
                            st, M_SENDER), via) == AM_STORE_HERE;
@@ -425,7 +413,7 @@ static int message_row(salvage_t *v, sqlite3_stmt *st)
     else if (type != SQLITE_NULL)
         sqlite3_bind_zeroblob(w, 8, 0); /* held, but its bytes are lost */
     if (ctype(st, M_ROUTE) != SQLITE_NULL)
-        sqlite3_bind_text(w, 9, is_id(st, M_ROUTE) ? (const char *)
+        sqlite3_bind_text(w, 9, store_col_agency(st, M_ROUTE) ? (const char *)
                           sqlite3_column_text(st, M_ROUTE) : "", -1,
                           SQLITE_STATIC);
     rc = put(v, w);
@@ -449,7 +437,7 @@ static int orphan(salvage_t *v, sqlite3_stmt *st, int64_t seq)
 
     if (known_state(state))
         o.state = (int)state;
-    if (is_id(st, D_TO))
+    if (store_col_agency(st, D_TO))
         snprintf(o.who, sizeof o.who, "%s", sqlite3_column_text(st, D_TO));
     return sv_push((void **)&v->orph, &v->n_orph, &v->cap_orph, sizeof o,
                    &o) == 0 ? SV_LEFT : AM_ENOMEM;
@@ -487,7 +475,7 @@ static int delivery_row(salvage_t *v, sqlite3_stmt *st)
         return SV_DROPPED;
     if (!sv_got(v, seq))
         return orphan(v, st, seq);
-    if (!is_id(st, D_TO) || !known_state(state) ||
+    if (!store_col_agency(st, D_TO) || !known_state(state) ||
         ctype(st, D_PRIO) != SQLITE_INTEGER ||
         (acked != SQLITE_NULL && acked != SQLITE_INTEGER) || !json_list(v, st))
         return SV_DROPPED; /* a pending one is recreated (sv_fix) */
@@ -525,9 +513,10 @@ static int notice_row(salvage_t *v, sqlite3_stmt *st)
 {
     int64_t kind = int_or(st, 3, -1), state = int_or(st, 8, -1);
 
-    if (int_or(st, 0, -1) <= 0 || !is_id(st, 2) || kind < 1 || kind > 4 ||
+    if (int_or(st, 0, -1) <= 0 || !store_col_agency(st, 2) || kind < 1 ||
+        kind > 4 ||
         !is_blob(st, 4, AM_MSG_ID_LEN, AM_MSG_ID_LEN) ||
-        !is_blob(st, 5, AM_HASH_LEN, AM_HASH_LEN) || !is_id(st, 6) ||
+        !is_blob(st, 5, AM_HASH_LEN, AM_HASH_LEN) || !store_col_agency(st, 6) ||
         ctype(st, 7) != SQLITE_INTEGER || (state != 0 && state != 1) ||
         (ctype(st, 9) != SQLITE_NULL && !is_blob(st, 9, 1, AM_EVIDENCE_MAX)))
         return SV_DROPPED;
@@ -552,8 +541,8 @@ static int audit_row(salvage_t *v, sqlite3_stmt *st)
  * time of 0 marks the cut (no acknowledgement is logged at time 0). */
 static int acked_row(salvage_t *v, sqlite3_stmt *st)
 {
-    if (int_or(st, 0, -1) <= 0 || !is_id(st, 2) || int_or(st, 3, 0) <= 0 ||
-        int_or(st, 4, 0) <= 0)
+    if (int_or(st, 0, -1) <= 0 || !store_col_agency(st, 2) ||
+        int_or(st, 3, 0) <= 0 || int_or(st, 4, 0) <= 0)
         return SV_DROPPED;
     return bind_rest(v, st, 2, 4);
 }
@@ -570,7 +559,7 @@ static int prekeys(salvage_t *v, const char *order)
     if (sqlite3_prepare_v2(v->src, q, -1, &st, NULL) != SQLITE_OK)
         return 0;
     while (rc == 0 && n++ < v->cap && sqlite3_step(st) == SQLITE_ROW) {
-        bool ok = is_id(st, 0) && is_blob(st, 4, 1, AM_PREKEY_MAX);
+        bool ok = store_col_agency(st, 0) && is_blob(st, 4, 1, AM_PREKEY_MAX);
 
         for (int i = 1; i < 6 && ok; i++)
             ok = i == 4 || sqlite3_column_type(st, i) == SQLITE_INTEGER;
