@@ -102,13 +102,6 @@ static void fill(int port)
     rc_close(&c);
 }
 
-static void sh(const char *fmt, const char *a, const char *b)
-{
-    char cmd[512];
-
-    assert_true(snprintf(cmd, sizeof cmd, fmt, a, b) < (int)sizeof cmd);
-    assert_int_equal(system(cmd), 0);
-}
 
 /* The store files a stop (how: its word) leaves: their names and sizes.
  * A clean stop checkpoints the WAL and removes it; a crash leaves it. */
@@ -299,11 +292,11 @@ static bool trial_at(int t, const char *file, long off, int bit, tally_t *y,
     snprintf(pristine, sizeof pristine, "%s/%s", dir, pristine_dir);
     snprintf(log, sizeof log, "%s/trial.log", dir);
     snprintf(copy, sizeof copy, "%s/damaged.copy", dir);
-    sh("rm -rf '%s'%s", data, "");
-    sh("cp -a '%s' '%s'", pristine, data);
+    assert_int_equal(t_sh("rm -rf '%s'", data), 0);
+    assert_int_equal(t_sh("cp -a '%s' '%s'", pristine, data), 0);
     snprintf(path, sizeof path, "%s/%s", data, file);
     cr_damage(path, off, bit);
-    sh("cp '%s' '%s'", path, copy);
+    assert_int_equal(t_sh("cp '%s' '%s'", path, copy), 0);
     y->trials++;
     y->truncations += bit < 0;
     y->flips += bit >= 0;
@@ -395,7 +388,7 @@ static void pristine(void)
     stop_relay(&r);
     snprintf(data, sizeof data, "%s/data", dir);
     assert_true(store_files(data, "clean stop", names, sizes) >= 1);
-    sh("cp -a '%s' '%s/pristine'", data, dir);
+    assert_int_equal(t_sh("cp -a '%s' '%s/pristine'", data, dir), 0);
     snprintf(db, sizeof db, "%s/pristine/store.sqlite", dir);
     cr_seqs(db, &msgs);
     sets[0] = msgs;
@@ -471,7 +464,8 @@ static void pristine_wal(void)
 
     if (wal_n == 0) {
         snprintf(data, sizeof data, "%s/data", dir);
-        sh("rm -rf '%s' && mkdir -m 700 '%s'", data, data);
+        assert_int_equal(
+            t_sh("rm -rf '%s' && mkdir -m 700 '%s'", data, data), 0);
         r = start_relay();
         fill(r.port);
         assert_int_equal(kill(r.pid, SIGKILL), 0);
@@ -479,12 +473,13 @@ static void pristine_wal(void)
         forget_relay(&r);
         wal_n = store_files(data, "crash (SIGKILL)", wal_names, wal_sizes);
         assert_true(size_of("store.sqlite-wal") > 0);
-        sh("cp -a '%s' '%s/pristine-wal'", data, dir);
+        assert_int_equal(t_sh("cp -a '%s' '%s/pristine-wal'", data, dir), 0);
         /* SQLite's recovery rewrites the -shm: read the seqs from a copy */
-        sh("cp -a '%s/pristine-wal' '%s/seqs'", dir, dir);
+        assert_int_equal(
+            t_sh("cp -a '%s/pristine-wal' '%s/seqs'", dir, dir), 0);
         snprintf(db, sizeof db, "%s/seqs/store.sqlite", dir);
         cr_seqs(db, &msgs);
-        sh("rm -rf '%s/seqs'%s", dir, "");
+        assert_int_equal(t_sh("rm -rf '%s/seqs'", dir), 0);
         sets[1] = msgs;
     }
     msgs = sets[1];

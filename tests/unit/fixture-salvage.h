@@ -33,11 +33,7 @@ static FX_UNUSED int setup(void **state)
 
 static FX_UNUSED int teardown(void **state)
 {
-    char cmd[128];
-
-    (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return remove_tree(state);
 }
 
 /* DE-BKA and PK-NCCIA (the sender) are served here, DE-LKA at peer relay

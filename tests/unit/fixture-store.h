@@ -50,6 +50,13 @@ static FX_UNUSED int remove_dir(void **state)
     return t_remove_dir(dir);
 }
 
+/* The test folder with what a salvage leaves in it (folders too). */
+static FX_UNUSED int remove_tree(void **state)
+{
+    (void)state;
+    return t_sh("rm -rf '%s'", dir) == 0 ? 0 : -1;
+}
+
 static FX_UNUSED void put_cb(void *ctx, int rc, int64_t accepted_at)
 {
     result_t *r = ctx;

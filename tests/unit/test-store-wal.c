@@ -76,15 +76,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[128];
-
-    (void)state;
     for (int i = 0; i < N_MSGS; i++) {
         am_free(envs[i]);
         envs[i] = NULL;
     }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return remove_tree(state);
 }
 
 static int route(void *ctx, const char *agency,
@@ -233,13 +229,6 @@ static void flip(const char *name, long off, int bit)
     assert_int_equal(close(fd), 0);
 }
 
-static void sh(const char *fmt, const char *a)
-{
-    char cmd[400];
-
-    assert_true(snprintf(cmd, sizeof cmd, fmt, a, a, a) < (int)sizeof cmd);
-    assert_int_equal(system(cmd), 0);
-}
 
 /* How many of the messages the opened store holds for DE-BKA (each at
  * most once, no other); got[i] for each. */
@@ -292,7 +281,8 @@ static int open_salvaged(bool got[N_MSGS], am_store_t **out)
     am_store_t *s = NULL;
     int n;
 
-    sh("cp '%s/store.sqlite-wal' '%s/damaged.wal'", dir);
+    assert_int_equal(
+        t_sh("cp '%s/store.sqlite-wal' '%s/damaged.wal'", dir, dir), 0);
     assert_int_equal(am_store_open_routed(dir, NULL, NULL, route, NULL, &s),
                      AM_OK);
     n = recovered(s, got);
@@ -337,10 +327,12 @@ static void one_bit_case(long off, int bit)
 
     crash_fill(-1);
     l = layout();
-    sh("cp '%s/store.sqlite-wal' '%s/pristine.wal'", dir);
+    assert_int_equal(
+        t_sh("cp '%s/store.sqlite-wal' '%s/pristine.wal'", dir, dir), 0);
     flip("store.sqlite-wal", off < 0 ? frame_at(&l, l.gen / 3) - off : off,
          bit);
-    sh("cp '%s/store.sqlite-wal' '%s/repaired.wal'", dir);
+    assert_int_equal(
+        t_sh("cp '%s/store.sqlite-wal' '%s/repaired.wal'", dir, dir), 0);
     repair_exact(&l);
     assert_int_equal(open_salvaged(got, &s), N_MSGS);
     assert_int_equal(am_store_close(s), AM_OK);
@@ -446,14 +438,15 @@ static void test_restarted(void **state)
     crash_fill(30);
     l = layout();
     assert_true(l.frames > l.gen + 2);
-    sh("cp -a '%s' '%s.copy'", dir);
+    assert_int_equal(t_sh("cp -a '%s' '%s.copy'", dir, dir), 0);
     flip("store.sqlite-wal", frame_at(&l, l.gen + 2) + 24 + 300, 2);
     assert_int_equal(am_store_open_routed(dir, NULL, NULL, route, NULL, &s),
                      AM_OK);
     assert_int_equal(recovered(s, got), N_MSGS);
     assert_int_equal(am_store_close(s), AM_OK);
     assert_int_equal(kept(k, sizeof k), 0);
-    sh("rm -rf '%s' && mv '%s.copy' '%s'", dir);
+    assert_int_equal(
+        t_sh("rm -rf '%s' && mv '%s.copy' '%s'", dir, dir, dir), 0);
     flip("store.sqlite-wal", frame_at(&l, l.gen / 2) + 24 + 64, 1);
     assert_int_equal(open_salvaged(got, &s), N_MSGS);
     assert_int_equal(am_store_close(s), AM_OK);
@@ -522,10 +515,12 @@ static void test_big_endian(void **state)
     assert_false(r.header_damaged);
     assert_int_equal(r.sqlite_end, l.last_commit);
     assert_int_equal(r.last_commit, l.last_commit);
-    sh("cp '%s/store.sqlite-wal' '%s/pristine.wal'", dir);
+    assert_int_equal(
+        t_sh("cp '%s/store.sqlite-wal' '%s/pristine.wal'", dir, dir), 0);
     /* the low byte of a big-endian word: a bit the checksum locates */
     flip("store.sqlite-wal", frame_at(&l, l.gen / 2) + 24 + 1003, 6);
-    sh("cp '%s/store.sqlite-wal' '%s/repaired.wal'", dir);
+    assert_int_equal(
+        t_sh("cp '%s/store.sqlite-wal' '%s/repaired.wal'", dir, dir), 0);
     repair_exact(&l);
     assert_int_equal(open_salvaged(got, &s), N_MSGS);
     assert_int_equal(am_store_close(s), AM_OK);
@@ -574,7 +569,8 @@ static void test_torn_last(void **state)
         "BEGIN; UPDATE t SET pad = randomblob(60) WHERE x = 30; INSERT INTO "
         "t VALUES (5000, randomblob(20000)); COMMIT", NULL, NULL, NULL),
         SQLITE_OK);
-    sh("cd '%s' && cp a.sqlite b.sqlite && cp a.sqlite-wal b.sqlite-wal", dir);
+    assert_int_equal(t_sh("cd '%s' && cp a.sqlite b.sqlite && cp "
+                          "a.sqlite-wal b.sqlite-wal", dir), 0);
     sqlite3_close(h);
     path_of(db, sizeof db, "b.sqlite-wal");
     assert_true((fd = open(db, O_RDWR)) >= 0);

@@ -56,6 +56,22 @@ static inline int t_alloc_hook(size_t n, void *ctx)
 #include <dirent.h>
 #include <unistd.h>
 
+/* A shell command made from fmt (the caller quotes paths): system()'s
+ * result, or -1 when the command does not fit. */
+static inline int t_sh(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static inline int t_sh(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return n < 0 || n >= (int)sizeof cmd ? -1 : system(cmd);
+}
+
 static inline int t_make_dir(char *path, size_t cap, const char *name)
 {
     snprintf(path, cap, "/tmp/amanat-%s-XXXXXX", name);
