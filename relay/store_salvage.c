@@ -416,7 +416,12 @@ int store_salvage_check(am_store_t *s, const char *dir, const char *path)
     f.path = path;
     f.why = "failed the start check (its salvage resumed)";
     snprintf(f.marker, sizeof f.marker, "%s/" MARKER, dir);
-    if ((rc = read_marker(&f)) < 0)
+    /* a salvage killed between putting its new store in place and
+     * removing its working copy leaves that copy (as large as the damaged
+     * file) and nothing that would salvage again: removed here */
+    snprintf(f.work, sizeof f.work, "%s.salvage", path);
+    if ((rc = store_remove_files(f.work)) != 0 ||
+        (rc = read_marker(&f)) < 0)
         return rc;
     if (rc == 1) {
         fprintf(stderr, "amanat-relay: store salvage: the salvage of %s was "
